@@ -1,0 +1,38 @@
+namespace AgentHarness;
+
+/// <summary>
+/// Settings of the in-process gateway: the providers it can reach and how model ids that name no
+/// provider are served. Bound from configuration (conventionally the <c>AgentHarness</c> section)
+/// or set in code, and validated when the application starts.
+/// </summary>
+public sealed class AgentHarnessOptions
+{
+    /// <summary>
+    /// Gets the named providers. Names are compared without regard to case; a model id
+    /// <c>name/model</c> is sent to the provider called <c>name</c> with the bare model name.
+    /// </summary>
+    /// <value>The default value is an empty dictionary.</value>
+    public IDictionary<string, ProviderOptions> Providers { get; } =
+        new Dictionary<string, ProviderOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Gets or sets the provider that serves model ids with no <c>/</c> in them, such as
+    /// <c>gpt-4.1-mini</c>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: a bare model id is refused.</value>
+    public string? DefaultProvider { get; set; }
+
+    /// <summary>
+    /// Gets or sets the gateway that serves model ids whose provider is not configured here (for
+    /// example <c>anthropic/claude-sonnet-4-5</c> or <c>policy/claude-4</c>); it receives the full id.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: the only provider with
+    /// <see cref="ProviderOptions.IsGateway"/> set is used, if there is exactly one.
+    /// </value>
+    public string? DefaultGateway { get; set; }
+
+    /// <summary>Gets or sets how many usage records the in-memory ledger keeps; the oldest are dropped first.</summary>
+    /// <value>The default value is 10,000.</value>
+    public int UsageLedgerCapacity { get; set; } = 10_000;
+}

@@ -1,0 +1,70 @@
+namespace AgentHarness;
+
+/// <summary>Settings of one OpenAI-compatible endpoint: a provider such as OpenAI, or a gateway such as Requesty.</summary>
+public sealed class ProviderOptions
+{
+    /// <summary>
+    /// Gets or sets the base address of the OpenAI-compatible API, including its version segment,
+    /// for example <c>https://api.openai.com/v1</c>. Must be <c>https</c> unless the host is loopback.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>, which fails validation.</value>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>
+    /// Gets or sets the API key sent as a bearer token to this provider, and only to this provider.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Gets or sets the name of an environment variable that holds the API key when
+    /// <see cref="ApiKey"/> is empty, for example <c>OPENAI_API_KEY</c> or <c>REQUESTY_API_KEY</c>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? ApiKeyEnvironmentVariable { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the provider refuses requests without a key.</summary>
+    /// <value>The default value is <see langword="true"/>; set it to <see langword="false"/> for a local server that needs none.</value>
+    public bool RequiresApiKey { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether this provider is a gateway: it accepts
+    /// <c>vendor/model</c> and <c>policy/name</c> ids and, with <see cref="MetadataHeaderPrefix"/>,
+    /// metadata headers.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool IsGateway { get; set; }
+
+    /// <summary>
+    /// Gets or sets the prefix of the metadata headers this gateway reads, for example
+    /// <c>X-Requesty-</c>: the run's agent is then sent as <c>X-Requesty-Agent</c>. Only gateways
+    /// receive metadata headers.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no metadata headers are sent.</value>
+    public string? MetadataHeaderPrefix { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long one attempt may take, until the response headers arrive (and, for
+    /// a response that is not streamed, its whole body).
+    /// </summary>
+    /// <value>The default value is 100 seconds.</value>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>Gets or sets how long a call to this provider may take over all its attempts and waits.</summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Gets or sets how many times a transient failure (a connection failure, an attempt timeout,
+    /// 408, 429, 500 or above) is retried on this provider.
+    /// </summary>
+    /// <value>The default value is 2.</value>
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>
+    /// Gets or sets the base delay of the exponential backoff (with jitter) between retries; a
+    /// <c>Retry-After</c> header from the provider takes precedence.
+    /// </summary>
+    /// <value>The default value is 1 second.</value>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,88 @@
+using AgentHarness;
+using AgentHarness.Configuration.Internal;
+using AgentHarness.Internal;
+using AgentHarness.Metadata.Internal;
+using AgentHarness.Routing.Internal;
+using AgentHarness.Usage.Internal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers AgentHarness, the in-process LLM gateway.</summary>
+public static class AgentHarnessServiceCollectionExtensions
+{
+    private const string DefaultSectionPath = "AgentHarness";
+
+    /// <summary>Registers the harness with options set only in code (see <see cref="AgentHarnessBuilderExtensions"/>).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>A builder to add providers and change options.</returns>
+    public static IAgentHarnessBuilder AddAgentHarness(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return Register(services, DefaultSectionPath);
+    }
+
+    /// <summary>Registers the harness with options bound from a configuration section, conventionally <c>AgentHarness</c>.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="section">The section holding <see cref="AgentHarnessOptions"/>.</param>
+    /// <returns>A builder to add providers and change options.</returns>
+    public static IAgentHarnessBuilder AddAgentHarness(this IServiceCollection services, IConfigurationSection section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        var builder = Register(services, section.Path);
+        services.AddOptions<AgentHarnessOptions>().Bind(section);
+        return builder;
+    }
+
+    /// <summary>Registers the harness with options set by a delegate.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>A builder to add providers and change options.</returns>
+    public static IAgentHarnessBuilder AddAgentHarness(this IServiceCollection services, Action<AgentHarnessOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = Register(services, DefaultSectionPath);
+        services.Configure(configure);
+        return builder;
+    }
+
+    private static AgentHarnessBuilder Register(IServiceCollection services, string sectionPath)
+    {
+        var existing = services.FirstOrDefault(static d => d.ServiceType == typeof(AgentHarnessBuilder));
+        if (existing?.ImplementationInstance is AgentHarnessBuilder registered)
+        {
+            return registered;
+        }
+
+        var builder = new AgentHarnessBuilder(services);
+        services.AddSingleton(builder);
+
+        services.AddOptions<AgentHarnessOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<AgentHarnessOptions>, ApiKeyFromEnvironment>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentHarnessOptions>>(new AgentHarnessOptionsValidator(sectionPath)));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();
+        services.TryAddSingleton<ProviderRegistry>();
+        services.TryAddSingleton<IAgentHarness, DefaultAgentHarness>();
+        services.TryAddTransient<RoutingHandler>();
+        services.TryAddTransient<MetadataHandler>();
+
+        services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .AddHttpMessageHandler<RoutingHandler>()
+            .AddHttpMessageHandler<MetadataHandler>()
+            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
+            {
+                // The client lives as long as the harness; recycling pooled connections keeps DNS changes visible.
+                PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                AutomaticDecompression = System.Net.DecompressionMethods.All,
+            })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+
+        return builder;
+    }
+}

@@ -1,0 +1,120 @@
+using System.Text.Json;
+
+namespace AgentHarness.Http.Internal;
+
+/// <summary>
+/// The parts of an OpenAI request body the gateway needs, read in one pass over the buffered
+/// bytes. The <c>model</c> value is located by byte offsets so it can be replaced by splicing
+/// bytes, leaving the rest of the document exactly as the client wrote it.
+/// </summary>
+internal sealed class RequestBody
+{
+    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens)
+    {
+        Bytes = bytes;
+        Model = model;
+        ModelStart = modelStart;
+        ModelLength = modelLength;
+        Stream = stream;
+        MaxOutputTokens = maxOutputTokens;
+    }
+
+    public static RequestBody Empty { get; } = new([], null, -1, 0, false, null);
+
+    public byte[] Bytes { get; }
+
+    /// <summary>Gets the top-level <c>model</c> value, or <see langword="null"/> when the body has none (or is not JSON).</summary>
+    public string? Model { get; }
+
+    public bool Stream { get; }
+
+    /// <summary>Gets <c>max_completion_tokens</c>, <c>max_output_tokens</c> or <c>max_tokens</c>, whichever is present.</summary>
+    public int? MaxOutputTokens { get; }
+
+    private int ModelStart { get; }
+
+    private int ModelLength { get; }
+
+    public static RequestBody Parse(byte[] bytes)
+    {
+        string? model = null;
+        int modelStart = -1, modelLength = 0;
+        var stream = false;
+        int? maxTokens = null;
+
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return new RequestBody(bytes, null, -1, 0, false, null);
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("model"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        model = reader.GetString();
+                        modelStart = checked((int)reader.TokenStartIndex);
+                        modelLength = reader.ValueSpan.Length + 2;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("stream"u8))
+                {
+                    reader.Read();
+                    stream = reader.TokenType == JsonTokenType.True;
+                }
+                else if (reader.ValueTextEquals("max_completion_tokens"u8)
+                    || reader.ValueTextEquals("max_output_tokens"u8)
+                    || reader.ValueTextEquals("max_tokens"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
+                    {
+                        maxTokens = value;
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not ours to judge: the provider answers a malformed body with its own error.
+            return new RequestBody(bytes, null, -1, 0, false, null);
+        }
+
+        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens);
+    }
+
+    /// <summary>Returns the body with the <c>model</c> value replaced, or the same bytes when it is unchanged.</summary>
+    public byte[] WithModel(string model)
+    {
+        if (ModelStart < 0 || string.Equals(model, Model, StringComparison.Ordinal))
+        {
+            return Bytes;
+        }
+
+        var encoded = JsonEncodedText.Encode(model).EncodedUtf8Bytes;
+        var result = new byte[Bytes.Length - ModelLength + encoded.Length + 2];
+        var span = result.AsSpan();
+        Bytes.AsSpan(0, ModelStart).CopyTo(span);
+        var at = ModelStart;
+        span[at++] = (byte)'"';
+        encoded.CopyTo(span[at..]);
+        at += encoded.Length;
+        span[at++] = (byte)'"';
+        Bytes.AsSpan(ModelStart + ModelLength).CopyTo(span[at..]);
+        return result;
+    }
+}

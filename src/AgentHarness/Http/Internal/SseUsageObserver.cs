@@ -1,0 +1,137 @@
+using System.Buffers;
+
+namespace AgentHarness.Http.Internal;
+
+/// <summary>
+/// Follows a server-sent event stream as the caller reads it, without changing a byte: it notes
+/// the model and the usage events carry and whether the stream reached its end marker. Lines may
+/// be split across reads in any way.
+/// </summary>
+internal sealed class SseUsageObserver : IDisposable
+{
+    private static ReadOnlySpan<byte> DataField => "data:"u8;
+
+    private static ReadOnlySpan<byte> DoneMarker => "[DONE]"u8;
+
+    private byte[] _line = ArrayPool<byte>.Shared.Rent(1024);
+    private int _lineLength;
+    private byte[] _data = ArrayPool<byte>.Shared.Rent(1024);
+    private int _dataLength;
+    private bool _hasData;
+    private UsageReading _reading;
+
+    /// <summary>Gets what the events read so far reported.</summary>
+    public UsageReading Reading => _reading;
+
+    /// <summary>Gets a value indicating whether the <c>[DONE]</c> marker arrived.</summary>
+    public bool SawDone { get; private set; }
+
+    /// <summary>Gets how many events (blank-line terminated) with data arrived.</summary>
+    public int Events { get; private set; }
+
+    public void Observe(ReadOnlySpan<byte> chunk)
+    {
+        while (!chunk.IsEmpty)
+        {
+            var newline = chunk.IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                Append(ref _line, ref _lineLength, chunk);
+                return;
+            }
+
+            Append(ref _line, ref _lineLength, chunk[..newline]);
+            chunk = chunk[(newline + 1)..];
+            var line = _line.AsSpan(0, _lineLength);
+            if (!line.IsEmpty && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            OnLine(line);
+            _lineLength = 0;
+        }
+    }
+
+    /// <summary>Dispatches an event left without its terminating blank line when the stream ends.</summary>
+    public void Complete()
+    {
+        if (_lineLength > 0)
+        {
+            OnLine(_line.AsSpan(0, _lineLength));
+            _lineLength = 0;
+        }
+
+        Dispatch();
+    }
+
+    public void Dispose()
+    {
+        ArrayPool<byte>.Shared.Return(Interlocked.Exchange(ref _line, []));
+        ArrayPool<byte>.Shared.Return(Interlocked.Exchange(ref _data, []));
+    }
+
+    private void OnLine(ReadOnlySpan<byte> line)
+    {
+        if (line.IsEmpty)
+        {
+            Dispatch();
+            return;
+        }
+
+        if (!line.StartsWith(DataField))
+        {
+            return;
+        }
+
+        var value = line[DataField.Length..];
+        if (!value.IsEmpty && value[0] == (byte)' ')
+        {
+            value = value[1..];
+        }
+
+        if (_hasData)
+        {
+            Append(ref _data, ref _dataLength, "\n"u8);
+        }
+
+        Append(ref _data, ref _dataLength, value);
+        _hasData = true;
+    }
+
+    private void Dispatch()
+    {
+        if (!_hasData)
+        {
+            return;
+        }
+
+        var data = _data.AsSpan(0, _dataLength);
+        Events++;
+        if (data.SequenceEqual(DoneMarker))
+        {
+            SawDone = true;
+        }
+        else
+        {
+            _reading.Read(data);
+        }
+
+        _dataLength = 0;
+        _hasData = false;
+    }
+
+    private static void Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> bytes)
+    {
+        if (length + bytes.Length > buffer.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(buffer.Length * 2, length + bytes.Length));
+            buffer.AsSpan(0, length).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = larger;
+        }
+
+        bytes.CopyTo(buffer.AsSpan(length));
+        length += bytes.Length;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+
+namespace AgentHarness.Http.Internal;
+
+/// <summary>
+/// Model and token counts read from a response document or a stream event. Understands the chat
+/// completions and embeddings shapes (<c>prompt_tokens</c>, <c>completion_tokens</c>) and the
+/// Responses shape (<c>input_tokens</c>, <c>output_tokens</c>, and a nested <c>response</c> object
+/// in stream events).
+/// </summary>
+internal struct UsageReading
+{
+    public string? Model;
+    public int InputTokens;
+    public int OutputTokens;
+    public int CachedInputTokens;
+    public bool HasUsage;
+
+    /// <summary>Reads one JSON document; a document that is not JSON leaves the reading as it was.</summary>
+    public void Read(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                ReadObject(ref reader, nested: false);
+            }
+        }
+        catch (JsonException)
+        {
+            // A malformed body is reported by the client that parses it; usage stays as read so far.
+        }
+    }
+
+    private void ReadObject(ref Utf8JsonReader reader, bool nested)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("model"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    Model = reader.GetString();
+                }
+            }
+            else if (reader.ValueTextEquals("usage"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    ReadUsage(ref reader);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else if (!nested && reader.ValueTextEquals("response"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    ReadObject(ref reader, nested: true);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+    }
+
+    private void ReadUsage(ref Utf8JsonReader reader)
+    {
+        HasUsage = true;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8))
+            {
+                InputTokens = ReadInt(ref reader);
+            }
+            else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8))
+            {
+                OutputTokens = ReadInt(ref reader);
+            }
+            else if (reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("cached_tokens"u8))
+                    {
+                        CachedInputTokens = ReadInt(ref reader);
+                    }
+                    else
+                    {
+                        reader.Read();
+                        reader.Skip();
+                    }
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+    }
+
+    private static int ReadInt(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value) ? value : 0;
+    }
+}

@@ -1,0 +1,83 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Collections.Concurrent;
+using AgentHarness.Routing.Internal;
+using OpenAI;
+using OpenAI.Chat;
+using OpenAI.Embeddings;
+
+namespace AgentHarness.Internal;
+
+/// <summary>
+/// Builds official clients over the harness's one <see cref="HttpClient"/>. The SDK's retries are
+/// off and its network timeout infinite: the harness owns retries and timeouts, so the SDK can
+/// never give up before the harness has finished with a call.
+/// </summary>
+internal sealed class DefaultAgentHarness : IAgentHarness
+{
+    public const string HttpClientName = "AgentHarness";
+
+    // The SDK insists on a credential; the real key of each provider is set on every attempt.
+    private static readonly ApiKeyCredential PlaceholderCredential = new("agentharness");
+
+    private readonly ProviderRegistry _registry;
+    private readonly TimeProvider _timeProvider;
+    private readonly OpenAIClientOptions _clientOptions;
+    private readonly ConcurrentDictionary<string, ChatClient> _chatClients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, EmbeddingClient> _embeddingClients = new(StringComparer.Ordinal);
+    private readonly Lazy<OpenAIClient> _openAIClient;
+
+    public DefaultAgentHarness(IHttpClientFactory httpClientFactory, ProviderRegistry registry, TimeProvider timeProvider)
+    {
+        _registry = registry;
+        _timeProvider = timeProvider;
+        _clientOptions = new OpenAIClientOptions
+        {
+            Endpoint = RoutingHandler.VirtualEndpoint,
+            Transport = new HttpClientPipelineTransport(httpClientFactory.CreateClient(HttpClientName)),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
+        };
+        _openAIClient = new Lazy<OpenAIClient>(() => new OpenAIClient(PlaceholderCredential, _clientOptions));
+    }
+
+    public ChatClient GetChatClient(string model)
+    {
+        EnsureRoutable(model);
+        return _chatClients.GetOrAdd(model, static (id, options) => new ChatClient(id, PlaceholderCredential, options), _clientOptions);
+    }
+
+    public EmbeddingClient GetEmbeddingClient(string model)
+    {
+        EnsureRoutable(model);
+        return _embeddingClients.GetOrAdd(model, static (id, options) => new EmbeddingClient(id, PlaceholderCredential, options), _clientOptions);
+    }
+
+    public OpenAIClient GetOpenAIClient() => _openAIClient.Value;
+
+    public AgentRun BeginRun(string agent, Action<AgentRun>? configure = null)
+    {
+        var now = _timeProvider.GetUtcNow();
+        var run = new AgentRun(agent, Guid.CreateVersion7(now).ToString("N"), now);
+        try
+        {
+            configure?.Invoke(run);
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+
+        return run;
+    }
+
+    private void EnsureRoutable(string model)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(model);
+        if (!_registry.TryResolve(model, out _, out var error))
+        {
+            throw new UnroutableModelException(model, error!);
+        }
+    }
+}

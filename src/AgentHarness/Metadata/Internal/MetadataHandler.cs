@@ -1,0 +1,67 @@
+using AgentHarness.Routing.Internal;
+
+namespace AgentHarness.Metadata.Internal;
+
+/// <summary>
+/// Adds the run's metadata headers (<c>&lt;prefix&gt;Agent</c>, <c>&lt;prefix&gt;Task</c>, ...) to each
+/// attempt that goes to a gateway that asked for them, exactly once, and keeps every gateway's
+/// metadata headers away from providers that are not that gateway.
+/// </summary>
+internal sealed class MetadataHandler(ProviderRegistry registry) : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.Options.TryGetValue(LogicalCall.OptionsKey, out var call) && call.Provider is { } provider)
+        {
+            RemoveForeignHeaders(request, provider.MetadataHeaderPrefix);
+            if (provider.MetadataHeaderPrefix is { } prefix)
+            {
+                if (call.Metadata is { } metadata)
+                {
+                    foreach (var (name, value) in metadata.HeadersFor(prefix))
+                    {
+                        Set(request, name, value);
+                    }
+                }
+
+                if (call.Task is { } task)
+                {
+                    Set(request, provider.TaskHeaderName!, task);
+                }
+            }
+        }
+
+        return base.SendAsync(request, cancellationToken);
+    }
+
+    private static void Set(HttpRequestMessage request, string name, string value)
+    {
+        request.Headers.Remove(name);
+        request.Headers.TryAddWithoutValidation(name, value);
+    }
+
+    private void RemoveForeignHeaders(HttpRequestMessage request, string? ownPrefix)
+    {
+        List<string>? foreign = null;
+        foreach (var header in request.Headers)
+        {
+            foreach (var prefix in registry.MetadataHeaderPrefixes)
+            {
+                if (header.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
+                    && (ownPrefix is null || !header.Key.StartsWith(ownPrefix, StringComparison.OrdinalIgnoreCase)))
+                {
+                    (foreign ??= []).Add(header.Key);
+                    break;
+                }
+            }
+        }
+
+        if (foreign is not null)
+        {
+            foreach (var name in foreign)
+            {
+                request.Headers.Remove(name);
+            }
+        }
+    }
+}

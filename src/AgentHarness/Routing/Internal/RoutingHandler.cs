@@ -1,0 +1,107 @@
+using AgentHarness.Http.Internal;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Timeout;
+
+namespace AgentHarness.Routing.Internal;
+
+/// <summary>
+/// The top of the gateway pipeline: turns one request of an official client into one logical
+/// call. It reads the body once, resolves the model to a provider, runs that provider's attempts
+/// (each a fresh request carrying the provider's own key) and ends the call as one usage record.
+/// </summary>
+internal sealed partial class RoutingHandler(
+    ProviderRegistry registry,
+    IUsageLedger ledger,
+    TimeProvider timeProvider,
+    ILogger<RoutingHandler> logger) : DelegatingHandler
+{
+    /// <summary>The address official clients are pointed at; only its path matters, the host never resolves.</summary>
+    public static readonly Uri VirtualEndpoint = new("https://agentharness.invalid/v1");
+
+    private static readonly string VirtualPath = VirtualEndpoint.AbsolutePath;
+
+    internal ILogger Logger => logger;
+
+    internal IUsageLedger Ledger => ledger;
+
+    internal TimeProvider TimeProvider => timeProvider;
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var started = timeProvider.GetTimestamp();
+        var body = request.Content is null
+            ? RequestBody.Empty
+            : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+        var relative = RelativePathAndQuery(request.RequestUri);
+        var call = new LogicalCall(this, request, body, Operation(relative), started);
+
+        if (!registry.TryResolve(body.Model, out var route, out var error))
+        {
+            call.Finish(UsageOutcome.Rejected, statusCode: null, error);
+            throw new UnroutableModelException(body.Model, error!);
+        }
+
+        call.Route(route, route.Provider.BuildUri(relative), body.WithModel(route.Model));
+
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        HttpResponseMessage response;
+        try
+        {
+            response = await route.Provider.Pipeline.ExecuteAsync(
+                static (ctx, state) => state.SendAttemptAsync(ctx.CancellationToken),
+                context,
+                call).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw;
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            var message = $"Provider '{route.Provider.Name}' did not answer model '{route.Model}' in time ({ex.Timeout}).";
+            call.Finish(UsageOutcome.Failed, statusCode: null, message);
+            throw new HttpRequestException(message, ex);
+        }
+        catch (Exception ex)
+        {
+            call.Finish(UsageOutcome.Failed, statusCode: null, LogicalCall.Describe(ex));
+            throw;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+
+        return call.Complete(response);
+    }
+
+    internal Task<HttpResponseMessage> SendInnerAsync(HttpRequestMessage attempt, CancellationToken cancellationToken) =>
+        base.SendAsync(attempt, cancellationToken);
+
+    private static string RelativePathAndQuery(Uri? uri)
+    {
+        if (uri is null)
+        {
+            return string.Empty;
+        }
+
+        var path = uri.IsAbsoluteUri ? uri.PathAndQuery : uri.OriginalString;
+        return path.StartsWith(VirtualPath, StringComparison.Ordinal) && (path.Length == VirtualPath.Length || path[VirtualPath.Length] is '/' or '?')
+            ? path[VirtualPath.Length..]
+            : path;
+    }
+
+    private static string Operation(string relative)
+    {
+        var end = relative.IndexOf('?', StringComparison.Ordinal);
+        return (end < 0 ? relative : relative[..end]).Trim('/');
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Call to {Model} via {Provider} ({Operation}) ended {Outcome} after {Attempts} attempt(s) in {LatencyMs} ms; tokens in {InputTokens}, out {OutputTokens}.")]
+    internal static partial void LogCallEnded(ILogger logger, string model, string? provider, string operation, UsageOutcome outcome, int attempts, double latencyMs, int inputTokens, int outputTokens);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider} ({Operation}) ended {Outcome} after {Attempts} attempt(s): {Error}")]
+    internal static partial void LogCallFailed(ILogger logger, string model, string? provider, string operation, UsageOutcome outcome, int attempts, string? error);
+}

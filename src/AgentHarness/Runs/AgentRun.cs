@@ -1,0 +1,200 @@
+using AgentHarness.Metadata.Internal;
+using AgentHarness.Runs.Internal;
+
+namespace AgentHarness;
+
+/// <summary>
+/// One run of an agent: an ambient scope whose metadata (agent, task, branch, customer and the
+/// rest) tags every call made inside it, and which collects the usage records of those calls.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A run is opened with <see cref="IAgentHarness.BeginRun(string, Action{AgentRun}?)"/> and becomes
+/// <see cref="Current"/> for the code that opened it and everything that code awaits or starts
+/// afterwards. It flows like <see cref="AsyncLocal{T}"/>: runs opened in parallel flows never see
+/// each other. Open it in the method that makes the calls (<c>using var run = ...</c>), not in a
+/// helper that returns it, since an ambient value set inside an awaited method does not flow back out.
+/// </para>
+/// <para>
+/// Every metadata value is checked when it is set: it must be printable ASCII of at most 1,024
+/// characters, because it is sent as an HTTP header. Members are safe to use from several threads.
+/// </para>
+/// </remarks>
+public sealed class AgentRun : IDisposable
+{
+    private static readonly AsyncLocal<AgentRun?> Ambient = new();
+
+    private readonly AsyncLocal<string?> _task = new();
+    private readonly Lock _gate = new();
+    private readonly List<UsageRecord> _calls = [];
+    private readonly AgentRun? _previous;
+    private RunMetadata _metadata;
+    private int _disposed;
+
+    internal AgentRun(string agent, string runId, DateTimeOffset startedAt)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(agent);
+        MetadataRules.ValidateValue(agent, nameof(Agent));
+        RunId = runId;
+        StartedAt = startedAt;
+        _metadata = RunMetadata.Create(agent);
+        _previous = Ambient.Value;
+        Ambient.Value = this;
+    }
+
+    /// <summary>Gets the run open in the current asynchronous flow, or <see langword="null"/> when there is none.</summary>
+    public static AgentRun? Current => Ambient.Value;
+
+    /// <summary>Gets the run's unique id, recorded with every call.</summary>
+    public string RunId { get; }
+
+    /// <summary>Gets when the run began.</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>Gets the agent's name, sent as the <c>Agent</c> metadata header.</summary>
+    public string Agent => _metadata.Get(RunMetadata.AgentIndex)!;
+
+    /// <summary>Gets the task set by the innermost <see cref="Task(string)"/> scope in the current flow, or <see langword="null"/>.</summary>
+    public string? CurrentTask => _task.Value;
+
+    /// <summary>Gets or sets the source-control branch the run works on, for example <c>feat/auth-refactor</c>.</summary>
+    /// <exception cref="ArgumentException">The value is not printable ASCII or is longer than 1,024 characters.</exception>
+    public string? Branch { get => Get(RunMetadata.BranchIndex); set => Set(RunMetadata.BranchIndex, value, nameof(Branch)); }
+
+    /// <summary>Gets or sets the deployment environment, for example <c>prod</c>, <c>staging</c> or <c>dev</c>.</summary>
+    /// <exception cref="ArgumentException">The value is not printable ASCII or is longer than 1,024 characters.</exception>
+    public string? Environment { get => Get(RunMetadata.EnvironmentIndex); set => Set(RunMetadata.EnvironmentIndex, value, nameof(Environment)); }
+
+    /// <summary>Gets or sets the end customer the run works for.</summary>
+    /// <exception cref="ArgumentException">The value is not printable ASCII or is longer than 1,024 characters.</exception>
+    public string? Customer { get => Get(RunMetadata.CustomerIndex); set => Set(RunMetadata.CustomerIndex, value, nameof(Customer)); }
+
+    /// <summary>Gets or sets the team or department that owns the run.</summary>
+    /// <exception cref="ArgumentException">The value is not printable ASCII or is longer than 1,024 characters.</exception>
+    public string? Team { get => Get(RunMetadata.TeamIndex); set => Set(RunMetadata.TeamIndex, value, nameof(Team)); }
+
+    /// <summary>Gets or sets the repository the run works on.</summary>
+    /// <exception cref="ArgumentException">The value is not printable ASCII or is longer than 1,024 characters.</exception>
+    public string? Repo { get => Get(RunMetadata.RepoIndex); set => Set(RunMetadata.RepoIndex, value, nameof(Repo)); }
+
+    /// <summary>Gets or sets the developer or operator on whose behalf the run works.</summary>
+    /// <exception cref="ArgumentException">The value is not printable ASCII or is longer than 1,024 characters.</exception>
+    public string? User { get => Get(RunMetadata.UserIndex); set => Set(RunMetadata.UserIndex, value, nameof(User)); }
+
+    /// <summary>
+    /// Gets all the run's metadata as it stands: <c>agent</c>, <c>branch</c>, <c>environment</c>,
+    /// <c>customer</c>, <c>team</c>, <c>repo</c>, <c>user</c> (those that are set) and every extra
+    /// key, keyed without regard to case. The task is not included; see <see cref="CurrentTask"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Metadata => _metadata.AsDictionary();
+
+    /// <summary>Gets a snapshot of the usage records of the calls this run has completed, oldest first.</summary>
+    public IReadOnlyList<UsageRecord> Calls
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _calls];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets an extra metadata key, sent to gateways as <c>&lt;prefix&gt;&lt;name&gt;</c> (for example
+    /// <c>X-Requesty-Ticket</c>) and recorded as <c>extra.&lt;name&gt;</c>. A <see langword="null"/>
+    /// value removes the key.
+    /// </summary>
+    /// <param name="name">The key: an HTTP header token such as <c>Ticket</c> or <c>Pr-Number</c>; not one of the built-in names.</param>
+    /// <param name="value">The value: printable ASCII of at most 1,024 characters.</param>
+    /// <returns>This run, to chain calls.</returns>
+    /// <exception cref="ArgumentException">The name or the value is not allowed.</exception>
+    public AgentRun SetExtra(string name, string? value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        MetadataRules.ValidateName(name, nameof(name));
+        if (RunMetadata.IsBuiltInName(name))
+        {
+            throw new ArgumentException($"'{name}' is a built-in run metadata name; set it through its property (or Task(...) for the task).", nameof(name));
+        }
+
+        if (value is not null)
+        {
+            MetadataRules.ValidateValue(value, name);
+        }
+
+        lock (_gate)
+        {
+            _metadata = _metadata.WithExtra(name, value);
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// Sets the task for the calls made inside the returned scope in the current flow, for example
+    /// <c>using (run.Task("classify")) { ... }</c>. Scopes nest; disposing one restores the task
+    /// that was set before it.
+    /// </summary>
+    /// <param name="name">The task: printable ASCII of at most 1,024 characters.</param>
+    /// <returns>A scope that restores the previous task when disposed.</returns>
+    /// <exception cref="ArgumentException">The name is empty or not allowed.</exception>
+    public IDisposable Task(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        MetadataRules.ValidateValue(name, "Task");
+        var scope = new TaskScope(_task, _task.Value);
+        _task.Value = name;
+        return scope;
+    }
+
+    /// <summary>Ends the run: it stops being <see cref="Current"/> and the run that was current before it is restored.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && ReferenceEquals(Ambient.Value, this))
+        {
+            Ambient.Value = _previous;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"AgentRun {RunId} ({Agent})";
+
+    internal RunMetadata MetadataSnapshot => Volatile.Read(ref _metadata);
+
+    internal void AddCall(UsageRecord record)
+    {
+        lock (_gate)
+        {
+            _calls.Add(record);
+        }
+    }
+
+    private string? Get(int index) => Volatile.Read(ref _metadata).Get(index);
+
+    private void Set(int index, string? value, string field)
+    {
+        if (value is not null)
+        {
+            MetadataRules.ValidateValue(value, field);
+        }
+
+        lock (_gate)
+        {
+            _metadata = _metadata.With(index, value);
+        }
+    }
+
+    private sealed class TaskScope(AsyncLocal<string?> slot, string? previous) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                slot.Value = previous;
+            }
+        }
+    }
+}

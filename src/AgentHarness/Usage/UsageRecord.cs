@@ -1,0 +1,96 @@
+namespace AgentHarness;
+
+/// <summary>How a logical call ended.</summary>
+public enum UsageOutcome
+{
+    /// <summary>The provider answered with success and, for a stream, the stream ended normally.</summary>
+    Succeeded,
+
+    /// <summary>Every attempt failed: the provider answered with an error status, or could not be reached in time.</summary>
+    Failed,
+
+    /// <summary>The caller cancelled the call.</summary>
+    Canceled,
+
+    /// <summary>The call was refused before any request was sent (for example a model no provider can serve).</summary>
+    Rejected,
+
+    /// <summary>A stream started but did not end normally: it was cut, failed while reading, or was abandoned by the caller.</summary>
+    Incomplete,
+}
+
+/// <summary>One attempt of a logical call: which provider and model were asked, and how it went.</summary>
+/// <param name="Provider">The configured provider that was called.</param>
+/// <param name="Model">The model id sent to that provider.</param>
+/// <param name="StatusCode">The HTTP status of the answer, or <see langword="null"/> when none arrived.</param>
+/// <param name="Error">A short description of the failure (never a key or a prompt), or <see langword="null"/> on success.</param>
+/// <param name="Latency">How long the attempt took, until its response headers (and a non-streamed body) arrived.</param>
+public sealed record UsageAttempt(string Provider, string Model, int? StatusCode, string? Error, TimeSpan Latency);
+
+/// <summary>
+/// The record of one logical call through the harness (one <c>CompleteChat</c>, one
+/// <c>GenerateEmbeddings</c>, ...), whatever number of attempts it took.
+/// </summary>
+public sealed record UsageRecord
+{
+    /// <summary>Gets when the call started.</summary>
+    public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>Gets the id of the run the call was made in, or <see langword="null"/> outside any run.</summary>
+    public string? RunId { get; init; }
+
+    /// <summary>Gets the run's agent, or <see langword="null"/> outside any run.</summary>
+    public string? Agent { get; init; }
+
+    /// <summary>Gets the task that was set for the call, or <see langword="null"/>.</summary>
+    public string? Task { get; init; }
+
+    /// <summary>
+    /// Gets all the run metadata of the call: <c>agent</c>, <c>task</c>, <c>branch</c>,
+    /// <c>environment</c>, <c>customer</c>, <c>team</c>, <c>repo</c>, <c>user</c> (those set) and
+    /// every extra key, keyed without regard to case.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;
+
+    /// <summary>Gets the model id the application asked for, for example <c>openai/gpt-4.1-nano</c>.</summary>
+    public required string ModelRequested { get; init; }
+
+    /// <summary>Gets the model that answered, as the response reported it, or <see langword="null"/> when no answer arrived.</summary>
+    public string? ModelUsed { get; init; }
+
+    /// <summary>Gets the provider of the last attempt, or <see langword="null"/> when none was made.</summary>
+    public string? Provider { get; init; }
+
+    /// <summary>Gets the API operation, for example <c>chat/completions</c> or <c>embeddings</c>.</summary>
+    public required string Operation { get; init; }
+
+    /// <summary>Gets a value indicating whether the answer was streamed.</summary>
+    public bool Streaming { get; init; }
+
+    /// <summary>Gets the input (prompt) tokens the response reported.</summary>
+    public int InputTokens { get; init; }
+
+    /// <summary>Gets the output (completion) tokens the response reported.</summary>
+    public int OutputTokens { get; init; }
+
+    /// <summary>Gets the input tokens served from the provider's prompt cache, a part of <see cref="InputTokens"/>.</summary>
+    public int CachedInputTokens { get; init; }
+
+    /// <summary>Gets how long the call took, from its start to its last byte (the end of a stream).</summary>
+    public TimeSpan Latency { get; init; }
+
+    /// <summary>Gets how the call ended.</summary>
+    public required UsageOutcome Outcome { get; init; }
+
+    /// <summary>Gets the HTTP status of the final answer, or <see langword="null"/> when none arrived.</summary>
+    public int? StatusCode { get; init; }
+
+    /// <summary>Gets a short description of the failure, or <see langword="null"/> on success.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Gets every attempt of the call, in order.</summary>
+    public IReadOnlyList<UsageAttempt> Attempts { get; init; } = [];
+
+    private static readonly IReadOnlyDictionary<string, string> EmptyMetadata =
+        new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+}
