@@ -1,0 +1,207 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace AgentHarness.Testing;
+
+/// <summary>The script of one model of a <see cref="SandboxProvider"/>: how it answers and which faults it injects.</summary>
+/// <remarks>
+/// Every method returns this instance so that calls chain. All members are thread safe; a change applies to requests
+/// that arrive after it. Faults apply to chat and embedding requests, in this order: latency, then counted failures,
+/// then the context window, then the answer.
+/// </remarks>
+public sealed class SandboxModel
+{
+    private readonly Lock gate = new();
+    private ModelScript script = ModelScript.Default;
+    private ScriptedFailure? failure;
+    private int failuresLeft;
+
+    internal SandboxModel(string id, DateTimeOffset createdAt)
+    {
+        Id = id;
+        CreatedAt = createdAt;
+    }
+
+    /// <summary>Gets the model id this script answers for; <c>*</c> for <see cref="SandboxProvider.Default"/>.</summary>
+    public string Id { get; }
+
+    internal DateTimeOffset CreatedAt { get; }
+
+    internal ModelScript Script
+    {
+        get
+        {
+            lock (gate)
+            {
+                return script;
+            }
+        }
+    }
+
+    /// <summary>Answers every chat request with <paramref name="answer"/>.</summary>
+    /// <param name="answer">The answer's text.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel Reply(string answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        return Reply(_ => answer);
+    }
+
+    /// <summary>Answers each chat request with the text <paramref name="answer"/> returns for it.</summary>
+    /// <param name="answer">
+    /// Computes the answer from the request; it may run concurrently for concurrent requests, and an exception it throws
+    /// surfaces from the request's <see cref="SandboxProvider.HandleAsync"/>.
+    /// </param>
+    /// <returns>This script.</returns>
+    public SandboxModel Reply(Func<SandboxRequest, string> answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        return Update(s => s with { Answer = answer });
+    }
+
+    /// <summary>Reports <paramref name="modelName"/> as the <c>model</c> of responses instead of the requested id.</summary>
+    /// <param name="modelName">The model the responses name, such as the concrete model behind a routing alias.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel AnswerAs(string modelName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelName);
+        return Update(s => s with { AnswerAs = modelName });
+    }
+
+    /// <summary>
+    /// Rejects requests whose <see cref="SandboxRequest.InputTokens"/> exceed <paramref name="tokens"/> with OpenAI's
+    /// 400 <c>context_length_exceeded</c> error.
+    /// </summary>
+    /// <param name="tokens">The context window in tokens, as counted by <see cref="SandboxTokens.Count"/>.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel WithContextWindow(int tokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokens);
+        return Update(s => s with { ContextWindow = tokens });
+    }
+
+    /// <summary>Waits <paramref name="latency"/> on the provider's <see cref="TimeProvider"/> before answering each request.</summary>
+    /// <param name="latency">The wait; <see cref="TimeSpan.Zero"/> answers at once. Cancelling the request ends the wait.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel WithLatency(TimeSpan latency)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(latency, TimeSpan.Zero);
+        return Update(s => s with { Latency = latency });
+    }
+
+    /// <summary>
+    /// Fails the next <paramref name="times"/> requests with <paramref name="statusCode"/> and an OpenAI-shaped error body,
+    /// then answers normally again. Replaces any failure scripted before.
+    /// </summary>
+    /// <param name="statusCode">The HTTP status, from 400 to 599; 429 and 5xx carry OpenAI's rate-limit and server error bodies.</param>
+    /// <param name="retryAfter">When set, sent as a <c>Retry-After</c> header in whole seconds, rounded up.</param>
+    /// <param name="times">How many requests fail; the default fails all of them. Concurrent requests consume exactly this many.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel FailWith(int statusCode, TimeSpan? retryAfter = null, int times = int.MaxValue)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(statusCode, 400);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(statusCode, 599);
+        if (retryAfter is { } delay)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero, nameof(retryAfter));
+        }
+
+        return Fail(new ScriptedFailure(statusCode, retryAfter, ContextLengthExceeded: false), times);
+    }
+
+    /// <summary>
+    /// Fails the next <paramref name="times"/> requests with OpenAI's 400 <c>context_length_exceeded</c> error whatever
+    /// their size, then answers normally again. Replaces any failure scripted before.
+    /// </summary>
+    /// <remarks>
+    /// The message names the context window set by <see cref="WithContextWindow"/>, or 8192 tokens when none is set, and
+    /// the request's input tokens, raised to one more than the window for smaller requests as the real error always
+    /// reports an excess.
+    /// </remarks>
+    /// <param name="times">How many requests fail; the default fails all of them.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel FailWithContextLengthExceeded(int times = int.MaxValue) =>
+        Fail(new ScriptedFailure(400, RetryAfter: null, ContextLengthExceeded: true), times);
+
+    /// <summary>Ends streamed answers after <paramref name="events"/> data events, without <c>[DONE]</c> or usage.</summary>
+    /// <remarks>
+    /// Every <c>data:</c> event counts, <c>[DONE]</c> included, so a count at or above the full stream's length leaves it whole.
+    /// Answers that are not streamed are unaffected.
+    /// </remarks>
+    /// <param name="events">How many data events are sent before the body ends.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel CutStreamAfter(int events)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(events);
+        return Update(s => s with { CutStreamAfter = events });
+    }
+
+    /// <summary>Clears every answer, fault and name scripted on this model.</summary>
+    /// <returns>This script.</returns>
+    public SandboxModel Reset()
+    {
+        lock (gate)
+        {
+            script = ModelScript.Default;
+            failure = null;
+            failuresLeft = 0;
+        }
+
+        return this;
+    }
+
+    internal bool TryConsumeFailure([NotNullWhen(true)] out ScriptedFailure? consumed)
+    {
+        lock (gate)
+        {
+            if (failure is null || failuresLeft == 0)
+            {
+                consumed = null;
+                return false;
+            }
+
+            // int.MaxValue stands for "always", so it is never counted down.
+            if (failuresLeft != int.MaxValue)
+            {
+                failuresLeft--;
+            }
+
+            consumed = failure;
+            return true;
+        }
+    }
+
+    private SandboxModel Fail(ScriptedFailure scripted, int times)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(times);
+        lock (gate)
+        {
+            failure = scripted;
+            failuresLeft = times;
+        }
+
+        return this;
+    }
+
+    private SandboxModel Update(Func<ModelScript, ModelScript> change)
+    {
+        lock (gate)
+        {
+            script = change(script);
+        }
+
+        return this;
+    }
+}
+
+/// <summary>An immutable snapshot of a model's answer settings, so that one request sees one consistent script.</summary>
+internal sealed record ModelScript(
+    Func<SandboxRequest, string>? Answer,
+    string? AnswerAs,
+    int? ContextWindow,
+    TimeSpan Latency,
+    int? CutStreamAfter)
+{
+    public static ModelScript Default { get; } = new(null, null, null, TimeSpan.Zero, null);
+}
+
+internal sealed record ScriptedFailure(int StatusCode, TimeSpan? RetryAfter, bool ContextLengthExceeded);

@@ -1,0 +1,272 @@
+using System.ClientModel;
+using System.Net;
+using System.Text.Json;
+using AgentHarness.Tests.Support;
+using OpenAI.Chat;
+using OpenAI.Embeddings;
+using RichardSzalay.MockHttp;
+
+namespace AgentHarness.Tests.Routing;
+
+public sealed class RoutingHandlerTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task SendAsync_TwoProviders_EachRequestCarriesOnlyItsOwnProvidersKey()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-small")));
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("claude")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        await host.Harness.GetChatClient("mistral/mistral-small").CompleteChatAsync([new UserChatMessage("b")], cancellationToken: Ct);
+        await host.Harness.GetChatClient("anthropic/claude").CompleteChatAsync([new UserChatMessage("c")], cancellationToken: Ct);
+
+        var byHost = mock.Requests.ToDictionary(r => r.Uri.Host, r => Assert.Single(r.HeaderValues("Authorization")));
+        Assert.Equal("Bearer key-openai", byHost["openai.test"]);
+        Assert.Equal("Bearer key-mistral", byHost["mistral.test"]);
+        Assert.Equal("Bearer key-gateway", byHost["gateway.test"]);
+    }
+
+    [Fact]
+    public async Task SendAsync_RetriesOnProviderB_EveryAttemptCarriesBsKeyOnce()
+    {
+        var mock = new RecordingMock();
+        mock.RespondSequence(
+            "https://mistral.test/v1/chat/completions",
+            _ => Responses.Error(HttpStatusCode.InternalServerError),
+            _ => Responses.Error(HttpStatusCode.TooManyRequests),
+            _ => Responses.Json(Responses.ChatJson("mistral-small")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await host.Harness.GetChatClient("mistral/mistral-small").CompleteChatAsync([new UserChatMessage("b")], cancellationToken: Ct);
+
+        Assert.Equal(3, mock.Requests.Count);
+        Assert.All(mock.Requests, r => Assert.Equal(["Bearer key-mistral"], r.HeaderValues("Authorization")));
+        Assert.Equal(3, Assert.Single(host.Ledger.GetRecords()).Attempts.Count);
+    }
+
+    [Fact]
+    public async Task SendAsync_ProviderPrefixedModel_SendsBareModelToThatProvidersAddress()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("gpt-4.1-nano-2025-04-14")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        var completion = await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync(
+            [new SystemChatMessage("Classify."), new UserChatMessage("diff")],
+            new ChatCompletionOptions { MaxOutputTokenCount = 10 },
+            Ct);
+
+        var request = Assert.Single(mock.Requests);
+        using var body = JsonDocument.Parse(request.Body);
+        Assert.Equal("gpt-4.1-nano", body.RootElement.GetProperty("model").GetString());
+        Assert.Equal(2, body.RootElement.GetProperty("messages").GetArrayLength());
+        Assert.Equal("gpt-4.1-nano-2025-04-14", completion.Value.Model);
+    }
+
+    [Fact]
+    public async Task SendAsync_UnconfiguredProviderOrPolicy_GoesToGatewayWithFullId()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("claude-sonnet-4-20250514")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("r")], cancellationToken: Ct);
+        await host.Harness.GetChatClient("google/gemini-2.5-flash").CompleteChatAsync([new UserChatMessage("s")], cancellationToken: Ct);
+
+        Assert.Equal(
+            ["policy/claude-4", "google/gemini-2.5-flash"],
+            mock.Requests.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("model").GetString()));
+    }
+
+    [Fact]
+    public async Task SendAsync_UnroutableModel_ThrowsBeforeAnyRequestAndRecordsRejection()
+    {
+        var mock = new RecordingMock();
+        using var host = TestHarness.Create(mock.Handler, b => b.AddProvider("openai", p =>
+        {
+            p.BaseUrl = new Uri("https://openai.test/v1");
+            p.ApiKey = "key-openai";
+        }));
+
+        var direct = Assert.Throws<UnroutableModelException>(() => host.Harness.GetChatClient("anthropic/claude-sonnet-4-5"));
+        Assert.Contains("anthropic/claude-sonnet-4-5", direct.Message, StringComparison.Ordinal);
+        Assert.Contains("no gateway", direct.Message, StringComparison.Ordinal);
+
+        // A client made from the root client routes per request: the same refusal, before any byte is sent.
+        var viaRoot = host.Harness.GetOpenAIClient().GetChatClient("anthropic/claude-sonnet-4-5");
+        var sent = await Assert.ThrowsAsync<UnroutableModelException>(() => viaRoot.CompleteChatAsync([new UserChatMessage("x")], cancellationToken: Ct));
+        Assert.Equal("anthropic/claude-sonnet-4-5", sent.Model);
+        Assert.Empty(mock.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Rejected, record.Outcome);
+        Assert.Empty(record.Attempts);
+    }
+
+    [Fact]
+    public async Task SendAsync_Completion_RecordsTokensModelUsedLatencyAndRunMetadata()
+    {
+        var mock = new RecordingMock();
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+        mock.Respond("https://gateway.test/v1/chat/completions", _ =>
+        {
+            host.Time.Advance(TimeSpan.FromMilliseconds(250));
+            return Responses.Json(Responses.ChatJson("claude-sonnet-4-20250514", promptTokens: 120, completionTokens: 40, cachedTokens: 100));
+        });
+
+        using (var run = host.Harness.BeginRun("code-review-agent", r => { r.Branch = "feat/x"; r.Customer = "acme"; r.SetExtra("Ticket", "T-1"); }))
+        using (run.Task("review"))
+        {
+            await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("r")], cancellationToken: Ct);
+            Assert.Single(run.Calls);
+        }
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal("policy/claude-4", record.ModelRequested);
+        Assert.Equal("claude-sonnet-4-20250514", record.ModelUsed);
+        Assert.Equal("requesty", record.Provider);
+        Assert.Equal("chat/completions", record.Operation);
+        Assert.Equal((120, 40, 100), (record.InputTokens, record.OutputTokens, record.CachedInputTokens));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), record.Latency);
+        Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
+        Assert.Equal("code-review-agent", record.Agent);
+        Assert.Equal("review", record.Task);
+        Assert.Equal("feat/x", record.Metadata["branch"]);
+        Assert.Equal("acme", record.Metadata["customer"]);
+        Assert.Equal("T-1", record.Metadata["ticket"]);
+        Assert.Equal("review", record.Metadata["task"]);
+        Assert.Equal(host.Time.GetUtcNow() - TimeSpan.FromMilliseconds(250), record.Timestamp);
+    }
+
+    [Fact]
+    public async Task SendAsync_Streaming_RecordsUsageFromFinalEventAfterTheCallerReadsTheStream()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("gemini-2.5-flash-001", ["Hel", "lo"], promptTokens: 30, completionTokens: 2)));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        var text = "";
+        await foreach (var update in host.Harness.GetChatClient("google/gemini-2.5-flash").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+        {
+            Assert.Empty(host.Ledger.GetRecords());
+            text += string.Concat(update.ContentUpdate.Select(p => p.Text));
+        }
+
+        Assert.Equal("Hello", text);
+        using var body = JsonDocument.Parse(Assert.Single(mock.Requests).Body);
+        Assert.True(body.RootElement.GetProperty("stream").GetBoolean());
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.True(record.Streaming);
+        Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
+        Assert.Equal("gemini-2.5-flash-001", record.ModelUsed);
+        Assert.Equal((30, 2), (record.InputTokens, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task SendAsync_StreamEndsWithoutDone_RecordedIncomplete()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("m", ["a", "b", "c"], done: false, usage: false)));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await foreach (var _ in host.Harness.GetChatClient("x/m").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+        {
+        }
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Incomplete, record.Outcome);
+        Assert.Contains("end marker", record.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SendAsync_ProviderError_SdkDoesNotRetryAndCallIsRecordedFailed()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.InternalServerError));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b, maxRetries: 0));
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Equal(500, ex.Status);
+        Assert.Single(mock.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Failed, 500), (record.Outcome, record.StatusCode));
+    }
+
+    [Fact]
+    public async Task SendAsync_NonTransientError_IsNotRetried()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.Unauthorized));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await Assert.ThrowsAsync<ClientResultException>(() => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Single(mock.Requests);
+    }
+
+    [Fact]
+    public async Task SendAsync_AttemptTimeoutOnFakeClock_FailsTheCallAndRecordsTheTimeout()
+    {
+        var hanging = new HangingHandler();
+        var mock = new MockHttpMessageHandler();
+        mock.When("https://openai.test/v1/chat/completions").Respond(hanging);
+        using var host = TestHarness.Create(mock, b => b.AddProvider("openai", p =>
+        {
+            p.BaseUrl = new Uri("https://openai.test/v1");
+            p.ApiKey = "k";
+            p.MaxRetries = 0;
+            p.AttemptTimeout = TimeSpan.FromSeconds(30);
+        }));
+
+        var call = host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        await hanging.Entered.WaitAsync(Ct);
+        host.Time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(call.IsCompleted);
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => call);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Failed, record.Outcome);
+        Assert.Contains("in time", record.Error, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(30), record.Latency);
+    }
+
+    [Fact]
+    public async Task SendAsync_CallerCancels_ThrowsOperationCanceledAndRecordsCanceled()
+    {
+        var hanging = new HangingHandler();
+        var mock = new MockHttpMessageHandler();
+        mock.When("https://openai.test/v1/chat/completions").Respond(hanging);
+        using var host = TestHarness.Create(mock, b => TestHarness.ThreeProviders(b));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var call = host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: cts.Token);
+        await hanging.Entered.WaitAsync(Ct);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.Equal(UsageOutcome.Canceled, Assert.Single(host.Ledger.GetRecords()).Outcome);
+    }
+
+    [Fact]
+    public async Task SendAsync_Embeddings_RoutedAndRecorded()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/embeddings", _ => Responses.Json(
+            """{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.25]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":7,"total_tokens":7}}"""));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        OpenAIEmbedding embedding = await host.Harness.GetEmbeddingClient("openai/text-embedding-3-small").GenerateEmbeddingAsync("hello", new EmbeddingGenerationOptions(), Ct);
+
+        Assert.Equal([0.5f, 0.25f], embedding.ToFloats().ToArray());
+        using var body = JsonDocument.Parse(Assert.Single(mock.Requests).Body);
+        Assert.Equal("text-embedding-3-small", body.RootElement.GetProperty("model").GetString());
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(("embeddings", 7), (record.Operation, record.InputTokens));
+    }
+}
