@@ -1,0 +1,155 @@
+// The three-step code-review agent: classify on a nano model, review on a frontier model (or a
+// gateway policy), summarize on a fast model. Every call is tagged with the run's agent, branch and
+// task, and recorded. With REQUESTY_API_KEY or OPENAI_API_KEY set it calls the real service;
+// with neither it runs on the offline sandbox.
+using System.Globalization;
+using AgentHarness;
+using AgentHarness.Agents;
+using AgentHarness.Testing;
+using CodeReviewAgent;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+const string Diff = """
+    - def getUserById(id):
+    -     return db.query(User).filter(User.id == id).first()
+    + def fetchUserById(id):
+    +     try:
+    +         return db.query(User).filter(User.id == id).first()
+    +     except DatabaseError as e:
+    +         logger.error(f"Failed to fetch user {id}: {e}")
+    +         raise
+    """;
+
+var configuration = new ConfigurationBuilder()
+    .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+    .AddEnvironmentVariables()
+    .Build();
+
+var services = new ServiceCollection();
+services.AddLogging(logging => logging.AddConfiguration(configuration.GetSection("Logging")).AddSimpleConsole());
+var harnessBuilder = services.AddAgentHarness(configuration.GetSection("AgentHarness"));
+
+var (mode, models, sandbox) = Setup.Choose(harnessBuilder);
+Console.WriteLine(mode);
+
+await using var provider = services.BuildServiceProvider();
+var harness = provider.GetRequiredService<IAgentHarness>();
+
+using var run = harness.BeginRun("code-review-agent", r =>
+{
+    r.Branch = "feat/auth-refactor";
+    r.Environment = "dev";
+    r.Repo = "acme/user-service";
+});
+
+var category = await harness.GetChatClient(models.Classify).ClassifyAsync<ChangeCategory>(Diff);
+var label = Setup.Label(category);
+var review = await harness.GetChatClient(models.Review).ReviewAsync(Diff, label);
+var summary = await harness.GetChatClient(models.Summarize).SummarizeAsync(review);
+
+Console.WriteLine();
+Console.WriteLine($"Category: {label}");
+Console.WriteLine($"Review:{Environment.NewLine}{review.Trim()}");
+Console.WriteLine($"Summary: {summary.Trim()}");
+Console.WriteLine();
+Console.WriteLine($"Calls of run {run.RunId} (agent {run.Agent}, branch {run.Branch}):");
+Setup.PrintCalls(run.Calls);
+
+if (sandbox is not null)
+{
+    // What a real gateway would have received: the run's tags, one header each, on every call.
+    Console.WriteLine();
+    Console.WriteLine("Metadata headers the sandbox gateway received:");
+    foreach (var request in sandbox.Requests)
+    {
+        var tags = request.Headers
+            .Where(static h => h.Key.StartsWith("X-Requesty-", StringComparison.OrdinalIgnoreCase))
+            .Select(static h => $"{h.Key}: {string.Join(",", h.Value)}");
+        Console.WriteLine($"  {request.Model,-24} {string.Join("; ", tags)}");
+    }
+}
+
+/// <summary>The model id of each step.</summary>
+internal sealed record StepModels(string Classify, string Review, string Summarize);
+
+internal static class Setup
+{
+    /// <summary>Picks real providers when a key is set, else the sandbox, and says which in one line.</summary>
+    public static (string Mode, StepModels Models, SandboxProvider? Sandbox) Choose(IAgentHarnessBuilder builder)
+    {
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("REQUESTY_API_KEY")))
+        {
+            builder.AddProvider("requesty", p =>
+            {
+                p.BaseUrl = new Uri("https://router.requesty.ai/v1");
+                p.ApiKeyEnvironmentVariable = "REQUESTY_API_KEY";
+                p.IsGateway = true;
+                p.MetadataHeaderPrefix = "X-Requesty-";
+            });
+            return ("Running against the Requesty gateway (REQUESTY_API_KEY is set).",
+                new StepModels("openai/gpt-4.1-nano", "policy/claude-4", "google/gemini-2.5-flash"), null);
+        }
+
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OPENAI_API_KEY")))
+        {
+            builder.AddProvider("openai", p =>
+            {
+                p.BaseUrl = new Uri("https://api.openai.com/v1");
+                p.ApiKeyEnvironmentVariable = "OPENAI_API_KEY";
+            });
+            return ("Running against OpenAI directly (OPENAI_API_KEY is set).",
+                new StepModels("openai/gpt-4.1-nano", "openai/gpt-4.1", "openai/gpt-4.1-mini"), null);
+        }
+
+        var sandbox = new SandboxProvider();
+        sandbox.Model("openai/gpt-4.1-nano").AnswerAs("gpt-4.1-nano-2025-04-14").WithLatency(TimeSpan.FromMilliseconds(60))
+            .Reply(static request => request.LastUserMessage?.Contains("try:", StringComparison.Ordinal) == true ? "refactor" : "feature");
+        sandbox.Model("policy/claude-4").AnswerAs("claude-sonnet-4-5-20250929").WithLatency(TimeSpan.FromMilliseconds(400)).Reply(
+            "- Callers of getUserById break: keep a deprecated alias or update every call site in this change.\n" +
+            "- Logging the raw exception may leak query details; log the user id and an error code instead.\n" +
+            "- Add a test that a DatabaseError is logged and re-raised.");
+        sandbox.Model("google/gemini-2.5-flash").AnswerAs("gemini-2.5-flash").WithLatency(TimeSpan.FromMilliseconds(120)).Reply(
+            "The rename to fetchUserById with error handling is sound, but it needs a compatibility alias, safer logging and a test.");
+        builder.AddSandboxGateway(sandbox);
+        return ("Running on the offline sandbox: no REQUESTY_API_KEY or OPENAI_API_KEY is set, so no real model is called.",
+            new StepModels("openai/gpt-4.1-nano", "policy/claude-4", "google/gemini-2.5-flash"), sandbox);
+    }
+
+    public static string Label(ChangeCategory category) => category switch
+    {
+        ChangeCategory.BugFix => "bug-fix",
+        _ => category.ToString().ToLowerInvariant(),
+    };
+
+    public static void PrintCalls(IReadOnlyList<UsageRecord> calls)
+    {
+        const string Format = "{0,-10} {1,-24} {2,-28} {3,9} {4,9} {5,10} {6,-10}";
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, Format, "task", "model requested", "model used", "tokens in", "out", "latency", "outcome"));
+        foreach (var call in calls)
+        {
+            Console.WriteLine(string.Format(
+                CultureInfo.InvariantCulture,
+                Format,
+                call.Task ?? "-",
+                call.ModelRequested,
+                call.ModelUsed ?? "-",
+                call.InputTokens,
+                call.OutputTokens,
+                $"{call.Latency.TotalMilliseconds:0} ms",
+                call.Outcome));
+        }
+
+        Console.WriteLine(string.Format(
+            CultureInfo.InvariantCulture,
+            Format,
+            "total",
+            string.Empty,
+            string.Empty,
+            calls.Sum(static c => c.InputTokens),
+            calls.Sum(static c => c.OutputTokens),
+            $"{calls.Sum(static c => c.Latency.TotalMilliseconds):0} ms",
+            string.Empty));
+    }
+}
