@@ -15,16 +15,10 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
     {
         var failures = new List<string>();
         var gateways = new List<string>();
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
         foreach (var (providerName, provider) in options.Providers)
         {
             var path = $"{sectionPath}:Providers:{providerName}";
-            if (!seen.Add(providerName))
-            {
-                failures.Add($"{path}: the provider name '{providerName}' is used twice (names are compared without regard to case).");
-            }
-
             ValidateProviderName(providerName, path, failures);
             if (provider is null)
             {

@@ -1,0 +1,218 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace AgentHarness.Tests.Configuration;
+
+public sealed class AgentHarnessOptionsValidatorTests
+{
+    private static OptionsValidationException Fails(Action<IAgentHarnessBuilder> configure)
+    {
+        var services = new ServiceCollection();
+        configure(services.AddAgentHarness());
+        using var provider = services.BuildServiceProvider();
+        return Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value);
+    }
+
+    private static AgentHarnessOptions Bind(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddAgentHarness(configuration.GetSection("AgentHarness"));
+        using var provider = services.BuildServiceProvider();
+        return provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
+    }
+
+    [Fact]
+    public void Validate_MissingBaseUrl_NamesTheSetting()
+    {
+        var ex = Fails(b => b.AddProvider("openai", p => p.ApiKey = "k"));
+
+        Assert.Contains("AgentHarness:Providers:openai:BaseUrl is missing", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_PlainHttpToRemoteHost_NamesTheSettingAndTheValue()
+    {
+        var ex = Fails(b => b.AddProvider("openai", p => { p.BaseUrl = new Uri("http://api.example.com/v1"); p.ApiKey = "k"; }));
+
+        Assert.Contains("AgentHarness:Providers:openai:BaseUrl must use https", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'http://api.example.com/v1'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:8080/v1")]
+    [InlineData("http://localhost:11434/v1")]
+    [InlineData("http://[::1]:8080/v1")]
+    public void Validate_PlainHttpToLoopback_IsAllowed(string url)
+    {
+        var options = Bind(new()
+        {
+            ["AgentHarness:Providers:local:BaseUrl"] = url,
+            ["AgentHarness:Providers:local:RequiresApiKey"] = "false",
+        });
+
+        Assert.Equal(new Uri(url), options.Providers["local"].BaseUrl);
+    }
+
+    [Fact]
+    public void Validate_EmptyKey_NamesTheSetting()
+    {
+        var ex = Fails(b => b.AddProvider("openai", p => p.BaseUrl = new Uri("https://api.openai.com/v1")));
+
+        Assert.Contains("AgentHarness:Providers:openai:ApiKey is empty", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_EmptyKeyWithUnsetEnvironmentVariable_NamesTheVariable()
+    {
+        var ex = Fails(b => b.AddProvider("requesty", p =>
+        {
+            p.BaseUrl = new Uri("https://router.example/v1");
+            p.ApiKeyEnvironmentVariable = "AGENTHARNESS_TEST_UNSET_KEY_7F3A";
+        }));
+
+        Assert.Contains("environment variable AGENTHARNESS_TEST_UNSET_KEY_7F3A", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_KeyFromNamedEnvironmentVariable_IsUsed()
+    {
+        const string Variable = "AGENTHARNESS_TEST_KEY_5C21";
+        Environment.SetEnvironmentVariable(Variable, "secret-from-env");
+        try
+        {
+            var options = Bind(new()
+            {
+                ["AgentHarness:Providers:requesty:BaseUrl"] = "https://router.example/v1",
+                ["AgentHarness:Providers:requesty:ApiKeyEnvironmentVariable"] = Variable,
+            });
+
+            Assert.Equal("secret-from-env", options.Providers["requesty"].ApiKey);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(Variable, null);
+        }
+    }
+
+    [Fact]
+    public void Validate_KeyWithControlCharacter_RefusedWithoutShowingTheKey()
+    {
+        var ex = Fails(b => b.AddProvider("openai", p => { p.BaseUrl = new Uri("https://api.openai.com/v1"); p.ApiKey = "sk-secret\r\nX: y"; }));
+
+        Assert.Contains("AgentHarness:Providers:openai:ApiKey contains a character", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-secret", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddProvider_SameNameTwice_ThrowsNamingIt()
+    {
+        var builder = new ServiceCollection().AddAgentHarness();
+        builder.AddProvider("openai", _ => { });
+
+        var ex = Assert.Throws<ArgumentException>(() => builder.AddProvider("OpenAI", _ => { }));
+
+        Assert.Contains("'OpenAI'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("name", ex.ParamName);
+    }
+
+    [Theory]
+    [InlineData("policy")]
+    [InlineData("a/b")]
+    public void AddProvider_ReservedOrSlashedName_Throws(string name)
+    {
+        var builder = new ServiceCollection().AddAgentHarness();
+
+        Assert.Throws<ArgumentException>(() => builder.AddProvider(name, _ => { }));
+    }
+
+    [Fact]
+    public void Validate_TwoGatewaysWithoutDefault_AsksToNameOne()
+    {
+        var ex = Fails(b => b
+            .AddProvider("requesty", p => { p.BaseUrl = new Uri("https://r.example/v1"); p.ApiKey = "k"; p.IsGateway = true; })
+            .AddProvider("litellm", p => { p.BaseUrl = new Uri("https://l.example/v1"); p.ApiKey = "k"; p.IsGateway = true; }));
+
+        Assert.Contains("AgentHarness:DefaultGateway is not set and several providers are gateways", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_UnknownDefaultProvider_NamesTheValue()
+    {
+        var ex = Fails(b => b.Configure(o => o.DefaultProvider = "azure"));
+
+        Assert.Contains("AgentHarness:DefaultProvider is 'azure'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_PrefixOnDirectProviderAndBadTimeouts_AllReported()
+    {
+        var ex = Fails(b => b.AddProvider("openai", p =>
+        {
+            p.BaseUrl = new Uri("https://api.openai.com/v1");
+            p.ApiKey = "k";
+            p.MetadataHeaderPrefix = "X-Requesty-";
+            p.AttemptTimeout = TimeSpan.FromMinutes(10);
+            p.TotalTimeout = TimeSpan.FromMinutes(1);
+            p.MaxRetries = 11;
+        }));
+
+        Assert.Contains("AgentHarness:Providers:openai:MetadataHeaderPrefix is 'X-Requesty-' but", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("AgentHarness:Providers:openai:AttemptTimeout (00:10:00) must not exceed", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("AgentHarness:Providers:openai:MaxRetries must be between 0 and 10; got 11", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_InvalidHeaderPrefix_Refused()
+    {
+        var ex = Fails(b => b.AddProvider("gw", p =>
+        {
+            p.BaseUrl = new Uri("https://gw.example/v1");
+            p.ApiKey = "k";
+            p.IsGateway = true;
+            p.MetadataHeaderPrefix = "X Gw:";
+        }));
+
+        Assert.Contains("MetadataHeaderPrefix 'X Gw:' is not a valid HTTP header name prefix", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_FromConfigurationSection_MessagesUseTheSectionPath()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Llm:Gateway:Providers:requesty:ApiKey"] = "k",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddAgentHarness(configuration.GetSection("Llm:Gateway"));
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IAgentHarness>());
+
+        Assert.Contains("Llm:Gateway:Providers:requesty:BaseUrl is missing", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_FullProviderSection_BindsEverySetting()
+    {
+        var options = Bind(new()
+        {
+            ["AgentHarness:DefaultProvider"] = "openai",
+            ["AgentHarness:UsageLedgerCapacity"] = "50",
+            ["AgentHarness:Providers:openai:BaseUrl"] = "https://api.openai.com/v1",
+            ["AgentHarness:Providers:openai:ApiKey"] = "k1",
+            ["AgentHarness:Providers:requesty:BaseUrl"] = "https://router.example/v1",
+            ["AgentHarness:Providers:requesty:ApiKey"] = "k2",
+            ["AgentHarness:Providers:requesty:IsGateway"] = "true",
+            ["AgentHarness:Providers:requesty:MetadataHeaderPrefix"] = "X-Requesty-",
+            ["AgentHarness:Providers:requesty:AttemptTimeout"] = "00:00:30",
+            ["AgentHarness:Providers:requesty:MaxRetries"] = "4",
+        });
+
+        Assert.Equal(("openai", 50), (options.DefaultProvider, options.UsageLedgerCapacity));
+        var requesty = options.Providers["REQUESTY"];
+        Assert.True(requesty.IsGateway);
+        Assert.Equal(("X-Requesty-", 4, TimeSpan.FromSeconds(30)), (requesty.MetadataHeaderPrefix, requesty.MaxRetries, requesty.AttemptTimeout));
+    }
+}

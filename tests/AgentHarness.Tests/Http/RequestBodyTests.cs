@@ -1,0 +1,62 @@
+using System.Text;
+using AgentHarness.Http.Internal;
+
+namespace AgentHarness.Tests.Http;
+
+public sealed class RequestBodyTests
+{
+    [Fact]
+    public void Parse_ChatRequest_ReadsModelStreamAndMaxTokens()
+    {
+        var body = RequestBody.Parse(Encoding.UTF8.GetBytes("""{"messages":[{"role":"user","content":"{\"model\":\"no\"}"}],"model":"openai/gpt-4.1-nano","stream":true,"max_completion_tokens":10}"""));
+
+        Assert.Equal("openai/gpt-4.1-nano", body.Model);
+        Assert.True(body.Stream);
+        Assert.Equal(10, body.MaxOutputTokens);
+    }
+
+    [Fact]
+    public void WithModel_SplicesOnlyTheModelValue()
+    {
+        const string Json = """{ "model" : "openai/gpt-4.1-nano", "messages":[{"role":"user","content":"model: openai/gpt-4.1-nano"}] }""";
+        var body = RequestBody.Parse(Encoding.UTF8.GetBytes(Json));
+
+        var rewritten = Encoding.UTF8.GetString(body.WithModel("gpt-4.1-nano"));
+
+        Assert.Equal(Json.Replace("\"openai/gpt-4.1-nano\"", "\"gpt-4.1-nano\"", StringComparison.Ordinal), rewritten);
+    }
+
+    [Fact]
+    public void WithModel_EscapedOriginalAndSpecialCharacters_ProducesValidJson()
+    {
+        var body = RequestBody.Parse(Encoding.UTF8.GetBytes("""{"model":"openai\/gpt-4.1","n":1}"""));
+
+        Assert.Equal("openai/gpt-4.1", body.Model);
+        var rewritten = body.WithModel("we\"ird");
+        using var document = System.Text.Json.JsonDocument.Parse(rewritten);
+        Assert.Equal("we\"ird", document.RootElement.GetProperty("model").GetString());
+        Assert.Equal(1, document.RootElement.GetProperty("n").GetInt32());
+    }
+
+    [Fact]
+    public void WithModel_SameModel_ReturnsTheSameBytes()
+    {
+        var bytes = Encoding.UTF8.GetBytes("""{"model":"gpt-4.1"}""");
+
+        Assert.Same(bytes, RequestBody.Parse(bytes).WithModel("gpt-4.1"));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not json")]
+    [InlineData("[1,2]")]
+    [InlineData("""{"model":42}""")]
+    public void Parse_NoModel_ModelIsNullAndBodyUnchanged(string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var body = RequestBody.Parse(bytes);
+
+        Assert.Null(body.Model);
+        Assert.Same(bytes, body.WithModel("x"));
+    }
+}
