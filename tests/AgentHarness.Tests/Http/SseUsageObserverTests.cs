@@ -62,4 +62,26 @@ public sealed class SseUsageObserverTests
 
         Assert.Equal(2500, observer.Reading.OutputTokens);
     }
+
+    [Fact]
+    public void FlushCompleteLines_DoneLineWithoutBlankLine_CountsAsDone()
+    {
+        using var observer = new SseUsageObserver();
+        observer.Observe(Encoding.UTF8.GetBytes("data: [DONE]\n"));
+
+        observer.FlushCompleteLines();
+
+        Assert.True(observer.SawDone);
+    }
+
+    [Fact]
+    public void FlushCompleteLines_PartialDoneLine_IsNotDone()
+    {
+        using var observer = new SseUsageObserver();
+        observer.Observe(Encoding.UTF8.GetBytes("data: [DONE]"));
+
+        observer.FlushCompleteLines();
+
+        Assert.False(observer.SawDone);
+    }
 }

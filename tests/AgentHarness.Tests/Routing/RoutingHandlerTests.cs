@@ -183,6 +183,25 @@ public sealed class RoutingHandlerTests
     }
 
     [Fact]
+    public async Task SendAsync_CallerStopsReadingMidStream_RecordedIncomplete()
+    {
+        var mock = new RecordingMock();
+        // Long enough that the client's first read cannot reach the end marker.
+        var parts = Enumerable.Repeat("word ", 5000).ToArray();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("m", parts)));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await foreach (var _ in host.Harness.GetChatClient("x/m").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+        {
+            break;
+        }
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Incomplete, record.Outcome);
+        Assert.Contains("closed the stream", record.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SendAsync_ProviderError_SdkDoesNotRetryAndCallIsRecordedFailed()
     {
         var mock = new RecordingMock();

@@ -103,6 +103,10 @@ internal sealed class ObservedStreamContent : HttpContent
             {
                 _observer.Complete();
             }
+            else
+            {
+                _observer.FlushCompleteLines();
+            }
 
             // After [DONE] the caller may close without reading to the end of the body; that is a normal end.
             var normal = error is null

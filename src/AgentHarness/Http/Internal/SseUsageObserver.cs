@@ -65,6 +65,12 @@ internal sealed class SseUsageObserver : IDisposable
         Dispatch();
     }
 
+    /// <summary>
+    /// Dispatches an event whose data lines arrived whole but whose blank line did not, as when a
+    /// client stops reading right after <c>data: [DONE]</c>. A partial line is not an event.
+    /// </summary>
+    public void FlushCompleteLines() => Dispatch();
+
     public void Dispose()
     {
         ArrayPool<byte>.Shared.Return(Interlocked.Exchange(ref _line, []));
