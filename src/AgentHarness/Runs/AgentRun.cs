@@ -22,11 +22,15 @@ namespace AgentHarness;
 /// </remarks>
 public sealed class AgentRun : IDisposable
 {
+    /// <summary>How many of its most recent calls a run keeps in <see cref="Calls"/>.</summary>
+    public const int MaxCallsKept = 1000;
+
     private static readonly AsyncLocal<AgentRun?> Ambient = new();
 
     private readonly AsyncLocal<string?> _task = new();
     private readonly Lock _gate = new();
-    private readonly List<UsageRecord> _calls = [];
+    private readonly Queue<UsageRecord> _calls = new();
+    private long _callCount;
     private readonly AgentRun? _previous;
     private RunMetadata _metadata;
     private int _disposed;
@@ -88,7 +92,11 @@ public sealed class AgentRun : IDisposable
     /// </summary>
     public IReadOnlyDictionary<string, string> Metadata => _metadata.AsDictionary();
 
-    /// <summary>Gets a snapshot of the usage records of the calls this run has completed, oldest first.</summary>
+    /// <summary>
+    /// Gets a snapshot of the usage records of the calls this run has completed, oldest first: the
+    /// most recent <see cref="MaxCallsKept"/> of them, so a long-lived run does not grow without bound.
+    /// Every record also goes to the <see cref="IUsageLedger"/>.
+    /// </summary>
     public IReadOnlyList<UsageRecord> Calls
     {
         get
@@ -96,6 +104,18 @@ public sealed class AgentRun : IDisposable
             lock (_gate)
             {
                 return [.. _calls];
+            }
+        }
+    }
+
+    /// <summary>Gets how many calls this run has completed, including those no longer kept in <see cref="Calls"/>.</summary>
+    public long CallCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _callCount;
             }
         }
     }
@@ -166,7 +186,13 @@ public sealed class AgentRun : IDisposable
     {
         lock (_gate)
         {
-            _calls.Add(record);
+            _callCount++;
+            if (_calls.Count == MaxCallsKept)
+            {
+                _calls.Dequeue();
+            }
+
+            _calls.Enqueue(record);
         }
     }
 

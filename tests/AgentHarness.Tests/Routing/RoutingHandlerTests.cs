@@ -202,6 +202,44 @@ public sealed class RoutingHandlerTests
     }
 
     [Fact]
+    public void Send_SynchronousClientCall_IsRoutedKeyedTaggedAndRecorded()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("claude")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        using (host.Harness.BeginRun("sync-agent"))
+        {
+            host.Harness.GetChatClient("policy/claude-4").CompleteChat([new UserChatMessage("a")], cancellationToken: Ct);
+        }
+
+        var request = Assert.Single(mock.Requests);
+        Assert.Equal(["Bearer key-gateway"], request.HeaderValues("Authorization"));
+        Assert.Equal(["sync-agent"], request.HeaderValues("X-Requesty-Agent"));
+        Assert.Equal(UsageOutcome.Succeeded, Assert.Single(host.Ledger.GetRecords()).Outcome);
+    }
+
+    [Fact]
+    public async Task SendAsync_CallerCancelsMidStream_RecordedCanceled()
+    {
+        var mock = new RecordingMock();
+        var parts = Enumerable.Repeat("word ", 5000).ToArray();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("m", parts)));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in host.Harness.GetChatClient("x/m").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: cts.Token))
+            {
+                await cts.CancelAsync();
+            }
+        });
+
+        Assert.Equal(UsageOutcome.Canceled, Assert.Single(host.Ledger.GetRecords()).Outcome);
+    }
+
+    [Fact]
     public async Task SendAsync_ProviderError_SdkDoesNotRetryAndCallIsRecordedFailed()
     {
         var mock = new RecordingMock();

@@ -180,4 +180,25 @@ public sealed class AgentRunTests
             run.Metadata.ToDictionary(p => p.Key, p => p.Value));
         Assert.Equal(host.Time.GetUtcNow(), run.StartedAt);
     }
+
+    [Fact]
+    public async Task Calls_ManyCalls_KeepsTheMostRecentAndCountsAll()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", r => Responses.Json(Responses.ChatJson("m", content: "ok")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+        var client = host.Harness.GetChatClient("x/m");
+        using var run = host.Harness.BeginRun("agent");
+
+        for (var i = 0; i < AgentRun.MaxCallsKept + 5; i++)
+        {
+            host.Time.Advance(TimeSpan.FromSeconds(1));
+            await client.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("a")], cancellationToken: TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(AgentRun.MaxCallsKept + 5, run.CallCount);
+        var calls = run.Calls;
+        Assert.Equal(AgentRun.MaxCallsKept, calls.Count);
+        Assert.Equal(host.Time.GetUtcNow(), calls[^1].Timestamp);
+    }
 }

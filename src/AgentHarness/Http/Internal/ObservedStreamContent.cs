@@ -7,8 +7,9 @@ internal interface IStreamCompletion
 {
     /// <param name="observer">What the stream carried.</param>
     /// <param name="endedNormally">Whether the stream reached its end marker (or a usage event and the end of the body).</param>
-    /// <param name="error">Why it did not, or <see langword="null"/>.</param>
-    void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, string? error);
+    /// <param name="canceled">Whether the reader's cancellation token was cancelled when the stream stopped.</param>
+    /// <param name="error">Why it did not end normally, or <see langword="null"/>.</param>
+    void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error);
 }
 
 /// <summary>
@@ -62,7 +63,7 @@ internal sealed class ObservedStreamContent : HttpContent
     {
         if (disposing)
         {
-            _state.Finish(endOfBody: false, error: "the caller closed the stream before its end");
+            _state.Finish(endOfBody: false, error: "the caller closed the response before reading its stream", canceled: false);
             _inner.Dispose();
         }
 
@@ -87,7 +88,7 @@ internal sealed class ObservedStreamContent : HttpContent
             }
         }
 
-        public void Finish(bool endOfBody, string? error)
+        public void Finish(bool endOfBody, string? error, bool canceled)
         {
             lock (_gate)
             {
@@ -115,7 +116,7 @@ internal sealed class ObservedStreamContent : HttpContent
             var reason = normal ? null : error ?? "the stream ended without its end marker";
             try
             {
-                completion.OnStreamCompleted(_observer, normal, reason);
+                completion.OnStreamCompleted(_observer, normal, canceled && !normal, reason);
             }
             finally
             {
@@ -126,6 +127,10 @@ internal sealed class ObservedStreamContent : HttpContent
 
     private sealed class ObservingStream(Stream inner, ObservingStreamState state) : Stream
     {
+        // The official client reads with the caller's token; if it is cancelled when reading stops,
+        // the caller cancelled the call rather than the stream failing.
+        private CancellationToken _lastReadToken;
+
         public override bool CanRead => true;
 
         public override bool CanSeek => false;
@@ -147,7 +152,7 @@ internal sealed class ObservedStreamContent : HttpContent
             }
             catch (Exception ex)
             {
-                state.Finish(endOfBody: false, error: Describe(ex));
+                state.Finish(endOfBody: false, error: Describe(ex), canceled: ex is OperationCanceledException);
                 throw;
             }
 
@@ -160,6 +165,7 @@ internal sealed class ObservedStreamContent : HttpContent
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            _lastReadToken = cancellationToken;
             int read;
             try
             {
@@ -167,7 +173,7 @@ internal sealed class ObservedStreamContent : HttpContent
             }
             catch (Exception ex)
             {
-                state.Finish(endOfBody: false, error: Describe(ex));
+                state.Finish(endOfBody: false, error: Describe(ex), canceled: ex is OperationCanceledException || cancellationToken.IsCancellationRequested);
                 throw;
             }
 
@@ -189,7 +195,7 @@ internal sealed class ObservedStreamContent : HttpContent
         {
             if (disposing)
             {
-                state.Finish(endOfBody: false, error: "the caller closed the stream before its end");
+                state.Finish(endOfBody: false, error: ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
                 inner.Dispose();
             }
 
@@ -198,7 +204,7 @@ internal sealed class ObservedStreamContent : HttpContent
 
         public override async ValueTask DisposeAsync()
         {
-            state.Finish(endOfBody: false, error: "the caller closed the stream before its end");
+            state.Finish(endOfBody: false, error: ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
             await inner.DisposeAsync().ConfigureAwait(false);
             await base.DisposeAsync().ConfigureAwait(false);
         }
@@ -207,13 +213,15 @@ internal sealed class ObservedStreamContent : HttpContent
         {
             if (bytes.IsEmpty && requested > 0)
             {
-                state.Finish(endOfBody: true, error: null);
+                state.Finish(endOfBody: true, error: null, canceled: false);
             }
             else if (!bytes.IsEmpty)
             {
                 state.Observe(bytes);
             }
         }
+
+        private const string ClosedEarly = "the caller closed the stream before its end";
 
         private static string Describe(Exception ex) => ex is OperationCanceledException
             ? "the stream was cancelled while reading"

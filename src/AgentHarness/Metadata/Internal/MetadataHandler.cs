@@ -9,7 +9,19 @@ namespace AgentHarness.Metadata.Internal;
 /// </summary>
 internal sealed class MetadataHandler(ProviderRegistry registry) : DelegatingHandler
 {
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Apply(request);
+        return base.Send(request, cancellationToken);
+    }
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Apply(request);
+        return base.SendAsync(request, cancellationToken);
+    }
+
+    private void Apply(HttpRequestMessage request)
     {
         if (request.Options.TryGetValue(LogicalCall.OptionsKey, out var call) && call.Provider is { } provider)
         {
@@ -30,8 +42,6 @@ internal sealed class MetadataHandler(ProviderRegistry registry) : DelegatingHan
                 }
             }
         }
-
-        return base.SendAsync(request, cancellationToken);
     }
 
     private static void Set(HttpRequestMessage request, string name, string value)

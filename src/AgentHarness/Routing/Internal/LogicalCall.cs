@@ -18,14 +18,16 @@ internal sealed class LogicalCall : IStreamCompletion
     private readonly long _started;
     private readonly DateTimeOffset _timestamp;
     private readonly AgentRun? _run;
+    private readonly CancellationToken _callerToken;
     private readonly List<UsageAttempt> _attempts = new(1);
     private Uri? _target;
     private byte[]? _upstreamBody;
     private UsageReading _reading;
     private int _finished;
 
-    public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string operation, long started)
+    public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string operation, long started, CancellationToken callerToken)
     {
+        _callerToken = callerToken;
         _handler = handler;
         _request = request;
         _body = body;
@@ -112,10 +114,13 @@ internal sealed class LogicalCall : IStreamCompletion
         return response;
     }
 
-    public void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, string? error)
+    public void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error)
     {
         _reading = observer.Reading;
-        Finish(endedNormally ? UsageOutcome.Succeeded : UsageOutcome.Incomplete, 200, error);
+        var outcome = endedNormally ? UsageOutcome.Succeeded
+            : canceled || _callerToken.IsCancellationRequested ? UsageOutcome.Canceled
+            : UsageOutcome.Incomplete;
+        Finish(outcome, 200, error);
     }
 
     public void Finish(UsageOutcome outcome, int? statusCode, string? error)

@@ -27,6 +27,14 @@ internal sealed partial class RoutingHandler(
 
     internal TimeProvider TimeProvider => timeProvider;
 
+    /// <summary>
+    /// Serves the official client's synchronous methods through the same pipeline. The attempts
+    /// run on the asynchronous path and this thread waits for them: routing, keys, metadata and
+    /// records must not depend on which method the application called.
+    /// </summary>
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
@@ -34,7 +42,7 @@ internal sealed partial class RoutingHandler(
             ? RequestBody.Empty
             : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
         var relative = RelativePathAndQuery(request.RequestUri);
-        var call = new LogicalCall(this, request, body, Operation(relative), started);
+        var call = new LogicalCall(this, request, body, Operation(relative), started, cancellationToken);
 
         if (!registry.TryResolve(body.Model, out var route, out var error))
         {

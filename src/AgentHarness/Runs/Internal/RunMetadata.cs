@@ -30,6 +30,7 @@ internal sealed class RunMetadata
     private readonly KeyValuePair<string, string>[] _extras;
     private IReadOnlyDictionary<string, string>? _dictionary;
     private HeaderCache? _headers;
+    private TaskCache? _forTask;
 
     private RunMetadata(string?[] values, KeyValuePair<string, string>[] extras)
     {
@@ -109,7 +110,16 @@ internal sealed class RunMetadata
             return map;
         }
 
-        var withTask = new Dictionary<string, string>(map, StringComparer.OrdinalIgnoreCase) { [TaskRecordKey] = task };
+        // Calls of one task follow each other, so one cached entry serves nearly all of them.
+        var cache = Volatile.Read(ref _forTask);
+        if (cache is not null && string.Equals(cache.Task, task, StringComparison.Ordinal))
+        {
+            return cache.Metadata;
+        }
+
+        var withTask = new Dictionary<string, string>(map, StringComparer.OrdinalIgnoreCase) { [TaskRecordKey] = task }
+            .ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        Volatile.Write(ref _forTask, new TaskCache(task, withTask));
         return withTask;
     }
 
@@ -140,6 +150,8 @@ internal sealed class RunMetadata
         Volatile.Write(ref _headers, cache);
         return cache.Headers;
     }
+
+    private sealed record TaskCache(string Task, IReadOnlyDictionary<string, string> Metadata);
 
     private sealed record HeaderCache(string Prefix, KeyValuePair<string, string>[] Headers);
 }
