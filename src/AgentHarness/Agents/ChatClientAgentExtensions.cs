@@ -72,7 +72,8 @@ public static class ChatClientAgentExtensions
             ClassifyTask,
             prompt.ToString(),
             input,
-            new ChatCompletionOptions { MaxOutputTokenCount = ClassifyMaxOutputTokens, Temperature = 0f },
+            // No temperature: reasoning models refuse one; the strict parse is what guards the answer.
+            new ChatCompletionOptions { MaxOutputTokenCount = ClassifyMaxOutputTokens },
             cancellationToken).ConfigureAwait(false);
 
         var normalized = Normalize(answer);

@@ -67,4 +67,11 @@ public sealed class ProviderOptions
     /// </summary>
     /// <value>The default value is 1 second.</value>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets the longest <c>Retry-After</c> the harness waits for. A provider that asks for a
+    /// longer wait is not retried: its answer (for example the 429 and its body) is returned at once.
+    /// </summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -6,6 +6,7 @@ using AgentHarness.Routing.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -75,6 +76,19 @@ public static class AgentHarnessServiceCollectionExtensions
         services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
             .AddHttpMessageHandler<RoutingHandler>()
             .AddHttpMessageHandler<MetadataHandler>()
+            // An application-wide resilience handler (ConfigureHttpClientDefaults, as service defaults
+            // templates add) would retry and time out whole logical calls on top of the harness's own
+            // attempts: one call would cost several times the attempts its provider allows.
+            .ConfigureAdditionalHttpMessageHandlers(static (handlers, _) =>
+            {
+                for (var i = handlers.Count - 1; i >= 0; i--)
+                {
+                    if (handlers[i] is ResilienceHandler)
+                    {
+                        handlers.RemoveAt(i);
+                    }
+                }
+            })
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
             {
                 // The client lives as long as the harness; recycling pooled connections keeps DNS changes visible.

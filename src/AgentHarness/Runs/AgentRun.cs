@@ -42,12 +42,25 @@ public sealed class AgentRun : IDisposable
         RunId = runId;
         StartedAt = startedAt;
         _metadata = RunMetadata.Create(agent);
-        _previous = Ambient.Value;
+        _previous = Current;
         Ambient.Value = this;
     }
 
     /// <summary>Gets the run open in the current asynchronous flow, or <see langword="null"/> when there is none.</summary>
-    public static AgentRun? Current => Ambient.Value;
+    /// <remarks>Runs disposed out of order are skipped: the innermost run that is still open is current.</remarks>
+    public static AgentRun? Current
+    {
+        get
+        {
+            var run = Ambient.Value;
+            while (run is not null && Volatile.Read(ref run._disposed) != 0)
+            {
+                run = run._previous;
+            }
+
+            return run;
+        }
+    }
 
     /// <summary>Gets the run's unique id, recorded with every call.</summary>
     public string RunId { get; }
@@ -173,7 +186,7 @@ public sealed class AgentRun : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0 && ReferenceEquals(Ambient.Value, this))
         {
-            Ambient.Value = _previous;
+            Ambient.Value = Current;
         }
     }
 

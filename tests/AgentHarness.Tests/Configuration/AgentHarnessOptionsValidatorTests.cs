@@ -174,7 +174,7 @@ public sealed class AgentHarnessOptionsValidatorTests
             p.MetadataHeaderPrefix = "X Gw:";
         }));
 
-        Assert.Contains("MetadataHeaderPrefix 'X Gw:' is not a valid HTTP header name prefix", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("MetadataHeaderPrefix 'X Gw:' is not a valid metadata header prefix", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -214,5 +214,48 @@ public sealed class AgentHarnessOptionsValidatorTests
         var requesty = options.Providers["REQUESTY"];
         Assert.True(requesty.IsGateway);
         Assert.Equal(("X-Requesty-", 4, TimeSpan.FromSeconds(30)), (requesty.MetadataHeaderPrefix, requesty.MaxRetries, requesty.AttemptTimeout));
+    }
+
+    [Theory]
+    [InlineData("https://x.example/openai/v1?api-key=sk-secret-123")]
+    [InlineData("https://user:sk-secret-123@x.example/v1")]
+    public void Validate_CredentialInBaseUrl_RefusedWithoutShowingIt(string url)
+    {
+        var ex = Fails(b => b.AddProvider("azure", p => { p.BaseUrl = new Uri(url); p.ApiKey = "k"; }));
+
+        Assert.Contains("AgentHarness:Providers:azure:BaseUrl must not carry user information, a query or a fragment", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-secret-123", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Au", "must end with '-'")]
+    [InlineData("X-Requesty", "must end with '-'")]
+    [InlineData("Content-", "standard HTTP headers")]
+    [InlineData("Proxy-", "standard HTTP headers")]
+    public void Validate_PrefixThatCouldFormStandardHeaders_Refused(string prefix, string problem)
+    {
+        var ex = Fails(b => b.AddProvider("gw", p =>
+        {
+            p.BaseUrl = new Uri("https://gw.example/v1");
+            p.ApiKey = "k";
+            p.IsGateway = true;
+            p.MetadataHeaderPrefix = prefix;
+        }));
+
+        Assert.Contains($"MetadataHeaderPrefix '{prefix}' is not a valid metadata header prefix", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_AttemptTimeoutBelowTenMilliseconds_RefusedAtValidation()
+    {
+        var ex = Fails(b => b.AddProvider("openai", p =>
+        {
+            p.BaseUrl = new Uri("https://api.openai.com/v1");
+            p.ApiKey = "k";
+            p.AttemptTimeout = TimeSpan.FromMilliseconds(5);
+        }));
+
+        Assert.Contains("AgentHarness:Providers:openai:AttemptTimeout must be between 00:00:00.010 and 1.00:00:00; got 00:00:00.0050000", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -84,4 +84,17 @@ public sealed class SseUsageObserverTests
 
         Assert.False(observer.SawDone);
     }
+
+    [Fact]
+    public void Observe_ResponsesCompletedEvent_IsTheEndMarker()
+    {
+        using var observer = new SseUsageObserver();
+
+        observer.Observe(Encoding.UTF8.GetBytes(
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n" +
+            "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"model\":\"gpt-5-mini\",\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\n\n"));
+
+        Assert.True(observer.SawDone);
+        Assert.Equal(("gpt-5-mini", 5, 2), (observer.Reading.Model, observer.Reading.InputTokens, observer.Reading.OutputTokens));
+    }
 }

@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.Net;
 using System.Text.Json;
 using AgentHarness.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
 using OpenAI.Embeddings;
 using RichardSzalay.MockHttp;
@@ -325,5 +326,108 @@ public sealed class RoutingHandlerTests
         Assert.Equal("text-embedding-3-small", body.RootElement.GetProperty("model").GetString());
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(("embeddings", 7), (record.Operation, record.InputTokens));
+    }
+
+    [Fact]
+    public async Task SendAsync_RetryAfterWithinCap_NextAttemptAtExactlyThatTime()
+    {
+        var mock = new RecordingMock();
+        mock.RespondSequence(
+            "https://openai.test/v1/chat/completions",
+            _ =>
+            {
+                var response = Responses.Error(HttpStatusCode.TooManyRequests);
+                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(7));
+                return response;
+            },
+            _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        var call = host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        await host.Time.WaitForTimerAsync(TimeSpan.FromSeconds(7), Ct);
+
+        host.Time.Advance(TimeSpan.FromSeconds(7) - TimeSpan.FromMilliseconds(10));
+        Assert.Single(mock.Requests);
+        host.Time.Advance(TimeSpan.FromMilliseconds(10));
+        await call;
+
+        Assert.Equal(2, mock.Requests.Count);
+    }
+
+    [Fact]
+    public async Task SendAsync_RetryAfterAboveCap_ReturnsTheAnswerWithoutWaiting()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ =>
+        {
+            var response = Responses.Error(HttpStatusCode.TooManyRequests);
+            response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromHours(1));
+            return response;
+        });
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Equal(429, ex.Status);
+        Assert.Single(mock.Requests);
+        Assert.Equal(TimeSpan.Zero, Assert.Single(host.Ledger.GetRecords()).Latency);
+    }
+
+    [Fact]
+    public async Task SendAsync_AttemptTimeoutWithRetry_EachAttemptRecordedAsTimedOut()
+    {
+        var hanging = new HangingHandler();
+        using var host = TestHarness.Create(hanging, b => b.AddProvider("openai", p =>
+        {
+            p.BaseUrl = new Uri("https://openai.test/v1");
+            p.ApiKey = "k";
+            p.MaxRetries = 1;
+            p.RetryBaseDelay = TimeSpan.Zero;
+            p.AttemptTimeout = TimeSpan.FromSeconds(10);
+        }));
+
+        var call = host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        for (var i = 0; i < 2; i++)
+        {
+            await hanging.WaitForRequestAsync(Ct);
+            host.Time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => call);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(2, record.Attempts.Count);
+        Assert.All(record.Attempts, a => Assert.Equal("attempt timed out after 00:00:10", a.Error));
+    }
+
+    [Fact]
+    public async Task SendAsync_RequestWithoutModel_GoesToTheGateway()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/models", _ => Responses.Json("""{"object":"list","data":[{"id":"openai/gpt-4.1","object":"model","created":1,"owned_by":"openai"}]}"""));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        var models = await host.Harness.GetOpenAIClient().GetOpenAIModelClient().GetModelsAsync(Ct);
+
+        Assert.Equal("openai/gpt-4.1", Assert.Single(models.Value).Id);
+        Assert.Equal(["Bearer key-gateway"], Assert.Single(mock.Requests).HeaderValues("Authorization"));
+    }
+
+    [Fact]
+    public async Task SendAsync_AppWideResilienceHandler_DoesNotMultiplyAttemptsOrRecords()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        var services = new ServiceCollection();
+        services.ConfigureHttpClientDefaults(b => b.AddStandardResilienceHandler());
+        services.AddAgentHarness()
+            .AddProvider("openai", p => { p.BaseUrl = new Uri("https://openai.test/v1"); p.ApiKey = "k"; p.MaxRetries = 1; p.RetryBaseDelay = TimeSpan.Zero; })
+            .ConfigureHttpClient(b => b.ConfigurePrimaryHttpMessageHandler(() => mock.Handler));
+        await using var provider = services.BuildServiceProvider();
+        var harness = provider.GetRequiredService<IAgentHarness>();
+
+        await Assert.ThrowsAsync<ClientResultException>(() => harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Equal(2, mock.Requests.Count);
+        Assert.Single(provider.GetRequiredService<IUsageLedger>().GetRecords());
     }
 }

@@ -111,6 +111,20 @@ public sealed class AgentRunTests
     }
 
     [Fact]
+    public void Dispose_OutOfOrder_NeverLeavesADisposedRunCurrent()
+    {
+        using var host = Host();
+        var a = host.Harness.BeginRun("a");
+        var b = host.Harness.BeginRun("b");
+
+        a.Dispose();
+        Assert.Same(b, AgentRun.Current);
+        b.Dispose();
+
+        Assert.Null(AgentRun.Current);
+    }
+
+    [Fact]
     public void Task_NestedScopes_RestorePreviousTask()
     {
         using var host = Host();

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using RichardSzalay.MockHttp;
 
 namespace AgentHarness.Tests.Support;
@@ -9,7 +8,7 @@ namespace AgentHarness.Tests.Support;
 /// <summary>A harness built the way an application builds it, over a MockHttp transport and a fake clock.</summary>
 internal sealed class TestHarness : IDisposable
 {
-    private TestHarness(ServiceProvider services, FakeTimeProvider time)
+    private TestHarness(ServiceProvider services, ObservableTimeProvider time)
     {
         Services = services;
         Time = time;
@@ -23,11 +22,11 @@ internal sealed class TestHarness : IDisposable
 
     public IUsageLedger Ledger { get; }
 
-    public FakeTimeProvider Time { get; }
+    public ObservableTimeProvider Time { get; }
 
-    public static TestHarness Create(HttpMessageHandler transport, Action<IAgentHarnessBuilder> configure, FakeTimeProvider? time = null)
+    public static TestHarness Create(HttpMessageHandler transport, Action<IAgentHarnessBuilder> configure)
     {
-        time ??= new FakeTimeProvider(new DateTimeOffset(2026, 5, 1, 9, 0, 0, TimeSpan.Zero));
+        var time = new ObservableTimeProvider(new DateTimeOffset(2026, 5, 1, 9, 0, 0, TimeSpan.Zero));
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
         var builder = services.AddAgentHarness();
@@ -166,12 +165,17 @@ internal sealed class RecordingMock
 internal sealed class HangingHandler : HttpMessageHandler
 {
     private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _arrivals = new(0);
 
     public Task Entered => _entered.Task;
+
+    /// <summary>Waits for the next request to arrive.</summary>
+    public Task WaitForRequestAsync(CancellationToken cancellationToken) => _arrivals.WaitAsync(cancellationToken);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         _entered.TrySetResult();
+        _arrivals.Release();
         await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
         throw new InvalidOperationException("unreachable");
     }

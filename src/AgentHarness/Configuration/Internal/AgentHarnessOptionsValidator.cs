@@ -89,19 +89,20 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         }
         else if (!provider.BaseUrl.IsAbsoluteUri)
         {
-            failures.Add($"{path}:BaseUrl must be an absolute URL; got '{provider.BaseUrl}'.");
+            failures.Add($"{path}:BaseUrl must be an absolute URL; got '{provider.BaseUrl.OriginalString}'.");
+        }
+        else if (!string.IsNullOrEmpty(provider.BaseUrl.UserInfo) || !string.IsNullOrEmpty(provider.BaseUrl.Query) || !string.IsNullOrEmpty(provider.BaseUrl.Fragment))
+        {
+            // What is left out may be a credential: it is neither shown nor accepted. Keys go in ApiKey.
+            failures.Add($"{path}:BaseUrl must not carry user information, a query or a fragment (put the key in ApiKey); got '{Display(provider.BaseUrl)}' with them left out.");
         }
         else if (provider.BaseUrl.Scheme != Uri.UriSchemeHttps && provider.BaseUrl.Scheme != Uri.UriSchemeHttp)
         {
-            failures.Add($"{path}:BaseUrl must be an http or https URL; got '{provider.BaseUrl}'.");
+            failures.Add($"{path}:BaseUrl must be an http or https URL; got '{Display(provider.BaseUrl)}'.");
         }
         else if (provider.BaseUrl.Scheme == Uri.UriSchemeHttp && !IsLoopback(provider.BaseUrl))
         {
-            failures.Add($"{path}:BaseUrl must use https for a host that is not loopback (the API key would travel in clear text); got '{provider.BaseUrl}'.");
-        }
-        else if (!string.IsNullOrEmpty(provider.BaseUrl.Query) || !string.IsNullOrEmpty(provider.BaseUrl.Fragment))
-        {
-            failures.Add($"{path}:BaseUrl must not have a query or fragment; got '{provider.BaseUrl}'.");
+            failures.Add($"{path}:BaseUrl must use https for a host that is not loopback (the API key would travel in clear text); got '{Display(provider.BaseUrl)}'.");
         }
 
         if (provider.RequiresApiKey && string.IsNullOrWhiteSpace(provider.ApiKey))
@@ -122,14 +123,14 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             {
                 failures.Add($"{path}:MetadataHeaderPrefix is '{prefix}' but {path}:IsGateway is false; only gateways receive metadata headers.");
             }
-            else if (MetadataRules.DescribeInvalidName(prefix) is { } problem)
+            else if (MetadataRules.DescribeInvalidPrefix(prefix) is { } problem)
             {
-                failures.Add($"{path}:MetadataHeaderPrefix '{prefix}' is not a valid HTTP header name prefix: {problem}.");
+                failures.Add($"{path}:MetadataHeaderPrefix '{prefix}' is not a valid metadata header prefix: {problem}.");
             }
         }
 
-        CheckPositive(provider.AttemptTimeout, $"{path}:AttemptTimeout", failures);
-        CheckPositive(provider.TotalTimeout, $"{path}:TotalTimeout", failures);
+        CheckTimeout(provider.AttemptTimeout, $"{path}:AttemptTimeout", failures);
+        CheckTimeout(provider.TotalTimeout, $"{path}:TotalTimeout", failures);
         if (provider.TotalTimeout > TimeSpan.Zero && provider.AttemptTimeout > provider.TotalTimeout)
         {
             failures.Add($"{path}:AttemptTimeout ({provider.AttemptTimeout}) must not exceed {path}:TotalTimeout ({provider.TotalTimeout}).");
@@ -140,19 +141,27 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             failures.Add($"{path}:MaxRetries must be between 0 and 10; got {provider.MaxRetries.ToString(CultureInfo.InvariantCulture)}.");
         }
 
+        if (provider.MaxRetryAfter < TimeSpan.Zero || provider.MaxRetryAfter > TimeSpan.FromDays(1))
+        {
+            failures.Add($"{path}:MaxRetryAfter must be between 00:00:00 and 1.00:00:00; got {provider.MaxRetryAfter}.");
+        }
+
         if (provider.RetryBaseDelay < TimeSpan.Zero || provider.RetryBaseDelay > TimeSpan.FromMinutes(1))
         {
             failures.Add($"{path}:RetryBaseDelay must be between 00:00:00 and 00:01:00; got {provider.RetryBaseDelay}.");
         }
     }
 
-    private static void CheckPositive(TimeSpan value, string setting, List<string> failures)
+    // The resilience pipeline's timeout accepts 10 ms to one day.
+    private static void CheckTimeout(TimeSpan value, string setting, List<string> failures)
     {
-        if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1))
+        if (value < TimeSpan.FromMilliseconds(10) || value > TimeSpan.FromDays(1))
         {
-            failures.Add($"{setting} must be greater than zero and at most one day; got {value}.");
+            failures.Add($"{setting} must be between 00:00:00.010 and 1.00:00:00; got {value}.");
         }
     }
+
+    private static string Display(Uri uri) => $"{uri.Scheme}://{uri.Authority}{uri.AbsolutePath}";
 
     private static bool IsLoopback(Uri uri) =>
         uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var address) && IPAddress.IsLoopback(address));

@@ -26,7 +26,7 @@ internal sealed class ObservedStreamContent : HttpContent
     {
         _inner = inner;
         _state = new ObservingStreamState(completion);
-        foreach (var header in inner.Headers)
+        foreach (var header in inner.Headers.NonValidated)
         {
             Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
@@ -63,7 +63,7 @@ internal sealed class ObservedStreamContent : HttpContent
     {
         if (disposing)
         {
-            _state.Finish(endOfBody: false, error: "the caller closed the response before reading its stream", canceled: false);
+            _state.Finish(endOfBody: false, error: "the caller disposed the response before the stream ended", canceled: false);
             _inner.Dispose();
         }
 

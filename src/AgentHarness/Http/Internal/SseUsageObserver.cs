@@ -23,7 +23,7 @@ internal sealed class SseUsageObserver : IDisposable
     /// <summary>Gets what the events read so far reported.</summary>
     public UsageReading Reading => _reading;
 
-    /// <summary>Gets a value indicating whether the <c>[DONE]</c> marker arrived.</summary>
+    /// <summary>Gets a value indicating whether the stream's end marker arrived: <c>[DONE]</c>, or a terminal Responses event.</summary>
     public bool SawDone { get; private set; }
 
     /// <summary>Gets how many events (blank-line terminated) with data arrived.</summary>
@@ -121,6 +121,7 @@ internal sealed class SseUsageObserver : IDisposable
         else
         {
             _reading.Read(data);
+            SawDone |= _reading.Terminal;
         }
 
         _dataLength = 0;

@@ -16,6 +16,9 @@ internal struct UsageReading
     public int CachedInputTokens;
     public bool HasUsage;
 
+    /// <summary>Whether the document was a terminal stream event of the Responses API (<c>response.completed</c>, ...), which has no <c>[DONE]</c> after it.</summary>
+    public bool Terminal;
+
     /// <summary>Reads one JSON document; a document that is not JSON leaves the reading as it was.</summary>
     public void Read(ReadOnlySpan<byte> json)
     {
@@ -37,7 +40,16 @@ internal struct UsageReading
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("model"u8))
+            if (!nested && reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String
+                    && (reader.ValueTextEquals("response.completed"u8) || reader.ValueTextEquals("response.incomplete"u8) || reader.ValueTextEquals("response.failed"u8)))
+                {
+                    Terminal = true;
+                }
+            }
+            else if (reader.ValueTextEquals("model"u8))
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)

@@ -52,10 +52,16 @@ internal sealed class MetadataHandler(ProviderRegistry registry) : DelegatingHan
 
     private void RemoveForeignHeaders(HttpRequestMessage request, string? ownPrefix)
     {
-        List<string>? foreign = null;
-        foreach (var header in request.Headers)
+        var prefixes = registry.MetadataHeaderPrefixes;
+        if (prefixes.Length == 0 || (prefixes.Length == 1 && string.Equals(prefixes[0], ownPrefix, StringComparison.OrdinalIgnoreCase)))
         {
-            foreach (var prefix in registry.MetadataHeaderPrefixes)
+            return;
+        }
+
+        List<string>? foreign = null;
+        foreach (var header in request.Headers.NonValidated)
+        {
+            foreach (var prefix in prefixes)
             {
                 if (header.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
                     && (ownPrefix is null || !header.Key.StartsWith(ownPrefix, StringComparison.OrdinalIgnoreCase)))

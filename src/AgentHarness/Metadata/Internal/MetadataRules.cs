@@ -75,6 +75,37 @@ internal static class MetadataRules
         return null;
     }
 
+    /// <summary>
+    /// Prefixes of standard headers: a metadata prefix among them would let a run's extra key
+    /// form a header such as <c>Content-Type</c> or <c>Proxy-Authorization</c>.
+    /// </summary>
+    private static readonly string[] ReservedPrefixes =
+        ["Content-", "Proxy-", "Accept-", "Access-Control-", "Sec-", "If-", "Transfer-", "Keep-", "Cache-", "Authorization-", "Host-", "Cookie-"];
+
+    /// <summary>Describes why a gateway's metadata header prefix is not allowed, or returns <see langword="null"/>.</summary>
+    public static string? DescribeInvalidPrefix(string prefix)
+    {
+        if (DescribeInvalidName(prefix) is { } problem)
+        {
+            return problem;
+        }
+
+        if (!prefix.EndsWith('-'))
+        {
+            return "it must end with '-', as in X-Requesty-, so that no metadata name can form another header";
+        }
+
+        foreach (var reserved in ReservedPrefixes)
+        {
+            if (reserved.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || prefix.StartsWith(reserved, StringComparison.OrdinalIgnoreCase))
+            {
+                return $"headers starting with '{reserved}' are standard HTTP headers";
+            }
+        }
+
+        return null;
+    }
+
     // RFC 9110 token characters.
     private static bool IsTokenChar(char c) =>
         c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9')

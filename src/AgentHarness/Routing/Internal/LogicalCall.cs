@@ -72,7 +72,7 @@ internal sealed class LogicalCall : IStreamCompletion
                 // and its usage is known when the call ends.
                 var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
                 var buffered = new ByteArrayContent(bytes);
-                foreach (var header in response.Content.Headers)
+                foreach (var header in response.Content.Headers.NonValidated)
                 {
                     buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
                 }
@@ -90,7 +90,11 @@ internal sealed class LogicalCall : IStreamCompletion
         }
         catch (Exception ex)
         {
-            _attempts.Add(new UsageAttempt(Provider!.Name, UpstreamModel!, null, Describe(ex), time.GetElapsedTime(started)));
+            // The attempt's token is cancelled by the attempt timeout; the caller's is not.
+            var error = ex is OperationCanceledException && !_callerToken.IsCancellationRequested
+                ? $"attempt timed out after {Provider!.AttemptTimeout}"
+                : Describe(ex);
+            _attempts.Add(new UsageAttempt(Provider!.Name, UpstreamModel!, null, error, time.GetElapsedTime(started)));
             throw;
         }
     }
@@ -117,9 +121,7 @@ internal sealed class LogicalCall : IStreamCompletion
     public void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error)
     {
         _reading = observer.Reading;
-        var outcome = endedNormally ? UsageOutcome.Succeeded
-            : canceled || _callerToken.IsCancellationRequested ? UsageOutcome.Canceled
-            : UsageOutcome.Incomplete;
+        var outcome = endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete;
         Finish(outcome, 200, error);
     }
 
@@ -150,7 +152,7 @@ internal sealed class LogicalCall : IStreamCompletion
             Outcome = outcome,
             StatusCode = statusCode,
             Error = error,
-            Attempts = _attempts,
+            Attempts = _attempts.ToArray(),
         };
 
         try
@@ -164,7 +166,7 @@ internal sealed class LogicalCall : IStreamCompletion
         }
 
         _run?.AddCall(record);
-        if (outcome == UsageOutcome.Succeeded)
+        if (outcome is UsageOutcome.Succeeded or UsageOutcome.Canceled)
         {
             RoutingHandler.LogCallEnded(_handler.Logger, record.ModelRequested, record.Provider, _operation, outcome, _attempts.Count, latency.TotalMilliseconds, record.InputTokens, record.OutputTokens);
         }
@@ -197,7 +199,8 @@ internal sealed class LogicalCall : IStreamCompletion
             VersionPolicy = _request.VersionPolicy,
         };
 
-        foreach (var header in _request.Headers)
+        // NonValidated: copying must neither parse nor allocate the header values.
+        foreach (var header in _request.Headers.NonValidated)
         {
             attempt.Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
@@ -205,7 +208,7 @@ internal sealed class LogicalCall : IStreamCompletion
         if (_request.Content is not null)
         {
             attempt.Content = new ByteArrayContent(_upstreamBody!);
-            foreach (var header in _request.Content.Headers)
+            foreach (var header in _request.Content.Headers.NonValidated)
             {
                 if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
                 {

@@ -49,6 +49,18 @@ internal sealed class ProviderEndpoint
 
     public override string ToString() => $"Provider {Name} ({_baseAddress})";
 
+    /// <summary>Reads a response's <c>Retry-After</c> (seconds or an HTTP date), or zero when it has none.</summary>
+    internal static TimeSpan RetryAfter(HttpResponseMessage response, TimeProvider timeProvider)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        return header?.Date is { } date ? date - timeProvider.GetUtcNow() : TimeSpan.Zero;
+    }
+
     private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(string name, ProviderOptions options, TimeProvider timeProvider)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage>
@@ -61,6 +73,7 @@ internal sealed class ProviderEndpoint
         builder.AddTimeout(options.TotalTimeout);
         if (options.MaxRetries > 0)
         {
+            var maxRetryAfter = options.MaxRetryAfter;
             builder.AddRetry(new HttpRetryStrategyOptions
             {
                 MaxRetryAttempts = options.MaxRetries,
@@ -68,6 +81,9 @@ internal sealed class ProviderEndpoint
                 UseJitter = true,
                 Delay = options.RetryBaseDelay,
                 ShouldRetryAfterHeader = true,
+                ShouldHandle = args => ValueTask.FromResult(
+                    HttpClientResiliencePredicates.IsTransient(args.Outcome)
+                    && !(args.Outcome.Result is { } response && RetryAfter(response, timeProvider) > maxRetryAfter)),
             });
         }
 

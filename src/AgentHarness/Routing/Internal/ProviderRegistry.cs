@@ -44,15 +44,17 @@ internal sealed class ProviderRegistry
     {
         if (string.IsNullOrWhiteSpace(model))
         {
-            if (_defaultProvider is not null)
+            // Requests that name no model (listing models, fetching a stored response) go where
+            // bare ids go, else to the gateway.
+            if ((_defaultProvider ?? _gateway) is { } target)
             {
-                route = new Route(_defaultProvider, model ?? string.Empty);
+                route = new Route(target, model ?? string.Empty);
                 error = null;
                 return true;
             }
 
             route = default;
-            error = "The request names no model, and no DefaultProvider is configured to serve it.";
+            error = "The request names no model, and neither a DefaultProvider nor a gateway is configured to serve it.";
             return false;
         }
 
