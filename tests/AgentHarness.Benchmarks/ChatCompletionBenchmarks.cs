@@ -11,8 +11,8 @@ namespace AgentHarness.Benchmarks;
 /// harness (routing, gateway key, run metadata headers, retry pipeline, usage record).
 /// </summary>
 /// <remarks>
-/// The run is opened per iteration, not once: an <see cref="AgentRun"/> keeps the record of every
-/// call made in it, so one run over millions of calls would measure a growing list, not a call.
+/// The run is opened per iteration, as an agent run would be: a run keeps its most recent calls,
+/// so each iteration measures calls into a run of the size real runs have.
 /// </remarks>
 [MemoryDiagnoser]
 [InvocationCount(32768)]

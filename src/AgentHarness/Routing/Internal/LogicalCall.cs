@@ -178,7 +178,6 @@ internal sealed class LogicalCall : IStreamCompletion
 
     internal static string Describe(Exception ex) => ex switch
     {
-        Polly.Timeout.TimeoutRejectedException t => $"attempt timed out after {t.Timeout}",
         HttpRequestException { HttpRequestError: var kind } when kind != HttpRequestError.Unknown => $"{ex.GetType().Name} ({kind})",
         OperationCanceledException => "cancelled",
         _ => ex.GetType().Name,
