@@ -32,6 +32,22 @@ public sealed class AgentHarnessOptions
     /// </value>
     public string? DefaultGateway { get; set; }
 
+    /// <summary>
+    /// Gets the named routing policies, called as <c>policy/&lt;name&gt;</c>. A policy id with no
+    /// policy of that name here goes to the gateway, which may have a policy of its own.
+    /// </summary>
+    /// <value>The default value is an empty dictionary.</value>
+    public IDictionary<string, PolicyOptions> Policies { get; } =
+        new Dictionary<string, PolicyOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Gets or sets how many consecutive failures put a candidate (a provider and model) into cooldown.</summary>
+    /// <value>The default value is 3.</value>
+    public int FailuresBeforeCooldown { get; set; } = 3;
+
+    /// <summary>Gets or sets how long a candidate in cooldown is skipped before one probe call is let through.</summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan CooldownPeriod { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Gets or sets how many usage records the in-memory ledger keeps; the oldest are dropped first.</summary>
     /// <value>The default value is 10,000.</value>
     public int UsageLedgerCapacity { get; set; } = 10_000;

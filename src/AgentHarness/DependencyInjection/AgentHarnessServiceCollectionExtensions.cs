@@ -69,6 +69,11 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();
         services.TryAddSingleton<ProviderRegistry>();
+        services.TryAddSingleton(static sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
+            return new CooldownTracker(sp.GetRequiredService<TimeProvider>(), options.FailuresBeforeCooldown, options.CooldownPeriod);
+        });
         services.TryAddSingleton<IAgentHarness, DefaultAgentHarness>();
         services.TryAddTransient<RoutingHandler>();
         services.TryAddTransient<MetadataHandler>();

@@ -75,7 +75,7 @@ internal sealed class DefaultAgentHarness : IAgentHarness
     private void EnsureRoutable(string model)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(model);
-        if (!_registry.TryResolve(model, out _, out var error))
+        if (!_registry.TryPlan(model, out _, out var error))
         {
             throw new UnroutableModelException(model, error!);
         }

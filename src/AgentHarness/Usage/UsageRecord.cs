@@ -19,13 +19,27 @@ public enum UsageOutcome
     Incomplete,
 }
 
-/// <summary>One attempt of a logical call: which provider and model were asked, and how it went.</summary>
-/// <param name="Provider">The configured provider that was called.</param>
-/// <param name="Model">The model id sent to that provider.</param>
+/// <summary>How one attempt of a call went.</summary>
+public enum AttemptOutcome
+{
+    /// <summary>The attempt's answer was returned to the caller.</summary>
+    Succeeded,
+
+    /// <summary>The attempt failed; see <see cref="UsageAttempt.Error"/>.</summary>
+    Failed,
+
+    /// <summary>The candidate was not called: it was cooling down, or its context window is too small.</summary>
+    Skipped,
+}
+
+/// <summary>One attempt (or skipped candidate) of a logical call: which provider and model, and how it went.</summary>
+/// <param name="Provider">The configured provider.</param>
+/// <param name="Model">The model id sent (or not sent) to that provider.</param>
+/// <param name="Outcome">How the attempt went.</param>
 /// <param name="StatusCode">The HTTP status of the answer, or <see langword="null"/> when none arrived.</param>
-/// <param name="Error">A short description of the failure (never a key or a prompt), or <see langword="null"/> on success.</param>
-/// <param name="Latency">How long the attempt took, until its response headers (and a non-streamed body) arrived.</param>
-public sealed record UsageAttempt(string Provider, string Model, int? StatusCode, string? Error, TimeSpan Latency);
+/// <param name="Error">A short description of the failure or skip (never a key or a prompt), or <see langword="null"/> on success.</param>
+/// <param name="Latency">How long the attempt took, until its response headers (and a non-streamed body, or a stream's first event) arrived.</param>
+public sealed record UsageAttempt(string Provider, string Model, AttemptOutcome Outcome, int? StatusCode, string? Error, TimeSpan Latency);
 
 /// <summary>
 /// The record of one logical call through the harness (one <c>CompleteChat</c>, one

@@ -62,23 +62,28 @@ public sealed class StreamingChatTests
     }
 
     [Fact]
-    public async Task CompleteChatStreamingAsync_StreamCutAfterThreeEvents_RecordedIncomplete()
+    public async Task CompleteChatStreamingAsync_StreamCutAfterThreeEvents_ThrowsAndRecordsIncomplete()
     {
         await using var server = await SandboxServer.StartAsync(cancellationToken: Ct);
         server.Sandbox.Model(Model).Reply(Answer).CutStreamAfter(3);
         using var host = HarnessHost.WithGateway(server);
 
         var text = new StringBuilder();
-        await foreach (var update in host.Harness.GetChatClient(Model).CompleteChatStreamingAsync([new UserChatMessage("Review this diff.")], cancellationToken: Ct))
+        var error = await Assert.ThrowsAsync<StreamInterruptedException>(async () =>
         {
-            foreach (var part in update.ContentUpdate)
+            await foreach (var update in host.Harness.GetChatClient(Model).CompleteChatStreamingAsync([new UserChatMessage("Review this diff.")], cancellationToken: Ct))
             {
-                text.Append(part.Text);
+                foreach (var part in update.ContentUpdate)
+                {
+                    text.Append(part.Text);
+                }
             }
-        }
+        });
 
-        // The role event and two words arrived, then the body ended without usage or [DONE].
+        // The role event and two words arrived, then the body ended without usage or [DONE]:
+        // a typed failure, never a silent success.
         Assert.Equal("Rename the ", text.ToString());
+        Assert.Equal(3, error.EventsReceived);
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(UsageOutcome.Incomplete, record.Outcome);
         Assert.True(record.Streaming);

@@ -168,15 +168,18 @@ public sealed class RoutingHandlerTests
     }
 
     [Fact]
-    public async Task SendAsync_StreamEndsWithoutDone_RecordedIncomplete()
+    public async Task SendAsync_StreamEndsWithoutDone_ThrowsAndRecordsIncomplete()
     {
         var mock = new RecordingMock();
         mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("m", ["a", "b", "c"], done: false, usage: false)));
         using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
 
-        await foreach (var _ in host.Harness.GetChatClient("x/m").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+        await Assert.ThrowsAsync<StreamInterruptedException>(async () =>
         {
-        }
+            await foreach (var _ in host.Harness.GetChatClient("x/m").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+            {
+            }
+        });
 
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(UsageOutcome.Incomplete, record.Outcome);
@@ -290,7 +293,7 @@ public sealed class RoutingHandlerTests
         await Assert.ThrowsAnyAsync<Exception>(() => call);
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(UsageOutcome.Failed, record.Outcome);
-        Assert.Contains("in time", record.Error, StringComparison.Ordinal);
+        Assert.Contains("timed out", record.Error, StringComparison.Ordinal);
         Assert.Equal(TimeSpan.FromSeconds(30), record.Latency);
     }
 

@@ -24,11 +24,12 @@ internal sealed class TestHarness : IDisposable
 
     public ObservableTimeProvider Time { get; }
 
-    public static TestHarness Create(HttpMessageHandler transport, Action<IAgentHarnessBuilder> configure)
+    public static TestHarness Create(HttpMessageHandler transport, Action<IAgentHarnessBuilder> configure, Action<IServiceCollection>? configureServices = null)
     {
         var time = new ObservableTimeProvider(new DateTimeOffset(2026, 5, 1, 9, 0, 0, TimeSpan.Zero));
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
+        configureServices?.Invoke(services);
         var builder = services.AddAgentHarness();
         configure(builder);
         builder.ConfigureHttpClient(b => b.ConfigurePrimaryHttpMessageHandler(() => transport));

@@ -54,12 +54,153 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             failures.Add($"{sectionPath}:DefaultGateway is not set and several providers are gateways ({string.Join(", ", gateways)}); name the one that serves unconfigured model ids.");
         }
 
+        ValidatePolicies(options, gateways.Count > 0 || options.DefaultGateway is not null, failures);
+
+        if (options.FailuresBeforeCooldown is < 1 or > 1000)
+        {
+            failures.Add($"{sectionPath}:FailuresBeforeCooldown must be between 1 and 1000; got {options.FailuresBeforeCooldown.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (options.CooldownPeriod < TimeSpan.Zero || options.CooldownPeriod > TimeSpan.FromDays(1))
+        {
+            failures.Add($"{sectionPath}:CooldownPeriod must be between 00:00:00 and 1.00:00:00; got {options.CooldownPeriod}.");
+        }
+
         if (options.UsageLedgerCapacity < 1)
         {
             failures.Add($"{sectionPath}:UsageLedgerCapacity must be at least 1; got {options.UsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private void ValidatePolicies(AgentHarnessOptions options, bool hasGateway, List<string> failures)
+    {
+        foreach (var (name, policy) in options.Policies)
+        {
+            var path = $"{sectionPath}:Policies:{name}";
+            if (policy is null || policy.Models.Count == 0)
+            {
+                failures.Add($"{path}:Models is empty; a policy needs at least one member.");
+                continue;
+            }
+
+            for (var i = 0; i < policy.Models.Count; i++)
+            {
+                var member = policy.Models[i];
+                var memberPath = $"{path}:Models:{i.ToString(CultureInfo.InvariantCulture)}";
+                if (member is null || string.IsNullOrWhiteSpace(member.Model))
+                {
+                    failures.Add($"{memberPath}:Model is missing.");
+                    continue;
+                }
+
+                if (!IsRoutable(member.Model, options, hasGateway))
+                {
+                    failures.Add($"{memberPath}:Model is '{member.Model}', which no configured provider, policy or gateway can serve.");
+                }
+
+                if (!(member.Weight > 0) || double.IsInfinity(member.Weight))
+                {
+                    failures.Add($"{memberPath}:Weight must be a finite number greater than zero; got {member.Weight.ToString(CultureInfo.InvariantCulture)}.");
+                }
+
+                if (member.ContextWindow is < 1)
+                {
+                    failures.Add($"{memberPath}:ContextWindow must be positive; got {member.ContextWindow.Value.ToString(CultureInfo.InvariantCulture)}.");
+                }
+            }
+
+            if (policy.AttemptsPerModel is < 1 or > 10)
+            {
+                failures.Add($"{path}:AttemptsPerModel must be between 1 and 10; got {policy.AttemptsPerModel.ToString(CultureInfo.InvariantCulture)}.");
+            }
+
+            CheckTimeout(policy.AttemptTimeout, $"{path}:AttemptTimeout", failures);
+            CheckTimeout(policy.TotalTimeout, $"{path}:TotalTimeout", failures);
+            CheckTimeout(policy.FirstTokenTimeout, $"{path}:FirstTokenTimeout", failures);
+            CheckTimeout(policy.StreamIdleTimeout, $"{path}:StreamIdleTimeout", failures);
+            if (policy.RetryBaseDelay < TimeSpan.Zero || policy.RetryBaseDelay > TimeSpan.FromMinutes(1))
+            {
+                failures.Add($"{path}:RetryBaseDelay must be between 00:00:00 and 00:01:00; got {policy.RetryBaseDelay}.");
+            }
+
+            if (policy.MaxRetryAfter < TimeSpan.Zero || policy.MaxRetryAfter > TimeSpan.FromDays(1))
+            {
+                failures.Add($"{path}:MaxRetryAfter must be between 00:00:00 and 1.00:00:00; got {policy.MaxRetryAfter}.");
+            }
+
+            if (policy.Sticky && policy.Strategy != RoutingStrategy.Weighted)
+            {
+                failures.Add($"{path}:Sticky is true but {path}:Strategy is {policy.Strategy}; only Weighted policies can be sticky.");
+            }
+
+            if (FindCycle(name, options) is { } cycle)
+            {
+                failures.Add($"{path} refers back to itself: {cycle}.");
+            }
+        }
+    }
+
+    private static bool IsRoutable(string model, AgentHarnessOptions options, bool hasGateway)
+    {
+        var slash = model.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            return options.DefaultProvider is not null;
+        }
+
+        var prefix = model[..slash];
+        return hasGateway
+            || (prefix.Equals("policy", StringComparison.OrdinalIgnoreCase) ? options.Policies.ContainsKey(model[(slash + 1)..]) : options.Providers.ContainsKey(prefix));
+    }
+
+    private static string? FindCycle(string start, AgentHarnessOptions options)
+    {
+        var path = new List<string> { start };
+        return Visit(start);
+
+        string? Visit(string name)
+        {
+            if (!options.Policies.TryGetValue(name, out var policy) || policy is null)
+            {
+                return null;
+            }
+
+            foreach (var member in policy.Models)
+            {
+                if (member?.Model is not { } model || !model.StartsWith("policy/", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var next = model["policy/".Length..];
+                if (!options.Policies.ContainsKey(next))
+                {
+                    continue;
+                }
+
+                if (next.Equals(start, StringComparison.OrdinalIgnoreCase))
+                {
+                    return string.Join(" -> ", path.Append(next).Select(static p => "policy/" + p));
+                }
+
+                if (path.Contains(next, StringComparer.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                path.Add(next);
+                if (Visit(next) is { } cycle)
+                {
+                    return cycle;
+                }
+
+                path.RemoveAt(path.Count - 1);
+            }
+
+            return null;
+        }
     }
 
     private static string Known(AgentHarnessOptions options) =>

@@ -12,46 +12,45 @@ internal interface IStreamCompletion
     void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error);
 }
 
+/// <summary>The limits and names a committed stream is held to.</summary>
+/// <param name="Provider">The provider streaming, for error messages.</param>
+/// <param name="Model">The model streaming, for error messages.</param>
+/// <param name="IdleTimeout">How long a read may wait for data before the stream counts as stalled.</param>
+/// <param name="TimeProvider">The clock of the idle timeout.</param>
+internal sealed record StreamGuard(string Provider, string Model, TimeSpan IdleTimeout, TimeProvider TimeProvider);
+
 /// <summary>
-/// Wraps a streamed response body so the harness sees the events as the caller reads them, and
-/// learns when the stream ends, fails or is abandoned. Nothing is buffered: each read passes
-/// straight through.
+/// A streamed response body committed to the caller: the bytes already read while peeking, then the
+/// rest of the provider's stream. The harness sees every event as the caller reads it (nothing is
+/// buffered beyond the peek), and a stream that fails after output started surfaces as a
+/// <see cref="StreamInterruptedException"/>, never as a silent end.
 /// </summary>
 internal sealed class ObservedStreamContent : HttpContent
 {
-    private readonly HttpContent _inner;
-    private readonly ObservingStreamState _state;
+    private readonly HttpContent _original;
+    private readonly ObservingStream _stream;
 
-    public ObservedStreamContent(HttpContent inner, IStreamCompletion completion)
+    public ObservedStreamContent(HttpContent original, Stream rest, byte[] prefix, int prefixLength, StreamGuard guard, IStreamCompletion completion)
     {
-        _inner = inner;
-        _state = new ObservingStreamState(completion);
-        foreach (var header in inner.Headers.NonValidated)
+        _original = original;
+        _stream = new ObservingStream(rest, prefix, prefixLength, guard, completion);
+        foreach (var header in original.Headers.NonValidated)
         {
             Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
     }
 
-    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) =>
-        new ObservingStream(_inner.ReadAsStream(cancellationToken), _state);
+    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => _stream;
 
-    protected override async Task<Stream> CreateContentReadStreamAsync() =>
-        new ObservingStream(await _inner.ReadAsStreamAsync().ConfigureAwait(false), _state);
+    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(_stream);
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-        new ObservingStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), _state);
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(_stream);
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-    {
-        var source = await CreateContentReadStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (source.ConfigureAwait(false))
-        {
-            await source.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+        _stream.CopyToAsync(stream, cancellationToken);
 
     protected override bool TryComputeLength(out long length)
     {
@@ -63,73 +62,41 @@ internal sealed class ObservedStreamContent : HttpContent
     {
         if (disposing)
         {
-            _state.Finish(endOfBody: false, error: "the caller disposed the response before the stream ended", canceled: false);
-            _inner.Dispose();
+            _stream.Dispose();
+            _original.Dispose();
         }
 
         base.Dispose(disposing);
     }
 
-    private sealed class ObservingStreamState(IStreamCompletion completion)
+    private sealed class ObservingStream : Stream
     {
+        private const string ClosedEarly = "the caller closed the stream before its end";
+
+        private readonly Stream _inner;
+        private readonly StreamGuard _guard;
+        private readonly IStreamCompletion _completion;
+        private readonly SseUsageObserver _observer = new();
+
         // Reads are sequential, but a dispose may race with a read on another thread.
         private readonly Lock _gate = new();
-        private readonly SseUsageObserver _observer = new();
+        private byte[]? _prefix;
+        private int _prefixOffset;
+        private readonly int _prefixLength;
         private bool _finished;
 
-        public void Observe(ReadOnlySpan<byte> bytes)
-        {
-            lock (_gate)
-            {
-                if (!_finished)
-                {
-                    _observer.Observe(bytes);
-                }
-            }
-        }
-
-        public void Finish(bool endOfBody, string? error, bool canceled)
-        {
-            lock (_gate)
-            {
-                if (_finished)
-                {
-                    return;
-                }
-
-                _finished = true;
-            }
-
-            if (endOfBody)
-            {
-                _observer.Complete();
-            }
-            else
-            {
-                _observer.FlushCompleteLines();
-            }
-
-            // After [DONE] the caller may close without reading to the end of the body; that is a normal end.
-            var normal = error is null
-                ? _observer.SawDone || (endOfBody && _observer.Reading.HasUsage)
-                : _observer.SawDone;
-            var reason = normal ? null : error ?? "the stream ended without its end marker";
-            try
-            {
-                completion.OnStreamCompleted(_observer, normal, canceled && !normal, reason);
-            }
-            finally
-            {
-                _observer.Dispose();
-            }
-        }
-    }
-
-    private sealed class ObservingStream(Stream inner, ObservingStreamState state) : Stream
-    {
         // The official client reads with the caller's token; if it is cancelled when reading stops,
         // the caller cancelled the call rather than the stream failing.
         private CancellationToken _lastReadToken;
+
+        public ObservingStream(Stream inner, byte[] prefix, int prefixLength, StreamGuard guard, IStreamCompletion completion)
+        {
+            _inner = inner;
+            _prefix = prefixLength > 0 ? prefix : null;
+            _prefixLength = prefixLength;
+            _guard = guard;
+            _completion = completion;
+        }
 
         public override bool CanRead => true;
 
@@ -145,19 +112,22 @@ internal sealed class ObservedStreamContent : HttpContent
 
         public override int Read(Span<byte> buffer)
         {
+            if (TryReadPrefix(buffer, out var fromPrefix))
+            {
+                return fromPrefix;
+            }
+
             int read;
             try
             {
-                read = inner.Read(buffer);
+                read = _inner.Read(buffer);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not StreamInterruptedException)
             {
-                state.Finish(endOfBody: false, error: Describe(ex), canceled: ex is OperationCanceledException);
-                throw;
+                throw Fail(ex, canceled: false);
             }
 
-            OnRead(buffer[..read], buffer.Length);
-            return read;
+            return OnRead(buffer[..read], buffer.Length);
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -166,19 +136,36 @@ internal sealed class ObservedStreamContent : HttpContent
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             _lastReadToken = cancellationToken;
+            if (TryReadPrefix(buffer.Span, out var fromPrefix))
+            {
+                return fromPrefix;
+            }
+
+            // The idle timeout runs on the harness's clock; a stalled provider must not hold the caller forever.
+            using var idle = new CancellationTokenSource(_guard.IdleTimeout, _guard.TimeProvider);
+            using var linked = cancellationToken.CanBeCanceled
+                ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token)
+                : null;
             int read;
             try
             {
-                read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                read = await _inner.ReadAsync(buffer, linked?.Token ?? idle.Token).ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
             {
-                state.Finish(endOfBody: false, error: Describe(ex), canceled: ex is OperationCanceledException || cancellationToken.IsCancellationRequested);
-                throw;
+                Finish(endOfBody: false, "the stream was cancelled while reading", canceled: true);
+                throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            }
+            catch (OperationCanceledException ex) when (idle.IsCancellationRequested)
+            {
+                throw Fail(ex, canceled: false, $"no data for {_guard.IdleTimeout}");
+            }
+            catch (Exception ex) when (ex is not StreamInterruptedException)
+            {
+                throw Fail(ex, canceled: false);
             }
 
-            OnRead(buffer.Span[..read], buffer.Length);
-            return read;
+            return OnRead(buffer.Span[..read], buffer.Length);
         }
 
         public override void Flush()
@@ -195,8 +182,8 @@ internal sealed class ObservedStreamContent : HttpContent
         {
             if (disposing)
             {
-                state.Finish(endOfBody: false, error: ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
-                inner.Dispose();
+                Finish(endOfBody: false, ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
+                _inner.Dispose();
             }
 
             base.Dispose(disposing);
@@ -204,27 +191,133 @@ internal sealed class ObservedStreamContent : HttpContent
 
         public override async ValueTask DisposeAsync()
         {
-            state.Finish(endOfBody: false, error: ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
-            await inner.DisposeAsync().ConfigureAwait(false);
+            Finish(endOfBody: false, ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
+            await _inner.DisposeAsync().ConfigureAwait(false);
             await base.DisposeAsync().ConfigureAwait(false);
         }
 
-        private void OnRead(ReadOnlySpan<byte> bytes, int requested)
+        private bool TryReadPrefix(Span<byte> buffer, out int read)
+        {
+            if (_prefix is null || buffer.IsEmpty)
+            {
+                read = 0;
+                return false;
+            }
+
+            read = Math.Min(buffer.Length, _prefixLength - _prefixOffset);
+            _prefix.AsSpan(_prefixOffset, read).CopyTo(buffer);
+            _prefixOffset += read;
+            if (_prefixOffset == _prefixLength)
+            {
+                _prefix = null;
+            }
+
+            Observe(buffer[..read]);
+            return true;
+        }
+
+        private int OnRead(ReadOnlySpan<byte> bytes, int requested)
         {
             if (bytes.IsEmpty && requested > 0)
             {
-                state.Finish(endOfBody: true, error: null, canceled: false);
+                var normal = false;
+                lock (_gate)
+                {
+                    if (!_finished)
+                    {
+                        _observer.Complete();
+                        normal = _observer.SawDone || _observer.Reading.HasUsage;
+                    }
+                }
+
+                if (!normal && !IsFinished())
+                {
+                    throw Fail(null, canceled: false, "the stream ended without its end marker");
+                }
+
+                Finish(endOfBody: true, error: null, canceled: false);
+                return 0;
             }
-            else if (!bytes.IsEmpty)
+
+            Observe(bytes);
+            return bytes.Length;
+        }
+
+        private void Observe(ReadOnlySpan<byte> bytes)
+        {
+            string? problem = null;
+            lock (_gate)
             {
-                state.Observe(bytes);
+                if (_finished || bytes.IsEmpty)
+                {
+                    return;
+                }
+
+                var hadError = _observer.ErrorEvent is not null;
+                _observer.Observe(bytes);
+                if (_observer.Malformed)
+                {
+                    problem = "a malformed event";
+                }
+                else if (!hadError && _observer.ErrorEvent is not null)
+                {
+                    problem = "an error event";
+                }
+            }
+
+            if (problem is not null)
+            {
+                throw Fail(null, canceled: false, problem);
             }
         }
 
-        private const string ClosedEarly = "the caller closed the stream before its end";
+        private bool IsFinished()
+        {
+            lock (_gate)
+            {
+                return _finished;
+            }
+        }
 
-        private static string Describe(Exception ex) => ex is OperationCanceledException
-            ? "the stream was cancelled while reading"
-            : $"the stream failed while reading ({ex.GetType().Name})";
+        private StreamInterruptedException Fail(Exception? cause, bool canceled, string? reason = null)
+        {
+            reason ??= $"the connection failed while reading ({cause?.GetType().Name})";
+            int events;
+            lock (_gate)
+            {
+                events = _observer.Events;
+            }
+
+            Finish(endOfBody: false, reason, canceled);
+            return new StreamInterruptedException(_guard.Provider, _guard.Model, reason, events, cause);
+        }
+
+        private void Finish(bool endOfBody, string? error, bool canceled)
+        {
+            lock (_gate)
+            {
+                if (_finished)
+                {
+                    return;
+                }
+
+                _finished = true;
+                if (!endOfBody)
+                {
+                    // A client may stop reading right after data: [DONE], before the blank line.
+                    _observer.FlushCompleteLines();
+                }
+            }
+
+            var normal = _observer.SawDone || (endOfBody && _observer.Reading.HasUsage);
+            try
+            {
+                _completion.OnStreamCompleted(_observer, normal, canceled && !normal, normal ? null : error ?? "the stream ended without its end marker");
+            }
+            finally
+            {
+                _observer.Dispose();
+            }
+        }
     }
 }

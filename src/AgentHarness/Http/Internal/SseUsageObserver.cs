@@ -29,6 +29,15 @@ internal sealed class SseUsageObserver : IDisposable
     /// <summary>Gets how many events (blank-line terminated) with data arrived.</summary>
     public int Events { get; private set; }
 
+    /// <summary>Gets a value indicating whether an event's data was neither JSON nor the end marker.</summary>
+    public bool Malformed { get; private set; }
+
+    /// <summary>Gets the data of the first error event, kept to classify the failure, or <see langword="null"/>.</summary>
+    public byte[]? ErrorEvent { get; private set; }
+
+    /// <summary>Gets a value indicating whether the first data event was an error event or malformed.</summary>
+    public bool FirstEventFailed { get; private set; }
+
     public void Observe(ReadOnlySpan<byte> chunk)
     {
         while (!chunk.IsEmpty)
@@ -120,8 +129,18 @@ internal sealed class SseUsageObserver : IDisposable
         }
         else
         {
-            _reading.Read(data);
+            var wellFormed = _reading.Read(data);
+            Malformed |= !wellFormed;
             SawDone |= _reading.Terminal;
+            if (_reading.HasError && ErrorEvent is null)
+            {
+                ErrorEvent = data.ToArray();
+            }
+
+            if (Events == 1)
+            {
+                FirstEventFailed = !wellFormed || _reading.HasError;
+            }
         }
 
         _dataLength = 0;

@@ -19,8 +19,12 @@ internal struct UsageReading
     /// <summary>Whether the document was a terminal stream event of the Responses API (<c>response.completed</c>, ...), which has no <c>[DONE]</c> after it.</summary>
     public bool Terminal;
 
-    /// <summary>Reads one JSON document; a document that is not JSON leaves the reading as it was.</summary>
-    public void Read(ReadOnlySpan<byte> json)
+    /// <summary>Whether the document carried a top-level <c>error</c>: an error event in a stream.</summary>
+    public bool HasError;
+
+    /// <summary>Reads one JSON document; a document that is not a JSON object leaves the reading as it was.</summary>
+    /// <returns><see langword="true"/> when the document is a well-formed JSON object.</returns>
+    public bool Read(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
         try
@@ -28,12 +32,15 @@ internal struct UsageReading
             if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
                 ReadObject(ref reader, nested: false);
+                return reader.TokenType == JsonTokenType.EndObject && !reader.Read();
             }
         }
         catch (JsonException)
         {
             // A malformed body is reported by the client that parses it; usage stays as read so far.
         }
+
+        return false;
     }
 
     private void ReadObject(ref Utf8JsonReader reader, bool nested)
@@ -68,6 +75,12 @@ internal struct UsageReading
                 {
                     reader.Skip();
                 }
+            }
+            else if (!nested && reader.ValueTextEquals("error"u8))
+            {
+                reader.Read();
+                HasError |= reader.TokenType is not JsonTokenType.Null;
+                reader.Skip();
             }
             else if (!nested && reader.ValueTextEquals("response"u8))
             {

@@ -4,8 +4,10 @@ using AgentHarness.Runs.Internal;
 namespace AgentHarness.Routing.Internal;
 
 /// <summary>
-/// The state of one logical call across its attempts; it is also the state object passed to the
-/// resilience pipeline, so running an attempt allocates no closure.
+/// One logical call across its candidates and attempts: it tries each candidate in order
+/// (skipping those cooling down or too small for the prompt), retries transient failures with
+/// backoff and <c>Retry-After</c>, falls back as the route's settings allow, and ends as exactly one
+/// usage record.
 /// </summary>
 internal sealed class LogicalCall : IStreamCompletion
 {
@@ -14,25 +16,28 @@ internal sealed class LogicalCall : IStreamCompletion
     private readonly RoutingHandler _handler;
     private readonly HttpRequestMessage _request;
     private readonly RequestBody _body;
+    private readonly string _relativePath;
     private readonly string _operation;
     private readonly long _started;
     private readonly DateTimeOffset _timestamp;
     private readonly AgentRun? _run;
     private readonly CancellationToken _callerToken;
     private readonly List<UsageAttempt> _attempts = new(1);
-    private Uri? _target;
+    private Candidate? _current;
     private byte[]? _upstreamBody;
+    private string? _upstreamBodyModel;
     private UsageReading _reading;
     private int _finished;
 
-    public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string operation, long started, CancellationToken callerToken)
+    public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string relativePath, string operation, long started, CancellationToken callerToken)
     {
-        _callerToken = callerToken;
         _handler = handler;
         _request = request;
         _body = body;
+        _relativePath = relativePath;
         _operation = operation;
         _started = started;
+        _callerToken = callerToken;
         _timestamp = handler.TimeProvider.GetUtcNow();
         _run = AgentRun.Current;
         Metadata = _run?.MetadataSnapshot;
@@ -44,59 +49,133 @@ internal sealed class LogicalCall : IStreamCompletion
 
     public string? Task { get; }
 
-    public ProviderEndpoint? Provider { get; private set; }
+    public AgentRun? Run => _run;
 
-    private string? UpstreamModel { get; set; }
+    /// <summary>Gets the provider of the attempt being made.</summary>
+    public ProviderEndpoint? Provider => _current?.Provider;
 
-    public void Route(Route route, Uri target, byte[] upstreamBody)
+    public string ModelRequested => _body.Model ?? string.Empty;
+
+    /// <summary>Runs the call over its candidates and returns the response to hand to the client.</summary>
+    public async Task<HttpResponseMessage> RunAsync(IReadOnlyList<Candidate> candidates, RouteSettings settings, CancellationTokenSource total)
     {
-        Provider = route.Provider;
-        UpstreamModel = route.Model;
-        _target = target;
-        _upstreamBody = upstreamBody;
-    }
-
-    public async ValueTask<HttpResponseMessage> SendAttemptAsync(CancellationToken cancellationToken)
-    {
+        var token = total.Token;
         var time = _handler.TimeProvider;
-        var started = time.GetTimestamp();
-        var attempt = CreateAttempt();
-        try
-        {
-            var response = await _handler.SendInnerAsync(attempt, cancellationToken).ConfigureAwait(false);
-            response.RequestMessage = _request;
-            var status = (int)response.StatusCode;
-            if (!IsEventStream(response))
-            {
-                // A body that is not streamed is read inside the attempt, so the attempt timeout covers it
-                // and its usage is known when the call ends.
-                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-                var buffered = new ByteArrayContent(bytes);
-                foreach (var header in response.Content.Headers.NonValidated)
-                {
-                    buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
-                }
+        var cooldowns = _handler.Cooldowns;
+        HttpResponseMessage? lastResponse = null;
+        Exception? lastException = null;
+        Failure? lastFailure = null;
+        int? failedWindow = null;
 
-                response.Content.Dispose();
-                response.Content = buffered;
-                if (response.IsSuccessStatusCode)
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var candidate = candidates[i];
+            if (failedWindow is { } failed && candidate.ContextWindow is { } window && window <= failed)
+            {
+                Skip(candidate, $"skipped: context window {window} is not larger than {failed}");
+                continue;
+            }
+
+            if (!cooldowns.TryAcquire(candidate.Key, out var probe))
+            {
+                Skip(candidate, $"skipped: cooling down for {cooldowns.RemainingCooldown(candidate.Key) ?? TimeSpan.Zero}");
+                continue;
+            }
+
+            var reported = false;
+            try
+            {
+                for (var attempt = 1; ; attempt++)
                 {
-                    _reading.Read(bytes);
+                    lastResponse?.Dispose();
+                    lastResponse = null;
+                    var result = await AttemptAsync(candidate, settings, total).ConfigureAwait(false);
+                    if (result.Failure is not { } failure)
+                    {
+                        cooldowns.ReportSuccess(candidate.Key);
+                        reported = true;
+                        return result.Response!;
+                    }
+
+                    lastResponse = result.Response;
+                    lastException = result.Exception;
+                    lastFailure = failure;
+                    if (failure.Kind == FailureKind.Canceled)
+                    {
+                        lastResponse?.Dispose();
+                        throw new OperationCanceledException("The call was cancelled by the caller.", result.Exception, _callerToken);
+                    }
+
+                    if (total.IsCancellationRequested)
+                    {
+                        return ExhaustedOrThrow(candidates, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
+                    }
+
+                    if (failure.Kind is FailureKind.Transient or FailureKind.QuotaExceeded or FailureKind.Authentication)
+                    {
+                        // These say something about the candidate's health; the caller's own errors do not.
+                        cooldowns.ReportFailure(candidate.Key);
+                        reported = true;
+                    }
+
+                    if (failure.Kind == FailureKind.Transient && attempt < settings.AttemptsPerCandidate)
+                    {
+                        var retryAfter = result.Response is { } response ? RetryAfter(response, time) : null;
+                        if (retryAfter > settings.MaxRetryAfter)
+                        {
+                            // Waiting that long would stall the agent; another candidate may answer now.
+                            break;
+                        }
+
+                        var delay = retryAfter ?? Backoff(settings.RetryBaseDelay, attempt);
+                        if (delay > TimeSpan.Zero)
+                        {
+                            await WaitAsync(delay, time, total).ConfigureAwait(false);
+                            if (total.IsCancellationRequested)
+                            {
+                                return ExhaustedOrThrow(candidates, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
+                            }
+                        }
+
+                        reported = false;
+                        if (cooldowns.TryAcquire(candidate.Key, out probe))
+                        {
+                            continue;
+                        }
+
+                        reported = true;
+                        break;
+                    }
+
+                    if (failure.Kind == FailureKind.ContextWindowExceeded && candidate.ContextWindow is { } failedAt)
+                    {
+                        failedWindow = Math.Max(failedWindow ?? 0, failedAt);
+                    }
+
+                    if (!settings.FallsBackOn(failure.Kind))
+                    {
+                        // The caller's own error, or a failure this route does not fall back on: it is the call's answer.
+                        return Final(lastResponse, lastException, failure);
+                    }
+
+                    break;
+                }
+            }
+            finally
+            {
+                if (!reported && probe)
+                {
+                    cooldowns.ReleaseProbe(candidate.Key);
                 }
             }
 
-            _attempts.Add(new UsageAttempt(Provider!.Name, UpstreamModel!, status, response.IsSuccessStatusCode ? null : $"HTTP {status}", time.GetElapsedTime(started)));
-            return response;
+            if (i + 1 < candidates.Count)
+            {
+                RoutingHandler.LogFallback(_handler.Logger, ModelRequested, candidate.Model, candidate.Provider.Name, lastFailure?.Reason ?? "skipped", candidates[i + 1].Model);
+            }
         }
-        catch (Exception ex)
-        {
-            // The attempt's token is cancelled by the attempt timeout; the caller's is not.
-            var error = ex is OperationCanceledException && !_callerToken.IsCancellationRequested
-                ? $"attempt timed out after {Provider!.AttemptTimeout}"
-                : Describe(ex);
-            _attempts.Add(new UsageAttempt(Provider!.Name, UpstreamModel!, null, error, time.GetElapsedTime(started)));
-            throw;
-        }
+
+        return ExhaustedOrThrow(candidates, lastResponse, lastException, lastFailure?.Reason);
     }
 
     /// <summary>Ends the call with the final response: a stream is recorded when it ends, anything else now.</summary>
@@ -106,11 +185,7 @@ internal sealed class LogicalCall : IStreamCompletion
         {
             Finish(UsageOutcome.Failed, (int)response.StatusCode, $"HTTP {(int)response.StatusCode}");
         }
-        else if (IsEventStream(response))
-        {
-            response.Content = new ObservedStreamContent(response.Content, this);
-        }
-        else
+        else if (response.Content is not ObservedStreamContent)
         {
             Finish(UsageOutcome.Succeeded, (int)response.StatusCode, error: null);
         }
@@ -140,9 +215,9 @@ internal sealed class LogicalCall : IStreamCompletion
             Agent = _run?.Agent,
             Task = Task,
             Metadata = Metadata?.ForCall(Task) ?? EmptyMetadata,
-            ModelRequested = _body.Model ?? string.Empty,
+            ModelRequested = ModelRequested,
             ModelUsed = _reading.Model,
-            Provider = Provider?.Name,
+            Provider = _current?.Provider.Name,
             Operation = _operation,
             Streaming = _body.Stream,
             InputTokens = _reading.InputTokens,
@@ -176,23 +251,203 @@ internal sealed class LogicalCall : IStreamCompletion
         }
     }
 
-    internal static string Describe(Exception ex) => ex switch
+    /// <summary>Reads <c>retry-after-ms</c>, or <c>Retry-After</c> in seconds or as an HTTP date; <see langword="null"/> when absent.</summary>
+    internal static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider timeProvider)
     {
-        HttpRequestException { HttpRequestError: var kind } when kind != HttpRequestError.Unknown => $"{ex.GetType().Name} ({kind})",
-        OperationCanceledException => "cancelled",
-        _ => ex.GetType().Name,
-    };
+        if (response.Headers.TryGetValues("retry-after-ms", out var values)
+            && double.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            && ms >= 0)
+        {
+            return TimeSpan.FromMilliseconds(ms);
+        }
+
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - timeProvider.GetUtcNow();
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+
+        return null;
+    }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata =
         new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    private static TimeSpan Backoff(TimeSpan baseDelay, int attempt)
+    {
+        if (baseDelay <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // Exponential with ±20% jitter so that clients failing together do not retry together.
+        var exponential = baseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1);
+        var jittered = exponential * (0.8 + (Random.Shared.NextDouble() * 0.4));
+        return TimeSpan.FromMilliseconds(Math.Min(jittered, TimeSpan.FromMinutes(1).TotalMilliseconds));
+    }
 
     private static bool IsEventStream(HttpResponseMessage response) =>
         response.IsSuccessStatusCode
         && string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
 
-    private HttpRequestMessage CreateAttempt()
+    private async Task WaitAsync(TimeSpan delay, TimeProvider time, CancellationTokenSource total)
     {
-        var attempt = new HttpRequestMessage(_request.Method, _target)
+        try
+        {
+            await System.Threading.Tasks.Task.Delay(delay, time, total.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_callerToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, _callerToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The total timeout ended the wait; the caller of this method sees it on the token.
+        }
+    }
+
+    private void Skip(Candidate candidate, string reason) =>
+        _attempts.Add(new UsageAttempt(candidate.Provider.Name, candidate.Model, AttemptOutcome.Skipped, null, reason, TimeSpan.Zero));
+
+    private HttpResponseMessage Final(HttpResponseMessage? response, Exception? exception, Failure failure)
+    {
+        if (response is not null)
+        {
+            return response;
+        }
+
+        throw exception is HttpRequestException or OperationCanceledException or null
+            ? new HttpRequestException($"Model '{_current?.Model}' via '{_current?.Provider.Name}' did not answer: {failure.Reason}.", exception)
+            : exception;
+    }
+
+    private HttpResponseMessage ExhaustedOrThrow(IReadOnlyList<Candidate> candidates, HttpResponseMessage? response, Exception? exception, string? reason)
+    {
+        if (candidates.Count == 1 && _attempts.Count > 0 && _attempts[^1].Outcome != AttemptOutcome.Skipped)
+        {
+            // A direct call keeps the provider's own answer, so the client raises its usual error with the status.
+            return Final(response, exception, new Failure(FailureKind.Transient, null, reason ?? "failed"));
+        }
+
+        response?.Dispose();
+        throw new AllCandidatesFailedException(ModelRequested, _attempts.ToArray());
+    }
+
+    private async Task<AttemptResult> AttemptAsync(Candidate candidate, RouteSettings settings, CancellationTokenSource total)
+    {
+        var time = _handler.TimeProvider;
+        var started = time.GetTimestamp();
+        _current = candidate;
+        var attempt = CreateAttempt(candidate);
+        using var attemptTimeout = new CancellationTokenSource(settings.AttemptTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, attemptTimeout.Token);
+        HttpResponseMessage? response = null;
+        try
+        {
+            response = await _handler.SendInnerAsync(attempt, linked.Token).ConfigureAwait(false);
+            response.RequestMessage = _request;
+            var status = (int)response.StatusCode;
+            if (!IsEventStream(response))
+            {
+                // A body that is not streamed is read inside the attempt, so the attempt timeout covers
+                // it, its usage is known when the call ends, and an error body can be classified.
+                var bytes = await response.Content.ReadAsByteArrayAsync(linked.Token).ConfigureAwait(false);
+                var buffered = new ByteArrayContent(bytes);
+                foreach (var header in response.Content.Headers.NonValidated)
+                {
+                    buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+
+                response.Content.Dispose();
+                response.Content = buffered;
+                if (response.IsSuccessStatusCode)
+                {
+                    _reading.Read(bytes);
+                    Attempted(candidate, AttemptOutcome.Succeeded, status, null, started);
+                    return new AttemptResult(response, null, null);
+                }
+
+                var failure = FailureClassifier.Classify(status, bytes);
+                Attempted(candidate, AttemptOutcome.Failed, status, failure.Reason, started);
+                return new AttemptResult(response, failure, null);
+            }
+
+            return await PeekAsync(candidate, settings, response, total, started).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not StreamInterruptedException)
+        {
+            response?.Dispose();
+            var failure = total.IsCancellationRequested && !_callerToken.IsCancellationRequested
+                ? new Failure(FailureKind.Transient, null, $"the call's total timeout of {settings.TotalTimeout} elapsed")
+                : FailureClassifier.Classify(ex, _callerToken.IsCancellationRequested, settings.AttemptTimeout);
+            Attempted(candidate, AttemptOutcome.Failed, null, failure.Reason, started);
+            return new AttemptResult(null, failure, ex);
+        }
+    }
+
+    private async Task<AttemptResult> PeekAsync(Candidate candidate, RouteSettings settings, HttpResponseMessage response, CancellationTokenSource total, long started)
+    {
+        var time = _handler.TimeProvider;
+        var stream = await response.Content.ReadAsStreamAsync(total.Token).ConfigureAwait(false);
+        using var firstToken = new CancellationTokenSource(settings.FirstTokenTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, firstToken.Token);
+        PeekResult peek;
+        try
+        {
+            peek = await StreamPeek.ReadFirstEventAsync(stream, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (firstToken.IsCancellationRequested && !total.IsCancellationRequested)
+        {
+            response.Dispose();
+            var failure = new Failure(FailureKind.Transient, 200, $"no first event within {settings.FirstTokenTimeout}");
+            Attempted(candidate, AttemptOutcome.Failed, 200, failure.Reason, started);
+            return new AttemptResult(null, failure, null);
+        }
+
+        if (peek.Failure is { } problem)
+        {
+            response.Dispose();
+            var failure = peek.ErrorEvent is { } error
+                ? FailureClassifier.Classify(500, error)
+                : new Failure(FailureKind.Transient, 200, problem);
+            Attempted(candidate, AttemptOutcome.Failed, 200, failure.Reason, started);
+            return new AttemptResult(null, failure, null);
+        }
+
+        // Nothing has reached the caller yet; from here on the stream is theirs.
+        response.Content = new ObservedStreamContent(
+            response.Content,
+            stream,
+            peek.Buffered,
+            peek.Length,
+            new StreamGuard(candidate.Provider.Name, candidate.Model, settings.StreamIdleTimeout, time),
+            this);
+        var latency = Attempted(candidate, AttemptOutcome.Succeeded, 200, null, started);
+        candidate.Policy?.ReportLatency(candidate.Member, latency);
+        return new AttemptResult(response, null, null);
+    }
+
+    private TimeSpan Attempted(Candidate candidate, AttemptOutcome outcome, int? status, string? error, long started)
+    {
+        var latency = _handler.TimeProvider.GetElapsedTime(started);
+        _attempts.Add(new UsageAttempt(candidate.Provider.Name, candidate.Model, outcome, status, error, latency));
+        if (outcome == AttemptOutcome.Succeeded && !_body.Stream)
+        {
+            candidate.Policy?.ReportLatency(candidate.Member, latency);
+        }
+
+        return latency;
+    }
+
+    private HttpRequestMessage CreateAttempt(Candidate candidate)
+    {
+        var attempt = new HttpRequestMessage(_request.Method, candidate.Provider.BuildUri(_relativePath))
         {
             Version = _request.Version,
             VersionPolicy = _request.VersionPolicy,
@@ -206,6 +461,12 @@ internal sealed class LogicalCall : IStreamCompletion
 
         if (_request.Content is not null)
         {
+            if (!string.Equals(_upstreamBodyModel, candidate.Model, StringComparison.Ordinal))
+            {
+                _upstreamBody = _body.WithModel(candidate.Model);
+                _upstreamBodyModel = candidate.Model;
+            }
+
             attempt.Content = new ByteArrayContent(_upstreamBody!);
             foreach (var header in _request.Content.Headers.NonValidated)
             {
@@ -216,8 +477,10 @@ internal sealed class LogicalCall : IStreamCompletion
             }
         }
 
-        Provider!.Authorize(attempt);
+        candidate.Provider.Authorize(attempt);
         attempt.Options.Set(OptionsKey, this);
         return attempt;
     }
+
+    private readonly record struct AttemptResult(HttpResponseMessage? Response, Failure? Failure, Exception? Exception);
 }

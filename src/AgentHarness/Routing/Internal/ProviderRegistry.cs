@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Routing.Internal;
@@ -5,24 +6,38 @@ namespace AgentHarness.Routing.Internal;
 /// <summary>A model id resolved to the provider that serves it and the model name that provider expects.</summary>
 internal readonly record struct Route(ProviderEndpoint Provider, string Model);
 
+/// <summary>What a model id resolves to: one direct candidate, or a local policy's candidates.</summary>
+internal sealed class RoutePlan(IReadOnlyList<Candidate>? direct, PolicyRuntime? policy, RouteSettings settings)
+{
+    public RouteSettings Settings { get; } = settings;
+
+    public IReadOnlyList<Candidate> Candidates(AgentRun? run, CooldownTracker cooldowns) =>
+        policy?.Candidates(run, cooldowns) ?? direct!;
+}
+
 /// <summary>
-/// The configured providers and the rules that map a model id to one of them:
-/// <c>provider/model</c> goes to that provider with the bare model name; an id whose prefix names
-/// no configured provider goes to the gateway with the full id; a bare id goes to the default provider.
+/// The configured providers and policies, and the rules that map a model id to them:
+/// <c>policy/name</c> with a local policy of that name runs that policy; <c>provider/model</c> goes
+/// to that provider with the bare model name; an id whose prefix names no configured provider goes
+/// to the gateway with the full id; a bare id goes to the default provider.
 /// </summary>
 internal sealed class ProviderRegistry
 {
+    public const string PolicyPrefix = "policy/";
+
     private readonly Dictionary<string, ProviderEndpoint> _providers;
+    private readonly Dictionary<string, PolicyRuntime> _policies;
+    private readonly ConcurrentDictionary<string, RoutePlan> _directPlans = new(StringComparer.Ordinal);
     private readonly ProviderEndpoint? _defaultProvider;
     private readonly ProviderEndpoint? _gateway;
 
-    public ProviderRegistry(IOptions<AgentHarnessOptions> options, TimeProvider timeProvider)
+    public ProviderRegistry(IOptions<AgentHarnessOptions> options)
     {
         var value = options.Value;
         _providers = new Dictionary<string, ProviderEndpoint>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, provider) in value.Providers)
         {
-            _providers[name] = new ProviderEndpoint(name, provider, timeProvider);
+            _providers[name] = new ProviderEndpoint(name, provider);
         }
 
         if (value.DefaultProvider is { } defaultProvider)
@@ -33,12 +48,51 @@ internal sealed class ProviderRegistry
         var gateways = _providers.Values.Where(static p => p.IsGateway).ToList();
         _gateway = value.DefaultGateway is { } gateway ? _providers[gateway] : gateways.Count == 1 ? gateways[0] : null;
         MetadataHeaderPrefixes = [.. _providers.Values.Select(static p => p.MetadataHeaderPrefix).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase)];
+
+        _policies = new Dictionary<string, PolicyRuntime>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, policy) in value.Policies)
+        {
+            _policies[name] = new PolicyRuntime(name, policy);
+        }
+
+        foreach (var policy in _policies.Values)
+        {
+            policy.Resolve(LocalPolicy, model => TryResolve(model, out var route, out _) ? route : null);
+        }
     }
 
     /// <summary>Gets the metadata header prefixes of every gateway, to keep them away from other providers.</summary>
     public string[] MetadataHeaderPrefixes { get; }
 
-    public IEnumerable<ProviderEndpoint> Providers => _providers.Values;
+    public bool TryPlan(string? model, out RoutePlan plan, out string? error)
+    {
+        if (model is not null && LocalPolicy(model) is { } policy)
+        {
+            plan = new RoutePlan(null, policy, policy.Settings);
+            error = null;
+            return true;
+        }
+
+        if (model is not null && _directPlans.TryGetValue(model, out plan!))
+        {
+            error = null;
+            return true;
+        }
+
+        if (!TryResolve(model, out var route, out error))
+        {
+            plan = null!;
+            return false;
+        }
+
+        plan = new RoutePlan([new Candidate(route.Provider, route.Model, null, null, 0)], null, route.Provider.Settings);
+        if (model is not null)
+        {
+            plan = _directPlans.GetOrAdd(model, plan);
+        }
+
+        return true;
+    }
 
     public bool TryResolve(string? model, out Route route, out string? error)
     {
@@ -89,9 +143,18 @@ internal sealed class ProviderRegistry
         }
 
         route = default;
-        error = $"No provider can serve model '{model}': no provider named '{prefix}' is configured ({Describe()}) and no gateway is configured to take ids of other providers (set IsGateway on a provider).";
+        error = string.Equals(prefix, "policy", StringComparison.OrdinalIgnoreCase)
+            ? $"No provider can serve model '{model}': no policy named '{model[(slash + 1)..]}' is configured ({DescribePolicies()}) and no gateway is configured that might have one."
+            : $"No provider can serve model '{model}': no provider named '{prefix}' is configured ({Describe()}) and no gateway is configured to take ids of other providers (set IsGateway on a provider).";
         return false;
     }
 
+    private PolicyRuntime? LocalPolicy(string model) =>
+        model.StartsWith(PolicyPrefix, StringComparison.OrdinalIgnoreCase) && _policies.TryGetValue(model[PolicyPrefix.Length..], out var policy)
+            ? policy
+            : null;
+
     private string Describe() => _providers.Count == 0 ? "none is" : "configured: " + string.Join(", ", _providers.Keys);
+
+    private string DescribePolicies() => _policies.Count == 0 ? "none is" : "configured: " + string.Join(", ", _policies.Keys);
 }

@@ -1,17 +1,17 @@
 using AgentHarness.Http.Internal;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Timeout;
 
 namespace AgentHarness.Routing.Internal;
 
 /// <summary>
 /// The top of the gateway pipeline: turns one request of an official client into one logical
-/// call. It reads the body once, resolves the model to a provider, runs that provider's attempts
-/// (each a fresh request carrying the provider's own key) and ends the call as one usage record.
+/// call. It reads the body once, resolves the model to its candidates (one provider, or a
+/// policy's members), runs the attempts (each a fresh request carrying its provider's own key)
+/// and ends the call as one usage record.
 /// </summary>
 internal sealed partial class RoutingHandler(
     ProviderRegistry registry,
+    CooldownTracker cooldowns,
     IUsageLedger ledger,
     TimeProvider timeProvider,
     ILogger<RoutingHandler> logger) : DelegatingHandler
@@ -26,6 +26,8 @@ internal sealed partial class RoutingHandler(
     internal IUsageLedger Ledger => ledger;
 
     internal TimeProvider TimeProvider => timeProvider;
+
+    internal CooldownTracker Cooldowns => cooldowns;
 
     /// <summary>
     /// Serves the official client's synchronous methods through the same pipeline. The attempts
@@ -42,44 +44,31 @@ internal sealed partial class RoutingHandler(
             ? RequestBody.Empty
             : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
         var relative = RelativePathAndQuery(request.RequestUri);
-        var call = new LogicalCall(this, request, body, Operation(relative), started, cancellationToken);
+        var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken);
 
-        if (!registry.TryResolve(body.Model, out var route, out var error))
+        if (!registry.TryPlan(body.Model, out var plan, out var error))
         {
             call.Finish(UsageOutcome.Rejected, statusCode: null, error);
             throw new UnroutableModelException(body.Model, error!);
         }
 
-        call.Route(route, route.Provider.BuildUri(relative), body.WithModel(route.Model));
-
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        var candidates = plan.Candidates(call.Run, cooldowns);
+        using var totalTimeout = new CancellationTokenSource(plan.Settings.TotalTimeout, timeProvider);
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, totalTimeout.Token);
         HttpResponseMessage response;
         try
         {
-            response = await route.Provider.Pipeline.ExecuteAsync(
-                static (ctx, state) => state.SendAttemptAsync(ctx.CancellationToken),
-                context,
-                call).ConfigureAwait(false);
+            response = await call.RunAsync(candidates, plan.Settings, total).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
             throw;
         }
-        catch (TimeoutRejectedException ex)
-        {
-            var message = $"Provider '{route.Provider.Name}' did not answer model '{route.Model}' in time ({ex.Timeout}).";
-            call.Finish(UsageOutcome.Failed, statusCode: null, message);
-            throw new HttpRequestException(message, ex);
-        }
         catch (Exception ex)
         {
-            call.Finish(UsageOutcome.Failed, statusCode: null, LogicalCall.Describe(ex));
+            call.Finish(UsageOutcome.Failed, statusCode: null, ex is AllCandidatesFailedException or HttpRequestException ? ex.Message : ex.GetType().Name);
             throw;
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
         }
 
         return call.Complete(response);
@@ -112,4 +101,7 @@ internal sealed partial class RoutingHandler(
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider} ({Operation}) ended {Outcome} after {Attempts} attempt(s): {Error}")]
     internal static partial void LogCallFailed(ILogger logger, string model, string? provider, string operation, UsageOutcome outcome, int attempts, string? error);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Policy}: {FailedModel} via {Provider} failed ({Reason}); falling back to {NextModel}.")]
+    internal static partial void LogFallback(ILogger logger, string policy, string failedModel, string provider, string reason, string nextModel);
 }

@@ -1,0 +1,59 @@
+namespace AgentHarness.Http.Internal;
+
+/// <summary>What arrived of a stream before it was committed to the caller.</summary>
+/// <param name="Buffered">The bytes read so far, to be replayed to the caller first.</param>
+/// <param name="Length">How many bytes of <paramref name="Buffered"/> are used.</param>
+/// <param name="Failure">Why the stream cannot be committed, or <see langword="null"/> when its first event is a good one.</param>
+/// <param name="ErrorEvent">The first event's data when it was an error event, for classification.</param>
+internal readonly record struct PeekResult(byte[] Buffered, int Length, string? Failure, byte[]? ErrorEvent);
+
+/// <summary>
+/// Reads a stream up to its first data event. Until then nothing has reached the caller, so a
+/// stream that fails here (an error event, a cut, a stall) can still be replaced by another
+/// candidate's; after it, the stream is the caller's and can only succeed or fail as it is.
+/// </summary>
+internal static class StreamPeek
+{
+    private const int MaxPeekBytes = 1 << 20;
+
+    public static async Task<PeekResult> ReadFirstEventAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[4096];
+        var length = 0;
+        using var observer = new SseUsageObserver();
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                if (length >= MaxPeekBytes)
+                {
+                    return new PeekResult(buffer, length, "no event within the first 1 MiB of the stream", null);
+                }
+
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+
+            var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                observer.Complete();
+                return observer.Events == 0
+                    ? new PeekResult(buffer, length, "the stream ended before its first event", null)
+                    : Judge(buffer, length, observer);
+            }
+
+            observer.Observe(buffer.AsSpan(length, read));
+            length += read;
+            if (observer.Events > 0)
+            {
+                return Judge(buffer, length, observer);
+            }
+        }
+    }
+
+    // Only the first event decides: later events in the same read are the caller's to receive.
+    private static PeekResult Judge(byte[] buffer, int length, SseUsageObserver observer) =>
+        !observer.FirstEventFailed ? new PeekResult(buffer, length, null, null)
+        : observer.ErrorEvent is { } error ? new PeekResult(buffer, length, "the stream's first event is an error", error)
+        : new PeekResult(buffer, length, "the stream's first event is malformed", null);
+}

@@ -1,0 +1,265 @@
+using System.Collections.Concurrent;
+
+namespace AgentHarness.Routing.Internal;
+
+/// <summary>
+/// A per-candidate circuit breaker: after <c>failuresBeforeCooldown</c> consecutive failures a candidate
+/// (a key such as <c>openai/gpt-4.1</c>) is held back for <c>cooldownPeriod</c>, so a router stops
+/// spending latency and quota on a provider that is down or throttling; once the period is over exactly
+/// one call is let through as a probe, and its outcome decides whether the candidate is back.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The tracker only counts: the caller decides which failures say something about the candidate's
+/// health (a 5xx or 429 does, a 400 caused by the request does not) and reports only those.
+/// </para>
+/// <para>
+/// Every key has its own state and its own lock, so one key's traffic never waits on another's and
+/// there is no global lock. A key is stored on its first failure only; <see cref="TryAcquire"/>,
+/// <see cref="ReportSuccess"/> and <see cref="IsAvailable"/> on a closed key take no lock and allocate
+/// nothing, because they run on every model call.
+/// </para>
+/// <para>
+/// Time is measured with <see cref="TimeProvider.GetTimestamp"/>, which is monotonic, so changes to the
+/// wall clock neither shorten nor extend a cooldown, and tests can drive it with a fake provider.
+/// </para>
+/// <para>
+/// Reports that arrive while a key is cooling down (not probing) come from calls that started before the
+/// cooldown opened. They are ignored: a late failure does not extend the period, and a late success does
+/// not end it early, so a burst of stale outcomes cannot make the key flap. Only the probe decides.
+/// </para>
+/// </remarks>
+internal sealed class CooldownTracker
+{
+    private readonly ConcurrentDictionary<string, State> _states = new(StringComparer.Ordinal);
+    private readonly TimeProvider _timeProvider;
+    private readonly int _failuresBeforeCooldown;
+    private readonly TimeSpan _cooldownPeriod;
+
+    /// <summary>Creates a tracker whose keys all share the same threshold and period.</summary>
+    /// <param name="timeProvider">The clock; a fake one in tests.</param>
+    /// <param name="failuresBeforeCooldown">How many consecutive failures open the cooldown; at least 1.</param>
+    /// <param name="cooldownPeriod">How long a key is held back before a probe is allowed; not negative.</param>
+    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentOutOfRangeException.ThrowIfLessThan(failuresBeforeCooldown, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(cooldownPeriod, TimeSpan.Zero);
+        _timeProvider = timeProvider;
+        _failuresBeforeCooldown = failuresBeforeCooldown;
+        _cooldownPeriod = cooldownPeriod;
+    }
+
+    private enum Phase
+    {
+        /// <summary>Healthy: every call may go through.</summary>
+        Closed,
+
+        /// <summary>Cooling down until the period since <see cref="State.OpenedAt"/> is over; then one probe may go.</summary>
+        Open,
+
+        /// <summary>The period is over and one probe is in flight; everyone else waits for its outcome.</summary>
+        Probing,
+    }
+
+    /// <summary>
+    /// Decides whether a call to the candidate may start now, and takes the probe slot when the
+    /// cooldown is over.
+    /// </summary>
+    /// <param name="key">The candidate key.</param>
+    /// <param name="isProbe">
+    /// <see langword="true"/> when this caller got the single half-open probe: it must then call
+    /// <see cref="ReportSuccess"/>, <see cref="ReportFailure"/> or <see cref="ReleaseProbe"/> (in a
+    /// <c>finally</c>), or the key stays held back.
+    /// </param>
+    /// <returns>
+    /// <see langword="true"/> when the key is closed, or when the cooldown is over and this caller won the probe;
+    /// <see langword="false"/> while cooling down or while another caller's probe is in flight.
+    /// </returns>
+    public bool TryAcquire(string key, out bool isProbe)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        isProbe = false;
+
+        // A key that never failed has no state, and a closed one needs no lock: the common path is a lookup.
+        if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
+        {
+            return true;
+        }
+
+        lock (state.Gate)
+        {
+            switch (state.Current)
+            {
+                case Phase.Closed:
+                    return true;
+                case Phase.Open when _timeProvider.GetElapsedTime(state.OpenedAt) >= _cooldownPeriod:
+                    // Half-open: the lock makes this caller the only one to see Open here.
+                    state.Current = Phase.Probing;
+                    isProbe = true;
+                    return true;
+                default:
+                    return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="TryAcquire"/> would let a call through right now (closed, or cooldown over with the
+    /// probe slot free), without taking the probe slot.
+    /// </summary>
+    /// <remarks>
+    /// This is for ordering candidates before trying them: asking <see cref="TryAcquire"/> for every candidate
+    /// up front would take probe slots for candidates the call may never try. The answer can be stale by
+    /// the time the candidate is tried, so <see cref="TryAcquire"/> still has the last word.
+    /// </remarks>
+    public bool IsAvailable(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
+        {
+            return true;
+        }
+
+        lock (state.Gate)
+        {
+            return state.Current switch
+            {
+                Phase.Closed => true,
+                Phase.Open => _timeProvider.GetElapsedTime(state.OpenedAt) >= _cooldownPeriod,
+                _ => false,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Records a call that worked: resets the consecutive failure count, and closes the key when the call
+    /// was the probe. A success reported while cooling down (a call that started before the cooldown) is ignored.
+    /// </summary>
+    public void ReportSuccess(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!_states.TryGetValue(key, out var state))
+        {
+            return;
+        }
+
+        // Nothing to reset: skip the lock on the path every successful call takes. A failure racing with
+        // this read simply counts as having happened after this success.
+        if (state.Current == Phase.Closed && Volatile.Read(ref state.Failures) == 0)
+        {
+            return;
+        }
+
+        lock (state.Gate)
+        {
+            if (state.Current != Phase.Open)
+            {
+                state.Current = Phase.Closed;
+                state.Failures = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records a failure that says the candidate is unhealthy. The <c>failuresBeforeCooldown</c>-th consecutive
+    /// failure opens the cooldown from now; a failed probe re-opens it for another full period; a failure
+    /// reported while cooling down (a call that started before the cooldown) is ignored.
+    /// </summary>
+    public void ReportFailure(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var state = _states.GetOrAdd(key, static _ => new State());
+        lock (state.Gate)
+        {
+            switch (state.Current)
+            {
+                case Phase.Closed:
+                    if (++state.Failures >= _failuresBeforeCooldown)
+                    {
+                        Open(state);
+                    }
+
+                    break;
+                case Phase.Probing:
+                    Open(state);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives back a probe slot whose call ended without saying anything about the candidate (cancelled by the
+    /// caller, failed for a reason that is not the candidate's), so the next caller can probe at once; nothing
+    /// is counted. Does nothing when no probe is in flight.
+    /// </summary>
+    public void ReleaseProbe(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!_states.TryGetValue(key, out var state))
+        {
+            return;
+        }
+
+        lock (state.Gate)
+        {
+            if (state.Current == Phase.Probing)
+            {
+                // OpenedAt is unchanged and its period is already over, so the next TryAcquire gets the probe.
+                state.Current = Phase.Open;
+            }
+        }
+    }
+
+    /// <summary>
+    /// How much longer the key is held back, for error messages: the rest of the period while cooling down,
+    /// <see cref="TimeSpan.Zero"/> while a probe is in flight (the period is over but other callers still wait
+    /// for the probe), and <see langword="null"/> when calls may go through (closed, or a probe is available).
+    /// </summary>
+    public TimeSpan? RemainingCooldown(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
+        {
+            return null;
+        }
+
+        lock (state.Gate)
+        {
+            switch (state.Current)
+            {
+                case Phase.Open:
+                    var remaining = _cooldownPeriod - _timeProvider.GetElapsedTime(state.OpenedAt);
+                    return remaining > TimeSpan.Zero ? remaining : null;
+                case Phase.Probing:
+                    return TimeSpan.Zero;
+                default:
+                    return null;
+            }
+        }
+    }
+
+    /// <summary>Starts a full cooldown period from now. Callers hold the state's lock.</summary>
+    private void Open(State state)
+    {
+        state.OpenedAt = _timeProvider.GetTimestamp();
+        state.Failures = 0;
+        state.Current = Phase.Open;
+    }
+
+    /// <summary>One key's state; every field is written under <see cref="Gate"/>.</summary>
+    private sealed class State
+    {
+        /// <summary>The key's own lock, so keys never contend with each other.</summary>
+        public readonly Lock Gate = new();
+
+        /// <summary>Volatile so the closed fast paths can read it without taking <see cref="Gate"/>.</summary>
+        public volatile Phase Current;
+
+        /// <summary>Consecutive failures while closed.</summary>
+        public int Failures;
+
+        /// <summary>The <see cref="TimeProvider.GetTimestamp"/> at which the current cooldown began.</summary>
+        public long OpenedAt;
+    }
+}

@@ -1,0 +1,56 @@
+namespace AgentHarness.Routing.Internal;
+
+/// <summary>How one logical call retries, times out and falls back: from a policy, or from the provider of a direct call.</summary>
+internal sealed record RouteSettings(
+    int AttemptsPerCandidate,
+    TimeSpan AttemptTimeout,
+    TimeSpan TotalTimeout,
+    TimeSpan RetryBaseDelay,
+    TimeSpan MaxRetryAfter,
+    FallbackTriggers FallbackOn,
+    TimeSpan FirstTokenTimeout,
+    TimeSpan StreamIdleTimeout)
+{
+    public static RouteSettings From(PolicyOptions policy) => new(
+        policy.AttemptsPerModel,
+        policy.AttemptTimeout,
+        policy.TotalTimeout,
+        policy.RetryBaseDelay,
+        policy.MaxRetryAfter,
+        policy.FallbackOn,
+        policy.FirstTokenTimeout,
+        policy.StreamIdleTimeout);
+
+    /// <summary>A direct call has one candidate; its attempt timeout also bounds the wait for a stream's first event and any silence within it.</summary>
+    public static RouteSettings From(ProviderOptions provider) => new(
+        provider.MaxRetries + 1,
+        provider.AttemptTimeout,
+        provider.TotalTimeout,
+        provider.RetryBaseDelay,
+        provider.MaxRetryAfter,
+        FallbackTriggers.None,
+        provider.AttemptTimeout,
+        provider.AttemptTimeout);
+
+    public bool FallsBackOn(FailureKind kind) => kind switch
+    {
+        FailureKind.Transient => FallbackOn.HasFlag(FallbackTriggers.Transient),
+        FailureKind.ContextWindowExceeded => FallbackOn.HasFlag(FallbackTriggers.ContextWindow),
+        FailureKind.ContentFilter => FallbackOn.HasFlag(FallbackTriggers.ContentFilter),
+        FailureKind.Authentication => FallbackOn.HasFlag(FallbackTriggers.Authentication),
+        FailureKind.QuotaExceeded => FallbackOn.HasFlag(FallbackTriggers.Quota),
+        _ => false,
+    };
+}
+
+/// <summary>One model on one provider that a call may be sent to.</summary>
+/// <param name="Provider">The provider.</param>
+/// <param name="Model">The model name that provider expects.</param>
+/// <param name="ContextWindow">The model's context window, when known.</param>
+/// <param name="Policy">The policy whose member this is, to report latency to; <see langword="null"/> for a direct call.</param>
+/// <param name="Member">The member's index in <paramref name="Policy"/>.</param>
+internal sealed record Candidate(ProviderEndpoint Provider, string Model, int? ContextWindow, PolicyRuntime? Policy, int Member)
+{
+    /// <summary>Gets the cooldown key: one provider's model, independent of every other.</summary>
+    public string Key { get; } = Provider.Name + "/" + Model;
+}

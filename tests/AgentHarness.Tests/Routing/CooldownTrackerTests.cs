@@ -1,0 +1,344 @@
+using AgentHarness.Routing.Internal;
+using Microsoft.Extensions.Time.Testing;
+using Xunit;
+
+namespace AgentHarness.Tests.Routing;
+
+public sealed class CooldownTrackerTests
+{
+    private const string Key = "openai/gpt-4.1";
+    private const string Other = "mistral/mistral-small";
+    private static readonly TimeSpan Period = TimeSpan.FromSeconds(30);
+
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public void TryAcquire_UnknownKey_AcquiresWithoutProbe()
+    {
+        var tracker = Create();
+
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.False(isProbe);
+        Assert.True(tracker.IsAvailable(Key));
+        Assert.Null(tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void ReportFailure_BelowThreshold_StaysClosed()
+    {
+        var tracker = Create();
+
+        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key);
+
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.False(isProbe);
+        Assert.Null(tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void ReportFailure_AtThreshold_OpensAndNoCallIsAcquired()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+
+        var acquired = 0;
+        for (var i = 0; i < 100; i++)
+        {
+            acquired += tracker.TryAcquire(Key, out _) ? 1 : 0;
+        }
+
+        Assert.Equal(0, acquired);
+        Assert.False(tracker.IsAvailable(Key));
+        Assert.Equal(Period, tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void RemainingCooldown_WhileOpen_CountsDownThenNull()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+
+        _time.Advance(TimeSpan.FromSeconds(12));
+        Assert.Equal(TimeSpan.FromSeconds(18), tracker.RemainingCooldown(Key));
+
+        _time.Advance(TimeSpan.FromSeconds(18));
+        Assert.Null(tracker.RemainingCooldown(Key));
+        Assert.True(tracker.IsAvailable(Key));
+    }
+
+    [Fact]
+    public void ReportSuccess_BetweenFailures_ResetsConsecutiveCount()
+    {
+        var tracker = Create();
+
+        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key);
+        tracker.ReportSuccess(Key);
+        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key);
+
+        Assert.True(tracker.TryAcquire(Key, out _));
+        tracker.ReportFailure(Key);
+        Assert.False(tracker.TryAcquire(Key, out _));
+    }
+
+    [Fact]
+    public void TryAcquire_PeriodNotYetElapsed_ReturnsFalse()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+
+        _time.Advance(Period - TimeSpan.FromTicks(1));
+
+        Assert.False(tracker.TryAcquire(Key, out var isProbe));
+        Assert.False(isProbe);
+    }
+
+    [Fact]
+    public void TryAcquire_AfterPeriod_GrantsExactlyOneProbe()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.False(tracker.TryAcquire(Key, out var again));
+            Assert.False(again);
+        }
+
+        Assert.False(tracker.IsAvailable(Key));
+        Assert.Equal(TimeSpan.Zero, tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void ReportSuccess_OnProbe_Closes()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+
+        tracker.ReportSuccess(Key);
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(tracker.TryAcquire(Key, out var again));
+            Assert.False(again);
+        }
+
+        Assert.Null(tracker.RemainingCooldown(Key));
+
+        // Closing reset the count: it takes a full run of failures to open again.
+        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key);
+        Assert.True(tracker.TryAcquire(Key, out _));
+    }
+
+    [Fact]
+    public void ReportFailure_OnProbe_ReopensForFullPeriod()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Key, out _));
+
+        tracker.ReportFailure(Key);
+
+        Assert.Equal(Period, tracker.RemainingCooldown(Key));
+        _time.Advance(Period - TimeSpan.FromTicks(1));
+        Assert.False(tracker.TryAcquire(Key, out _));
+
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+    }
+
+    [Fact]
+    public void ReportFailure_WhileCoolingDown_DoesNotExtendPeriod()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(TimeSpan.FromSeconds(20));
+
+        // Calls that started before the cooldown opened fail late.
+        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key);
+
+        Assert.Equal(TimeSpan.FromSeconds(10), tracker.RemainingCooldown(Key));
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+    }
+
+    [Fact]
+    public void ReportSuccess_WhileCoolingDown_DoesNotEndPeriodEarly()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        tracker.ReportSuccess(Key);
+
+        Assert.False(tracker.TryAcquire(Key, out _));
+        Assert.Equal(TimeSpan.FromSeconds(25), tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void Keys_AreIndependent()
+    {
+        var tracker = Create();
+        tracker.ReportFailure(Other);
+        tracker.ReportFailure(Other);
+        Open(tracker, Key);
+
+        Assert.False(tracker.TryAcquire(Key, out _));
+        Assert.True(tracker.TryAcquire(Other, out var isProbe));
+        Assert.False(isProbe);
+        Assert.Null(tracker.RemainingCooldown(Other));
+
+        // Other's count is its own: one more failure opens it, Key's probe is unaffected.
+        tracker.ReportFailure(Other);
+        Assert.False(tracker.TryAcquire(Other, out _));
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Key, out var keyProbe));
+        Assert.True(keyProbe);
+        tracker.ReportSuccess(Key);
+        Assert.True(tracker.TryAcquire(Other, out var otherProbe));
+        Assert.True(otherProbe);
+    }
+
+    [Fact]
+    public async Task TryAcquire_ConcurrentAfterPeriod_ExactlyOneProbe()
+    {
+        const int Callers = 16;
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+
+        using var barrier = new Barrier(Callers);
+        var acquired = 0;
+        var probes = 0;
+        var tasks = new Task[Callers];
+        for (var i = 0; i < Callers; i++)
+        {
+            // Dedicated threads, so all 16 reach the barrier without waiting for the pool to grow.
+            tasks[i] = Task.Factory.StartNew(
+                () =>
+                {
+                    barrier.SignalAndWait(TestContext.Current.CancellationToken);
+                    if (tracker.TryAcquire(Key, out var isProbe))
+                    {
+                        Interlocked.Increment(ref acquired);
+                        if (isProbe)
+                        {
+                            Interlocked.Increment(ref probes);
+                        }
+                    }
+                },
+                TestContext.Current.CancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+        }
+
+        await Task.WhenAll(tasks);
+
+        Assert.Equal(1, acquired);
+        Assert.Equal(1, probes);
+    }
+
+    [Fact]
+    public void ReleaseProbe_FreesProbeWithoutCounting()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Key, out var first));
+        Assert.True(first);
+        Assert.False(tracker.TryAcquire(Key, out _));
+
+        tracker.ReleaseProbe(Key);
+
+        // No new period: the next caller can probe immediately.
+        Assert.Null(tracker.RemainingCooldown(Key));
+        Assert.True(tracker.TryAcquire(Key, out var second));
+        Assert.True(second);
+        Assert.False(tracker.TryAcquire(Key, out _));
+        tracker.ReportSuccess(Key);
+        Assert.True(tracker.TryAcquire(Key, out var third));
+        Assert.False(third);
+    }
+
+    [Fact]
+    public void ReleaseProbe_NoProbeInFlight_DoesNothing()
+    {
+        var tracker = Create();
+        tracker.ReleaseProbe(Key);
+        Assert.True(tracker.TryAcquire(Key, out _));
+
+        Open(tracker, Key);
+        tracker.ReleaseProbe(Key);
+        Assert.False(tracker.TryAcquire(Key, out _));
+        Assert.Equal(Period, tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void FailuresBeforeCooldownOfOne_FirstFailureOpens()
+    {
+        var tracker = new CooldownTracker(_time, 1, Period);
+
+        tracker.ReportFailure(Key);
+
+        Assert.False(tracker.TryAcquire(Key, out _));
+    }
+
+    [Fact]
+    public void Constructor_InvalidArguments_Throw()
+    {
+        Assert.Throws<ArgumentNullException>(() => new CooldownTracker(null!, 3, Period));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CooldownTracker(_time, 0, Period));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CooldownTracker(_time, 3, TimeSpan.FromTicks(-1)));
+    }
+
+    [Fact]
+    public void ClosedKey_HotPath_AllocatesNothing()
+    {
+        var tracker = Create();
+        tracker.ReportFailure(Key);
+        tracker.ReportSuccess(Key);
+        Exercise(tracker);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Exercise(tracker);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+
+        static void Exercise(CooldownTracker tracker)
+        {
+            for (var i = 0; i < 1_000; i++)
+            {
+                _ = tracker.TryAcquire(Key, out _);
+                _ = tracker.TryAcquire(Other, out _);
+                _ = tracker.IsAvailable(Key);
+                tracker.ReportSuccess(Key);
+                tracker.ReportSuccess(Other);
+            }
+        }
+    }
+
+    private CooldownTracker Create() => new(_time, 3, Period);
+
+    private static void Open(CooldownTracker tracker, string key)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            tracker.ReportFailure(key);
+        }
+    }
+}
