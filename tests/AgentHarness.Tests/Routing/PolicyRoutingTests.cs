@@ -443,8 +443,10 @@ public sealed class PolicyRoutingTests
             await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
         }
 
+        // The exact ±3% split over 4,000 draws is pinned with a seeded source in CandidateSelectorsTests;
+        // here the draw is Random.Shared, so the bound is ten standard deviations wide.
         var share = mock.Requests.Count(r => BodyModel(r) == "big") / 2000.0;
-        Assert.InRange(share, 0.72, 0.78);
+        Assert.InRange(share, 0.65, 0.85);
     }
 
     [Fact]
@@ -488,5 +490,63 @@ public sealed class PolicyRoutingTests
         Assert.Contains("gpt-4.1 via openai failed (HTTP 503", fallback.Message, StringComparison.Ordinal);
         Assert.Contains("falling back to mistral-large", fallback.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(collector.GetSnapshot(), r => r.Message.Contains("key-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Streaming_StallBeforeFirstEvent_FallsBackAfterFirstTokenTimeout()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => StallingStream.Response(string.Empty));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["fine"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => { p.AttemptsPerModel = 1; p.FirstTokenTimeout = TimeSpan.FromSeconds(5); }, "openai/gpt-4.1", "mistral/mistral-large");
+        });
+
+        var reading = Task.Run(async () =>
+        {
+            var text = "";
+            await foreach (var update in host.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+            {
+                text += string.Concat(update.ContentUpdate.Select(p => p.Text));
+            }
+
+            return text;
+        }, Ct);
+        await host.Time.WaitForTimerAsync(TimeSpan.FromSeconds(5), Ct);
+        host.Time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal("fine", await reading);
+        Assert.Contains("no first event within 00:00:05", Assert.Single(host.Ledger.GetRecords()).Attempts[0].Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Streaming_StallAfterOutputStarted_ThrowsAfterIdleTimeoutWithoutFallback()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => StallingStream.Response(Responses.ChatStream("gpt-4.1", ["partial"], done: false, usage: false)));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["x"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.StreamIdleTimeout = TimeSpan.FromSeconds(10), "openai/gpt-4.1", "mistral/mistral-large");
+        });
+
+        var received = "";
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var update in host.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+            {
+                received += string.Concat(update.ContentUpdate.Select(p => p.Text));
+            }
+        }, Ct);
+        await host.Time.WaitForTimerAsync(TimeSpan.FromSeconds(10), Ct);
+        host.Time.Advance(TimeSpan.FromSeconds(10));
+
+        var ex = await Assert.ThrowsAsync<StreamInterruptedException>(() => reading);
+        Assert.Equal("partial", received);
+        Assert.Equal("no data for 00:00:10", ex.Reason);
+        Assert.DoesNotContain(mock.Requests, r => r.Uri.Host == "mistral.test");
     }
 }

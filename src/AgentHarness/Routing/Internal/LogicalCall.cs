@@ -100,8 +100,9 @@ internal sealed class LogicalCall : IStreamCompletion
                     lastResponse = result.Response;
                     lastException = result.Exception;
                     lastFailure = failure;
-                    if (failure.Kind == FailureKind.Canceled)
+                    if (failure.Kind == FailureKind.Canceled || _callerToken.IsCancellationRequested)
                     {
+                        // The caller's cancellation also cancels the total token: it must be seen first.
                         lastResponse?.Dispose();
                         throw new OperationCanceledException("The call was cancelled by the caller.", result.Exception, _callerToken);
                     }
@@ -131,6 +132,7 @@ internal sealed class LogicalCall : IStreamCompletion
                         if (delay > TimeSpan.Zero)
                         {
                             await WaitAsync(delay, time, total).ConfigureAwait(false);
+                            _callerToken.ThrowIfCancellationRequested();
                             if (total.IsCancellationRequested)
                             {
                                 return ExhaustedOrThrow(candidates, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
