@@ -13,7 +13,13 @@ internal sealed class ObservableTimeProvider(DateTimeOffset start) : FakeTimePro
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = base.CreateTimer(callback, state, dueTime, period);
+        var timer = new ObservedTimer(base.CreateTimer(callback, state, dueTime, period), this);
+        Armed(dueTime);
+        return timer;
+    }
+
+    private void Armed(TimeSpan dueTime)
+    {
         lock (_waiters)
         {
             _created.Add(dueTime);
@@ -23,11 +29,24 @@ internal sealed class ObservableTimeProvider(DateTimeOffset start) : FakeTimePro
                 _waiters.Remove(waiter);
             }
         }
-
-        return timer;
     }
 
-    /// <summary>Completes when a timer with this due time has been created (now or earlier).</summary>
+    /// <summary>A timer re-armed with <see cref="Change"/> (as <c>CancelAfter</c> does) counts as set again.</summary>
+    private sealed class ObservedTimer(ITimer inner, ObservableTimeProvider owner) : ITimer
+    {
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            var changed = inner.Change(dueTime, period);
+            owner.Armed(dueTime);
+            return changed;
+        }
+
+        public void Dispose() => inner.Dispose();
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    /// <summary>Completes when a timer with this due time has been set (now or earlier).</summary>
     public Task WaitForTimerAsync(TimeSpan dueTime, CancellationToken cancellationToken)
     {
         lock (_waiters)

@@ -78,6 +78,9 @@ internal sealed class ObservedStreamContent : HttpContent
         private readonly IStreamCompletion _completion;
         private readonly SseUsageObserver _observer = new();
 
+        // One timer for the stream's whole life, re-armed for each read, instead of one per read.
+        private readonly CancellationTokenSource _idle;
+
         // Reads are sequential, but a dispose may race with a read on another thread.
         private readonly Lock _gate = new();
         private byte[]? _prefix;
@@ -96,6 +99,7 @@ internal sealed class ObservedStreamContent : HttpContent
             _prefixLength = prefixLength;
             _guard = guard;
             _completion = completion;
+            _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, guard.TimeProvider);
         }
 
         public override bool CanRead => true;
@@ -142,27 +146,37 @@ internal sealed class ObservedStreamContent : HttpContent
             }
 
             // The idle timeout runs on the harness's clock; a stalled provider must not hold the caller forever.
-            using var idle = new CancellationTokenSource(_guard.IdleTimeout, _guard.TimeProvider);
+            // Re-armed with CancelAfter, not TryReset: TryReset cannot stop a TimeProvider's timer.
+            if (_idle.IsCancellationRequested)
+            {
+                throw Fail(null, canceled: false, $"no data for {_guard.IdleTimeout}");
+            }
+
+            _idle.CancelAfter(_guard.IdleTimeout);
             using var linked = cancellationToken.CanBeCanceled
-                ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token)
+                ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _idle.Token)
                 : null;
             int read;
             try
             {
-                read = await _inner.ReadAsync(buffer, linked?.Token ?? idle.Token).ConfigureAwait(false);
+                read = await _inner.ReadAsync(buffer, linked?.Token ?? _idle.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
             {
                 Finish(endOfBody: false, "the stream was cancelled while reading", canceled: true);
                 throw new OperationCanceledException(ex.Message, ex, cancellationToken);
             }
-            catch (OperationCanceledException ex) when (idle.IsCancellationRequested)
+            catch (OperationCanceledException ex) when (_idle.IsCancellationRequested)
             {
                 throw Fail(ex, canceled: false, $"no data for {_guard.IdleTimeout}");
             }
             catch (Exception ex) when (ex is not StreamInterruptedException)
             {
                 throw Fail(ex, canceled: false);
+            }
+            finally
+            {
+                _idle.CancelAfter(Timeout.InfiniteTimeSpan);
             }
 
             return OnRead(buffer.Span[..read], buffer.Length);
@@ -184,6 +198,7 @@ internal sealed class ObservedStreamContent : HttpContent
             {
                 Finish(endOfBody: false, ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
                 _inner.Dispose();
+                _idle.Dispose();
             }
 
             base.Dispose(disposing);
@@ -193,6 +208,7 @@ internal sealed class ObservedStreamContent : HttpContent
         {
             Finish(endOfBody: false, ClosedEarly, canceled: _lastReadToken.IsCancellationRequested);
             await _inner.DisposeAsync().ConfigureAwait(false);
+            _idle.Dispose();
             await base.DisposeAsync().ConfigureAwait(false);
         }
 

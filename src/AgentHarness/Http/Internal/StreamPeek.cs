@@ -18,7 +18,8 @@ internal static class StreamPeek
 
     public static async Task<PeekResult> ReadFirstEventAsync(Stream stream, CancellationToken cancellationToken)
     {
-        var buffer = new byte[4096];
+        // Small on purpose: a first event is a few hundred bytes, and a read returns what has arrived.
+        var buffer = new byte[1024];
         var length = 0;
         using var observer = new SseUsageObserver();
         while (true)
