@@ -41,8 +41,11 @@ public enum FallbackTriggers
     /// <summary>A 429 (or 402) that means a quota or spend limit, not a rate limit.</summary>
     Quota = 16,
 
+    /// <summary>404 from the candidate's provider: it does not serve that model, another candidate may.</summary>
+    ModelNotFound = 32,
+
     /// <summary>Every failure except content filtering and the caller's own errors.</summary>
-    Default = Transient | ContextWindow | Authentication | Quota,
+    Default = Transient | ContextWindow | Authentication | Quota | ModelNotFound,
 }
 
 /// <summary>

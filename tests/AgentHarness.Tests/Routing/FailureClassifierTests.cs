@@ -112,7 +112,7 @@ public sealed partial class FailureClassifierTests
                 }
             }
             """,
-            nameof(FailureKind.InvalidRequest),
+            nameof(FailureKind.ModelNotFound),
             "HTTP 404 model_not_found"
         },
 
@@ -731,7 +731,7 @@ public sealed partial class FailureClassifierTests
         { 402, nameof(FailureKind.QuotaExceeded) },
         { 413, nameof(FailureKind.ContextWindowExceeded) },
         { 400, nameof(FailureKind.InvalidRequest) },
-        { 404, nameof(FailureKind.InvalidRequest) },
+        { 404, nameof(FailureKind.ModelNotFound) },
         { 409, nameof(FailureKind.InvalidRequest) },
         { 422, nameof(FailureKind.InvalidRequest) },
     };

@@ -380,7 +380,7 @@ public sealed class PolicyRoutingTests
     public async Task Streaming_MalformedEventAfterStart_TypedMidStreamException()
     {
         var mock = new RecordingMock();
-        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("gpt-4.1", ["a"], done: false, usage: false) + "data: {not json\n\n"));
+        mock.Respond("https://openai.test/v1/chat/completions", _ => StallingStream.Response([Responses.ChatStream("gpt-4.1", ["a"], done: false, usage: false), "data: {not json\n\n"], end: true));
         using var host = TestHarness.Create(mock.Handler, b =>
         {
             TestHarness.ThreeProviders(b);
@@ -548,5 +548,152 @@ public sealed class PolicyRoutingTests
         Assert.Equal("partial", received);
         Assert.Equal("no data for 00:00:10", ex.Reason);
         Assert.DoesNotContain(mock.Requests, r => r.Uri.Host == "mistral.test");
+    }
+
+    [Fact]
+    public async Task Streaming_ErrorEventInTheFirstRead_FallsBackBecauseNothingReachedTheCaller()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.EventStream(
+            Responses.ChatStream("gpt-4.1", [""], done: false, usage: false) + "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n"));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["ok"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
+        });
+
+        var text = "";
+        await foreach (var update in host.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+            text += string.Concat(update.ContentUpdate.Select(p => p.Text));
+        }
+
+        Assert.Equal("ok", text);
+    }
+
+    [Fact]
+    public async Task Streaming_UsageInEveryChunkButNoEndMarker_IsNotASuccess()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => StallingStream.Response(
+            [
+                "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}\n\n",
+                "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n",
+            ],
+            end: true));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+
+        await Assert.ThrowsAsync<StreamInterruptedException>(async () =>
+        {
+            await foreach (var _ in host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+            {
+            }
+        });
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Incomplete, 2), (record.Outcome, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task Cooldown_ThresholdBelowAttempts_DoesNotCutTheCallsOwnRetries()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.InternalServerError));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 3, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => o.FailuresBeforeCooldown = 2);
+        });
+
+        await host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        Assert.Equal(["openai.test", "openai.test", "openai.test", "mistral.test"], mock.Requests.Select(r => r.Uri.Host));
+    }
+
+    [Fact]
+    public async Task AllFail_SingleMemberPolicy_StillThrowsTheAttemptList()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "solo", p => p.AttemptsPerModel = 2, "openai/gpt-4.1");
+        });
+
+        var ex = await Assert.ThrowsAsync<AllCandidatesFailedException>(() => host.Harness.GetChatClient("policy/solo").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Equal(2, ex.Attempts.Count);
+    }
+
+    [Fact]
+    public async Task Retry_RetryAfterAboveCapWithoutTransientFallback_ReturnsTheProvidersAnswer()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ =>
+        {
+            var response = RetryAfter(HttpStatusCode.TooManyRequests, TimeSpan.Zero);
+            response.Headers.TryAddWithoutValidation("retry-after-ms", "1e30");
+            return response;
+        });
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.FallbackOn = FallbackTriggers.ContextWindow, "openai/gpt-4.1", "mistral/mistral-large");
+        });
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Equal(429, ex.Status);
+        Assert.Equal(["openai.test"], mock.Requests.Select(r => r.Uri.Host));
+    }
+
+    [Fact]
+    public async Task Fallback_404ModelNotFound_TriesTheNextCandidate()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json("""{"error":{"message":"The model does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}""", HttpStatusCode.NotFound));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", _ => { }, "openai/gpt-5-preview", "mistral/mistral-large");
+        });
+
+        var completion = await host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        Assert.Equal("mistral-large", completion.Value.Model);
+        Assert.Equal(["openai.test", "mistral.test"], mock.Requests.Select(r => r.Uri.Host));
+    }
+
+    [Fact]
+    public async Task Cooldown_StreamsThatBreakAfterStarting_CoolTheModelDown()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("gpt-4.1", ["a", "b"], done: false, usage: false)));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["ok"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", _ => { }, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => o.FailuresBeforeCooldown = 1);
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+
+        await Assert.ThrowsAsync<StreamInterruptedException>(async () =>
+        {
+            await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+            {
+            }
+        });
+        await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+        }
+
+        Assert.Equal(["openai.test", "mistral.test"], mock.Requests.Select(r => r.Uri.Host));
     }
 }

@@ -182,14 +182,20 @@ internal sealed class HangingHandler : HttpMessageHandler
     }
 }
 
-/// <summary>An event stream that sends its first bytes, then goes silent until the reader gives up.</summary>
-internal sealed class StallingStream(byte[] first) : Stream
+/// <summary>
+/// An event stream that hands out its chunks one read at a time (so a test decides what arrives
+/// together), then goes silent until the reader gives up, or ends when <c>end</c> is set.
+/// </summary>
+internal sealed class StallingStream(byte[][] chunks, bool end = false) : Stream
 {
+    private int _chunk;
     private int _offset;
 
-    public static HttpResponseMessage Response(string first)
+    public static HttpResponseMessage Response(string first) => Response([first]);
+
+    public static HttpResponseMessage Response(string[] chunks, bool end = false)
     {
-        var content = new StreamContent(new StallingStream(System.Text.Encoding.UTF8.GetBytes(first)));
+        var content = new StreamContent(new StallingStream([.. chunks.Select(System.Text.Encoding.UTF8.GetBytes)], end));
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/event-stream");
         return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
     }
@@ -206,15 +212,26 @@ internal sealed class StallingStream(byte[] first) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_offset < first.Length)
+        while (_chunk < chunks.Length && _offset == chunks[_chunk].Length)
         {
-            var count = Math.Min(buffer.Length, first.Length - _offset);
-            first.AsMemory(_offset, count).CopyTo(buffer);
+            _chunk++;
+            _offset = 0;
+        }
+
+        if (_chunk < chunks.Length)
+        {
+            var current = chunks[_chunk];
+            var count = Math.Min(buffer.Length, current.Length - _offset);
+            current.AsMemory(_offset, count).CopyTo(buffer);
             _offset += count;
             return count;
         }
 
-        await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+        if (!end)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+        }
+
         return 0;
     }
 

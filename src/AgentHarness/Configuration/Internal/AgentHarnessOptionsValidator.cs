@@ -118,6 +118,11 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
 
             CheckTimeout(policy.AttemptTimeout, $"{path}:AttemptTimeout", failures);
             CheckTimeout(policy.TotalTimeout, $"{path}:TotalTimeout", failures);
+            if (policy.AttemptTimeout > policy.TotalTimeout)
+            {
+                failures.Add($"{path}:AttemptTimeout ({policy.AttemptTimeout}) must not exceed {path}:TotalTimeout ({policy.TotalTimeout}).");
+            }
+
             CheckTimeout(policy.FirstTokenTimeout, $"{path}:FirstTokenTimeout", failures);
             CheckTimeout(policy.StreamIdleTimeout, $"{path}:StreamIdleTimeout", failures);
             if (policy.RetryBaseDelay < TimeSpan.Zero || policy.RetryBaseDelay > TimeSpan.FromMinutes(1))
@@ -148,6 +153,11 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         if (slash < 0)
         {
             return options.DefaultProvider is not null;
+        }
+
+        if (slash == model.Length - 1)
+        {
+            return false;
         }
 
         var prefix = model[..slash];

@@ -114,24 +114,23 @@ internal sealed class ObservedStreamContent : HttpContent
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
+        /// <summary>
+        /// The official client's synchronous streaming reads here. The read runs on the asynchronous
+        /// path so that the idle timeout applies to it too, and this thread waits for it.
+        /// </summary>
         public override int Read(Span<byte> buffer)
         {
-            if (TryReadPrefix(buffer, out var fromPrefix))
-            {
-                return fromPrefix;
-            }
-
-            int read;
+            var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
             try
             {
-                read = _inner.Read(buffer);
+                var read = ReadAsync(rented.AsMemory(0, buffer.Length), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                rented.AsSpan(0, read).CopyTo(buffer);
+                return read;
             }
-            catch (Exception ex) when (ex is not StreamInterruptedException)
+            finally
             {
-                throw Fail(ex, canceled: false);
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
             }
-
-            return OnRead(buffer[..read], buffer.Length);
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -140,6 +139,11 @@ internal sealed class ObservedStreamContent : HttpContent
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             _lastReadToken = cancellationToken;
+            if (buffer.IsEmpty)
+            {
+                return 0;
+            }
+
             if (TryReadPrefix(buffer.Span, out var fromPrefix))
             {
                 return fromPrefix;
@@ -242,7 +246,7 @@ internal sealed class ObservedStreamContent : HttpContent
                     if (!_finished)
                     {
                         _observer.Complete();
-                        normal = _observer.SawDone || _observer.Reading.HasUsage;
+                        normal = _observer.SawDone;
                     }
                 }
 
@@ -325,7 +329,9 @@ internal sealed class ObservedStreamContent : HttpContent
                 }
             }
 
-            var normal = _observer.SawDone || (endOfBody && _observer.Reading.HasUsage);
+            // Only the end marker ([DONE], or a terminal Responses event) proves the answer is whole:
+            // some providers send usage with every chunk, so usage alone proves nothing.
+            var normal = _observer.SawDone;
             try
             {
                 _completion.OnStreamCompleted(_observer, normal, canceled && !normal, normal ? null : error ?? "the stream ended without its end marker");

@@ -35,8 +35,6 @@ internal sealed class SseUsageObserver : IDisposable
     /// <summary>Gets the data of the first error event, kept to classify the failure, or <see langword="null"/>.</summary>
     public byte[]? ErrorEvent { get; private set; }
 
-    /// <summary>Gets a value indicating whether the first data event was an error event or malformed.</summary>
-    public bool FirstEventFailed { get; private set; }
 
     public void Observe(ReadOnlySpan<byte> chunk)
     {
@@ -129,18 +127,13 @@ internal sealed class SseUsageObserver : IDisposable
         }
         else
         {
-            var wellFormed = _reading.Read(data);
-            Malformed |= !wellFormed;
+            Malformed |= !_reading.Read(data);
             SawDone |= _reading.Terminal;
             if (_reading.HasError && ErrorEvent is null)
             {
                 ErrorEvent = data.ToArray();
             }
 
-            if (Events == 1)
-            {
-                FirstEventFailed = !wellFormed || _reading.HasError;
-            }
         }
 
         _dataLength = 0;

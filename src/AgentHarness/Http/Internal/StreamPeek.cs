@@ -52,9 +52,9 @@ internal static class StreamPeek
         }
     }
 
-    // Only the first event decides: later events in the same read are the caller's to receive.
+    // Every event read so far decides: none of them has reached the caller yet.
     private static PeekResult Judge(byte[] buffer, int length, SseUsageObserver observer) =>
-        !observer.FirstEventFailed ? new PeekResult(buffer, length, null, null)
-        : observer.ErrorEvent is { } error ? new PeekResult(buffer, length, "the stream's first event is an error", error)
-        : new PeekResult(buffer, length, "the stream's first event is malformed", null);
+        observer.ErrorEvent is { } error ? new PeekResult(buffer, length, "the stream sent an error event before any output", error)
+        : observer.Malformed ? new PeekResult(buffer, length, "the stream sent a malformed event before any output", null)
+        : new PeekResult(buffer, length, null, null);
 }

@@ -55,6 +55,8 @@ internal struct UsageReading
                 {
                     Terminal = true;
                 }
+
+                reader.Skip();
             }
             else if (reader.ValueTextEquals("model"u8))
             {
@@ -63,6 +65,8 @@ internal struct UsageReading
                 {
                     Model = reader.GetString();
                 }
+
+                reader.Skip();
             }
             else if (reader.ValueTextEquals("usage"u8))
             {

@@ -24,6 +24,9 @@ internal enum FailureKind
     /// <summary>The provider refused the credentials: no retry on that provider; fall back.</summary>
     Authentication,
 
+    /// <summary>The provider does not serve this model (404): no retry on that provider; another candidate may have it.</summary>
+    ModelNotFound,
+
     /// <summary>The request itself is wrong, so any provider would refuse it: no retry, no fallback.</summary>
     InvalidRequest,
 
@@ -276,6 +279,7 @@ internal static class FailureClassifier
         402 => FailureKind.QuotaExceeded,
         408 or 429 => FailureKind.Transient,
         413 => FailureKind.ContextWindowExceeded,
+        404 => FailureKind.ModelNotFound,
         >= 400 and < 500 => FailureKind.InvalidRequest,
         _ => FailureKind.Transient,
     };

@@ -59,17 +59,16 @@ internal sealed class LogicalCall : IStreamCompletion
     /// <summary>Runs the call over its candidates and returns the response to hand to the client.</summary>
     public async Task<HttpResponseMessage> RunAsync(IReadOnlyList<Candidate> candidates, RouteSettings settings, CancellationTokenSource total)
     {
-        var token = total.Token;
         var time = _handler.TimeProvider;
         var cooldowns = _handler.Cooldowns;
         HttpResponseMessage? lastResponse = null;
         Exception? lastException = null;
         Failure? lastFailure = null;
+        Candidate? failedCandidate = null;
         int? failedWindow = null;
 
-        for (var i = 0; i < candidates.Count; i++)
+        foreach (var candidate in candidates)
         {
-            var candidate = candidates[i];
             if (failedWindow is { } failed && candidate.ContextWindow is { } window && window <= failed)
             {
                 Skip(candidate, $"skipped: context window {window} is not larger than {failed}");
@@ -78,11 +77,20 @@ internal sealed class LogicalCall : IStreamCompletion
 
             if (!cooldowns.TryAcquire(candidate.Key, out var probe))
             {
-                Skip(candidate, $"skipped: cooling down for {cooldowns.RemainingCooldown(candidate.Key) ?? TimeSpan.Zero}");
+                Skip(candidate, cooldowns.RemainingCooldown(candidate.Key) is { } remaining && remaining > TimeSpan.Zero
+                    ? $"skipped: cooling down for {remaining}"
+                    : "skipped: cooling down, a probe call is in flight");
                 continue;
             }
 
-            var reported = false;
+            if (failedCandidate is not null)
+            {
+                // Logged when the next candidate is really tried, not when it might be skipped.
+                RoutingHandler.LogFallback(_handler.Logger, ModelRequested, failedCandidate.Model, failedCandidate.Provider.Name, lastFailure?.Reason ?? "failed", candidate.Model);
+            }
+
+            var healthFailure = false;
+            var succeeded = false;
             try
             {
                 for (var attempt = 1; ; attempt++)
@@ -92,14 +100,14 @@ internal sealed class LogicalCall : IStreamCompletion
                     var result = await AttemptAsync(candidate, settings, total).ConfigureAwait(false);
                     if (result.Failure is not { } failure)
                     {
-                        cooldowns.ReportSuccess(candidate.Key);
-                        reported = true;
+                        succeeded = true;
                         return result.Response!;
                     }
 
                     lastResponse = result.Response;
                     lastException = result.Exception;
                     lastFailure = failure;
+                    failedCandidate = candidate;
                     if (failure.Kind == FailureKind.Canceled || _callerToken.IsCancellationRequested)
                     {
                         // The caller's cancellation also cancels the total token: it must be seen first.
@@ -109,44 +117,37 @@ internal sealed class LogicalCall : IStreamCompletion
 
                     if (total.IsCancellationRequested)
                     {
-                        return ExhaustedOrThrow(candidates, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
+                        return ExhaustedOrThrow(candidate, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
                     }
 
-                    if (failure.Kind is FailureKind.Transient or FailureKind.QuotaExceeded or FailureKind.Authentication)
-                    {
-                        // These say something about the candidate's health; the caller's own errors do not.
-                        cooldowns.ReportFailure(candidate.Key);
-                        reported = true;
-                    }
+                    // These say something about the candidate's health; the caller's own errors do not.
+                    healthFailure |= failure.Kind is FailureKind.Transient or FailureKind.QuotaExceeded or FailureKind.Authentication or FailureKind.ModelNotFound;
 
                     if (failure.Kind == FailureKind.Transient && attempt < settings.AttemptsPerCandidate)
                     {
                         var retryAfter = result.Response is { } response ? RetryAfter(response, time) : null;
-                        if (retryAfter > settings.MaxRetryAfter)
+                        if (retryAfter is null || retryAfter <= settings.MaxRetryAfter)
                         {
-                            // Waiting that long would stall the agent; another candidate may answer now.
-                            break;
-                        }
-
-                        var delay = retryAfter ?? Backoff(settings.RetryBaseDelay, attempt);
-                        if (delay > TimeSpan.Zero)
-                        {
-                            await WaitAsync(delay, time, total).ConfigureAwait(false);
-                            _callerToken.ThrowIfCancellationRequested();
-                            if (total.IsCancellationRequested)
+                            var delay = retryAfter ?? Backoff(settings.RetryBaseDelay, attempt);
+                            if (delay > TimeSpan.Zero)
                             {
-                                return ExhaustedOrThrow(candidates, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
-                            }
-                        }
+                                await WaitAsync(delay, time, total).ConfigureAwait(false);
+                                if (_callerToken.IsCancellationRequested)
+                                {
+                                    lastResponse?.Dispose();
+                                    throw new OperationCanceledException("The call was cancelled by the caller.", null, _callerToken);
+                                }
 
-                        reported = false;
-                        if (cooldowns.TryAcquire(candidate.Key, out probe))
-                        {
+                                if (total.IsCancellationRequested)
+                                {
+                                    return ExhaustedOrThrow(candidate, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
+                                }
+                            }
+
                             continue;
                         }
 
-                        reported = true;
-                        break;
+                        // A longer Retry-After would stall the agent: this candidate is done for this call.
                     }
 
                     if (failure.Kind == FailureKind.ContextWindowExceeded && candidate.ContextWindow is { } failedAt)
@@ -165,19 +166,23 @@ internal sealed class LogicalCall : IStreamCompletion
             }
             finally
             {
-                if (!reported && probe)
+                // One report per candidate per call: a call's own retries never put its candidate in cooldown midway.
+                if (succeeded)
+                {
+                    cooldowns.ReportSuccess(candidate.Key);
+                }
+                else if (healthFailure)
+                {
+                    cooldowns.ReportFailure(candidate.Key);
+                }
+                else if (probe)
                 {
                     cooldowns.ReleaseProbe(candidate.Key);
                 }
             }
-
-            if (i + 1 < candidates.Count)
-            {
-                RoutingHandler.LogFallback(_handler.Logger, ModelRequested, candidate.Model, candidate.Provider.Name, lastFailure?.Reason ?? "skipped", candidates[i + 1].Model);
-            }
         }
 
-        return ExhaustedOrThrow(candidates, lastResponse, lastException, lastFailure?.Reason);
+        return ExhaustedOrThrow(failedCandidate, lastResponse, lastException, lastFailure?.Reason);
     }
 
     /// <summary>Ends the call with the final response: a stream is recorded when it ends, anything else now.</summary>
@@ -199,6 +204,12 @@ internal sealed class LogicalCall : IStreamCompletion
     {
         _reading = observer.Reading;
         var outcome = endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete;
+        if (outcome == UsageOutcome.Incomplete && _current is { } candidate)
+        {
+            // A model that keeps breaking its streams must cool down like one that refuses them.
+            _handler.Cooldowns.ReportFailure(candidate.Key);
+        }
+
         Finish(outcome, 200, error);
     }
 
@@ -260,7 +271,8 @@ internal sealed class LogicalCall : IStreamCompletion
             && double.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms)
             && ms >= 0)
         {
-            return TimeSpan.FromMilliseconds(ms);
+            // A provider's number is not trusted to fit a TimeSpan; anything over a day is "too long" anyway.
+            return ms < TimeSpan.FromDays(1).TotalMilliseconds ? TimeSpan.FromMilliseconds(ms) : TimeSpan.FromDays(1);
         }
 
         var header = response.Headers.RetryAfter;
@@ -329,9 +341,9 @@ internal sealed class LogicalCall : IStreamCompletion
             : exception;
     }
 
-    private HttpResponseMessage ExhaustedOrThrow(IReadOnlyList<Candidate> candidates, HttpResponseMessage? response, Exception? exception, string? reason)
+    private HttpResponseMessage ExhaustedOrThrow(Candidate? last, HttpResponseMessage? response, Exception? exception, string? reason)
     {
-        if (candidates.Count == 1 && _attempts.Count > 0 && _attempts[^1].Outcome != AttemptOutcome.Skipped)
+        if (last is { Policy: null } && _attempts.Count > 0 && _attempts[^1].Outcome != AttemptOutcome.Skipped)
         {
             // A direct call keeps the provider's own answer, so the client raises its usual error with the status.
             return Final(response, exception, new Failure(FailureKind.Transient, null, reason ?? "failed"));

@@ -39,6 +39,7 @@ internal sealed record RouteSettings(
         FailureKind.ContentFilter => FallbackOn.HasFlag(FallbackTriggers.ContentFilter),
         FailureKind.Authentication => FallbackOn.HasFlag(FallbackTriggers.Authentication),
         FailureKind.QuotaExceeded => FallbackOn.HasFlag(FallbackTriggers.Quota),
+        FailureKind.ModelNotFound => FallbackOn.HasFlag(FallbackTriggers.ModelNotFound),
         _ => false,
     };
 }
