@@ -30,6 +30,20 @@ public sealed class PolicyFallbackTests
             o.Policies["claude-4"] = policy;
         }));
 
+    private static async Task<string> StreamTextAsync(HarnessHost host)
+    {
+        var text = new StringBuilder();
+        await foreach (var update in host.Harness.GetChatClient("policy/claude-4").CompleteChatStreamingAsync([new UserChatMessage("Review.")], cancellationToken: Ct))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+        }
+
+        return text.ToString();
+    }
+
     [Fact]
     public async Task CompleteChatAsync_PrimaryReturns503_FallbackAnswersOverTheSocket()
     {
@@ -59,16 +73,7 @@ public sealed class PolicyFallbackTests
         fallback.Sandbox.Model("gpt-4.1").Reply(Answer);
         using var host = Create(primary, fallback);
 
-        var text = new StringBuilder();
-        await foreach (var update in host.Harness.GetChatClient("policy/claude-4").CompleteChatStreamingAsync([new UserChatMessage("Review.")], cancellationToken: Ct))
-        {
-            foreach (var part in update.ContentUpdate)
-            {
-                text.Append(part.Text);
-            }
-        }
-
-        Assert.Equal(Answer, text.ToString());
+        Assert.Equal(Answer, await StreamTextAsync(host));
         Assert.Single(primary.Sandbox.Requests);
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal((UsageOutcome.Succeeded, true), (record.Outcome, record.Streaming));
@@ -84,16 +89,7 @@ public sealed class PolicyFallbackTests
         fallback.Sandbox.Model("gpt-4.1").Reply(Answer);
         using var host = Create(primary, fallback);
 
-        var text = new StringBuilder();
-        await foreach (var update in host.Harness.GetChatClient("policy/claude-4").CompleteChatStreamingAsync([new UserChatMessage("Review.")], cancellationToken: Ct))
-        {
-            foreach (var part in update.ContentUpdate)
-            {
-                text.Append(part.Text);
-            }
-        }
-
-        Assert.Equal(Answer, text.ToString());
+        Assert.Equal(Answer, await StreamTextAsync(host));
         Assert.Contains("before its first event", Assert.Single(host.Ledger.GetRecords()).Attempts[0].Error, StringComparison.Ordinal);
     }
 }

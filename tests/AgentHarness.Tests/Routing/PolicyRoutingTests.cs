@@ -29,6 +29,20 @@ public sealed class PolicyRoutingTests
     private static string BodyModel(CapturedRequest request) =>
         JsonDocument.Parse(request.Body).RootElement.GetProperty("model").GetString()!;
 
+    private static async Task<string> StreamTextAsync(ChatClient client)
+    {
+        var text = new System.Text.StringBuilder();
+        await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+        }
+
+        return text.ToString();
+    }
+
     private static HttpResponseMessage RetryAfter(HttpStatusCode status, TimeSpan wait)
     {
         var response = Responses.Error(status);
@@ -315,11 +329,7 @@ public sealed class PolicyRoutingTests
             Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
         });
 
-        var text = "";
-        await foreach (var update in host.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
-        {
-            text += string.Concat(update.ContentUpdate.Select(p => p.Text));
-        }
+        var text = await StreamTextAsync(host.Harness.GetChatClient("policy/chain"));
 
         Assert.Equal("Hello", text);
         var record = Assert.Single(host.Ledger.GetRecords());
@@ -339,11 +349,7 @@ public sealed class PolicyRoutingTests
             Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
         });
 
-        var text = "";
-        await foreach (var update in host.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
-        {
-            text += string.Concat(update.ContentUpdate.Select(p => p.Text));
-        }
+        var text = await StreamTextAsync(host.Harness.GetChatClient("policy/chain"));
 
         Assert.Equal("ok", text);
     }
@@ -563,11 +569,7 @@ public sealed class PolicyRoutingTests
             Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
         });
 
-        var text = "";
-        await foreach (var update in host.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
-        {
-            text += string.Concat(update.ContentUpdate.Select(p => p.Text));
-        }
+        var text = await StreamTextAsync(host.Harness.GetChatClient("policy/chain"));
 
         Assert.Equal("ok", text);
     }
