@@ -17,7 +17,7 @@ public sealed class UsageReadingTests
     {
         var reading = Read("""{"model":"gpt-4.1","choices":[{"message":{"content":"{\"usage\":1}"}}],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":5}}}""");
 
-        Assert.Equal(("gpt-4.1", 100, 20, 64, true), (reading.Model, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens, reading.HasUsage));
+        Assert.Equal(("gpt-4.1", 100, 20, 64), (reading.Model, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens));
     }
 
     [Fact]
@@ -29,12 +29,11 @@ public sealed class UsageReadingTests
     }
 
     [Fact]
-    public void Read_NullUsage_HasNoUsage()
+    public void Read_NullUsage_NoTokens()
     {
         var reading = Read("""{"model":"m","usage":null}""");
 
-        Assert.False(reading.HasUsage);
-        Assert.Equal("m", reading.Model);
+        Assert.Equal(("m", 0, 0), (reading.Model, reading.InputTokens, reading.OutputTokens));
     }
 
     [Fact]

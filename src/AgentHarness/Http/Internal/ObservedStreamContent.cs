@@ -6,7 +6,7 @@ namespace AgentHarness.Http.Internal;
 internal interface IStreamCompletion
 {
     /// <param name="observer">What the stream carried.</param>
-    /// <param name="endedNormally">Whether the stream reached its end marker (or a usage event and the end of the body).</param>
+    /// <param name="endedNormally">Whether the stream reached its end marker: <c>[DONE]</c> or a terminal Responses event.</param>
     /// <param name="canceled">Whether the reader's cancellation token was cancelled when the stream stopped.</param>
     /// <param name="error">Why it did not end normally, or <see langword="null"/>.</param>
     void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error);

@@ -14,7 +14,6 @@ internal struct UsageReading
     public int InputTokens;
     public int OutputTokens;
     public int CachedInputTokens;
-    public bool HasUsage;
 
     /// <summary>Whether the document was a terminal stream event of the Responses API (<c>response.completed</c>, ...), which has no <c>[DONE]</c> after it.</summary>
     public bool Terminal;
@@ -108,7 +107,6 @@ internal struct UsageReading
 
     private void ReadUsage(ref Utf8JsonReader reader)
     {
-        HasUsage = true;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8))
