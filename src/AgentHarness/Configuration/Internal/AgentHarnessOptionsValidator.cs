@@ -303,7 +303,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         }
     }
 
-    // The resilience pipeline's timeout accepts 10 ms to one day.
+    // Below 10 ms no network call can succeed; above a day is a slip of the unit, not a timeout.
     private static void CheckTimeout(TimeSpan value, string setting, List<string> failures)
     {
         if (value < TimeSpan.FromMilliseconds(10) || value > TimeSpan.FromDays(1))

@@ -56,9 +56,6 @@ internal abstract class CandidateSelector
     /// <summary>Gets the number of members; <see cref="Order"/> fills this many entries.</summary>
     public int Count => Members.Length;
 
-    /// <summary>Gets the members, in configured order; their indexes are the ones <see cref="Order"/> returns.</summary>
-    public ReadOnlySpan<CandidateMember> MemberList => Members;
-
     /// <summary>The members in configured order.</summary>
     private protected CandidateMember[] Members { get; }
 

@@ -238,7 +238,7 @@ internal static class FailureClassifier
     /// A cancelled caller wins over whatever was thrown (<see cref="FailureKind.Canceled"/>): cancellation surfaces as many
     /// exception types, and nobody is waiting for a retry. Otherwise the exception and its inner exceptions are searched,
     /// outermost first: a cancellation or timeout (<see cref="OperationCanceledException"/>, <see cref="TimeoutException"/>, or
-    /// an exception caused by one, such as the resilience pipeline's timeout rejection) means the attempt timed out; an
+    /// an exception caused by one) means the attempt timed out; an
     /// <see cref="HttpRequestException"/>, <see cref="IOException"/> or <see cref="SocketException"/> means the connection
     /// failed, before or while the response was read. Both are <see cref="FailureKind.Transient"/>.
     /// </para>
