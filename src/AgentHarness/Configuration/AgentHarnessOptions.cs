@@ -51,4 +51,24 @@ public sealed class AgentHarnessOptions
     /// <summary>Gets or sets how many usage records the in-memory ledger keeps; the oldest are dropped first.</summary>
     /// <value>The default value is 10,000.</value>
     public int UsageLedgerCapacity { get; set; } = 10_000;
+
+    /// <summary>Gets the price catalog's settings: prices from configuration and what to do with unpriced models.</summary>
+    public CatalogOptions Catalog { get; } = new();
+
+    /// <summary>
+    /// Gets the budget rules, by name: spending limits per agent, customer, team or any run key,
+    /// per run, hour, day or month. A run's own cap is <see cref="AgentRun.MaxCostUsd"/>.
+    /// </summary>
+    /// <value>The default value is an empty dictionary.</value>
+    public IDictionary<string, BudgetRuleOptions> Budgets { get; } =
+        new Dictionary<string, BudgetRuleOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Gets or sets the fractions of a limit (a rule's, or a run's <see cref="AgentRun.MaxCostUsd"/>)
+    /// whose crossing raises <see cref="IBudgetGuard.ThresholdReached"/>, once each per counter.
+    /// </summary>
+    /// <value>The default value is 0.5, 0.8 and 1.0.</value>
+#pragma warning disable CA1819 // An array binds from configuration by replacement, where a list would append to the defaults.
+    public double[] BudgetThresholds { get; set; } = [0.5, 0.8, 1.0];
+#pragma warning restore CA1819
 }

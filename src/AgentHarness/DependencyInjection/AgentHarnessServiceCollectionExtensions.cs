@@ -1,4 +1,6 @@
 using AgentHarness;
+using AgentHarness.Budget.Internal;
+using AgentHarness.Catalog.Internal;
 using AgentHarness.Configuration.Internal;
 using AgentHarness.Internal;
 using AgentHarness.Metadata.Internal;
@@ -74,6 +76,12 @@ public static class AgentHarnessServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
             return new CooldownTracker(sp.GetRequiredService<TimeProvider>(), options.FailuresBeforeCooldown, options.CooldownPeriod);
         });
+        services.TryAddSingleton<IBudgetStore, InMemoryBudgetStore>();
+        services.TryAddSingleton<PriceCatalog>();
+        services.TryAddSingleton<IPriceCatalog>(static sp => sp.GetRequiredService<PriceCatalog>());
+        services.TryAddSingleton<BudgetGuard>();
+        services.TryAddSingleton<IBudgetGuard>(static sp => sp.GetRequiredService<BudgetGuard>());
+        services.TryAddSingleton<CostControl>();
         services.TryAddSingleton<IAgentHarness, DefaultAgentHarness>();
         services.TryAddTransient<RoutingHandler>();
         services.TryAddTransient<MetadataHandler>();
@@ -101,6 +109,11 @@ public static class AgentHarnessServiceCollectionExtensions
                 AutomaticDecompression = System.Net.DecompressionMethods.All,
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+
+        // Management calls (model lists) are idempotent reads: the standard resilience handler's
+        // retries and timeouts suit them, unlike model calls whose retries the harness owns.
+        services.AddHttpClient(PriceCatalog.ManagementClientName)
+            .AddStandardResilienceHandler();
 
         return builder;
     }

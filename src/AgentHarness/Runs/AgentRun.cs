@@ -30,7 +30,12 @@ public sealed class AgentRun : IDisposable
     private readonly AsyncLocal<string?> _task = new();
     private readonly Lock _gate = new();
     private readonly Queue<UsageRecord> _calls = new();
+    private readonly Dictionary<string, RunTaskTotals> _taskTotals = new(StringComparer.Ordinal);
+    private HashSet<(string Rule, int Threshold)>? _thresholdsReached;
     private long _callCount;
+    private decimal? _maxCostUsd;
+    private decimal _spentUsd;
+    private decimal _reservedUsd;
     private readonly AgentRun? _previous;
     private RunMetadata _metadata;
     private int _disposed;
@@ -134,6 +139,91 @@ public sealed class AgentRun : IDisposable
     }
 
     /// <summary>
+    /// Gets or sets the most this run may spend, in US dollars, or <see langword="null"/> for no cap.
+    /// Before each attempt of each call the attempt's worst-case cost is reserved against it, and a
+    /// call whose worst case does not fit is refused with a <see cref="BudgetExceededException"/>
+    /// before anything is sent. Lowering it below <see cref="SpentUsd"/> refuses every further call.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public decimal? MaxCostUsd
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _maxCostUsd;
+            }
+        }
+
+        set
+        {
+            if (value is < 0m)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"{nameof(MaxCostUsd)} must not be negative; got {value}.");
+            }
+
+            lock (_gate)
+            {
+                _maxCostUsd = value;
+            }
+        }
+    }
+
+    /// <summary>Gets what the run's calls have cost so far, in US dollars: the sum of their records' <see cref="UsageRecord.CostUsd"/>.</summary>
+    public decimal SpentUsd
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _spentUsd;
+            }
+        }
+    }
+
+    /// <summary>Gets the worst-case cost held by the run's calls in flight, in US dollars.</summary>
+    public decimal ReservedUsd
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _reservedUsd;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gets what is left of <see cref="MaxCostUsd"/> for new calls (the cap less spend and
+    /// reservations, never below zero), or <see langword="null"/> when the run has no cap.
+    /// </summary>
+    public decimal? RemainingUsd
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _maxCostUsd is { } cap ? Math.Max(0m, cap - _spentUsd - _reservedUsd) : null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gets the run's totals per task: calls, tokens and cost of the completed calls made in each
+    /// <see cref="Task(string)"/> scope. Calls made outside any task are under the empty string.
+    /// </summary>
+    public IReadOnlyDictionary<string, RunTaskTotals> TaskTotals
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new Dictionary<string, RunTaskTotals>(_taskTotals, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    /// <summary>
     /// Sets an extra metadata key, sent to gateways as <c>&lt;prefix&gt;&lt;name&gt;</c> (for example
     /// <c>X-Requesty-Ticket</c>) and recorded as <c>extra.&lt;name&gt;</c>. A <see langword="null"/>
     /// value removes the key.
@@ -195,10 +285,52 @@ public sealed class AgentRun : IDisposable
 
     internal RunMetadata MetadataSnapshot => Volatile.Read(ref _metadata);
 
+    /// <summary>Reserves an amount if spend, reservations and the amount fit the limit; the check and the reservation are one step.</summary>
+    internal bool TryReserve(decimal amount, decimal limit, out BudgetCounterState state)
+    {
+        lock (_gate)
+        {
+            state = new BudgetCounterState(_spentUsd, _reservedUsd);
+            if (_spentUsd + _reservedUsd + amount > limit)
+            {
+                return false;
+            }
+
+            _reservedUsd += amount;
+            return true;
+        }
+    }
+
+    /// <summary>Ends a reservation (zero for a call that reserved nothing) and adds what was actually spent.</summary>
+    /// <returns>The spend before and after.</returns>
+    internal (decimal Before, decimal After) Settle(decimal reserved, decimal actual)
+    {
+        lock (_gate)
+        {
+            var before = _spentUsd;
+            _reservedUsd = Math.Max(0m, _reservedUsd - reserved);
+            _spentUsd += actual;
+            return (before, _spentUsd);
+        }
+    }
+
+    /// <summary>Marks a threshold of a limit as reached; <see langword="true"/> only the first time.</summary>
+    internal bool MarkThresholdReached(string rule, int threshold)
+    {
+        lock (_gate)
+        {
+            return (_thresholdsReached ??= []).Add((rule, threshold));
+        }
+    }
+
     internal void AddCall(UsageRecord record)
     {
         lock (_gate)
         {
+            var task = record.Task ?? string.Empty;
+            _taskTotals[task] = _taskTotals.TryGetValue(task, out var totals)
+                ? new RunTaskTotals(totals.Calls + 1, totals.InputTokens + record.InputTokens, totals.OutputTokens + record.OutputTokens, totals.CostUsd + record.CostUsd)
+                : new RunTaskTotals(1, record.InputTokens, record.OutputTokens, record.CostUsd);
             _callCount++;
             if (_calls.Count == MaxCallsKept)
             {
@@ -237,3 +369,10 @@ public sealed class AgentRun : IDisposable
         }
     }
 }
+
+/// <summary>The totals of a run's calls in one task.</summary>
+/// <param name="Calls">How many calls completed.</param>
+/// <param name="InputTokens">Their input tokens.</param>
+/// <param name="OutputTokens">Their output tokens.</param>
+/// <param name="CostUsd">What they cost, in US dollars.</param>
+public sealed record RunTaskTotals(long Calls, long InputTokens, long OutputTokens, decimal CostUsd);

@@ -19,6 +19,28 @@ public enum UsageOutcome
     Incomplete,
 }
 
+/// <summary>Where the cost of a call comes from.</summary>
+public enum CostBasis
+{
+    /// <summary>Nothing was charged: no request was sent, or every attempt failed before an answer.</summary>
+    None,
+
+    /// <summary>The provider or gateway reported the cost in the response (<c>usage.cost</c>).</summary>
+    Reported,
+
+    /// <summary>The tokens the response reported, at the price catalog's rates (cached input at the cached rate).</summary>
+    Catalog,
+
+    /// <summary>
+    /// The answer reported no usage (the caller cancelled after the request was sent, or a stream
+    /// stopped before its usage event): the input estimate, plus the output received, at catalog rates.
+    /// </summary>
+    Estimated,
+
+    /// <summary>The model has no price and <see cref="CatalogOptions.UnpricedModels"/> allowed the call: its cost is recorded as zero.</summary>
+    Unpriced,
+}
+
 /// <summary>How one attempt of a call went.</summary>
 public enum AttemptOutcome
 {
@@ -28,7 +50,7 @@ public enum AttemptOutcome
     /// <summary>The attempt failed; see <see cref="UsageAttempt.Error"/>.</summary>
     Failed,
 
-    /// <summary>The candidate was not called: it was cooling down, or its context window is too small.</summary>
+    /// <summary>The candidate was not called: it was cooling down, its context window is too small, it has no price, or its worst-case cost does not fit the budget.</summary>
     Skipped,
 }
 
@@ -89,6 +111,16 @@ public sealed record UsageRecord
 
     /// <summary>Gets the input tokens served from the provider's prompt cache, a part of <see cref="InputTokens"/>.</summary>
     public int CachedInputTokens { get; init; }
+
+    /// <summary>
+    /// Gets what the call cost, in US dollars: the cost the provider or gateway reported, else the
+    /// tokens at catalog prices, else an estimate (see <see cref="CostBasis"/>). It includes what
+    /// failed attempts were charged, such as an attempt the caller cancelled after it was sent.
+    /// </summary>
+    public decimal CostUsd { get; init; }
+
+    /// <summary>Gets where <see cref="CostUsd"/> comes from.</summary>
+    public CostBasis CostBasis { get; init; }
 
     /// <summary>Gets how long the call took, from its start to its last byte (the end of a stream).</summary>
     public TimeSpan Latency { get; init; }

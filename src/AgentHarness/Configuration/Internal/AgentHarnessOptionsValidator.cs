@@ -66,6 +66,9 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             failures.Add($"{sectionPath}:CooldownPeriod must be between 00:00:00 and 1.00:00:00; got {options.CooldownPeriod}.");
         }
 
+        ValidateCatalog(options.Catalog, failures);
+        ValidateBudgets(options, failures);
+
         if (options.UsageLedgerCapacity < 1)
         {
             failures.Add($"{sectionPath}:UsageLedgerCapacity must be at least 1; got {options.UsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}.");
@@ -212,6 +215,126 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             return null;
         }
     }
+
+    private static readonly string[] Dimensions = ["global", "agent", "task", "branch", "environment", "customer", "team", "repo", "user"];
+
+    private void ValidateCatalog(CatalogOptions catalog, List<string> failures)
+    {
+        var path = $"{sectionPath}:Catalog";
+        var embedded = AgentHarness.Catalog.Internal.EmbeddedPrices.Load();
+        foreach (var (id, model) in catalog.Models)
+        {
+            var modelPath = $"{path}:Models:{id}";
+            if (string.IsNullOrWhiteSpace(id))
+            {
+                failures.Add($"{path}:Models has an entry with an empty model id.");
+                continue;
+            }
+
+            if (model is null)
+            {
+                failures.Add($"{modelPath} has no settings.");
+                continue;
+            }
+
+            if (!embedded.ContainsKey(id) && (model.InputPerToken is null || model.OutputPerToken is null))
+            {
+                failures.Add($"{modelPath} is not in the embedded price table, so it needs both InputPerToken and OutputPerToken (US dollars per token, for example 0.000003 for $3 per million); got InputPerToken={Show(model.InputPerToken)}, OutputPerToken={Show(model.OutputPerToken)}.");
+            }
+
+            CheckPrice(model.InputPerToken, $"{modelPath}:InputPerToken", failures);
+            CheckPrice(model.OutputPerToken, $"{modelPath}:OutputPerToken", failures);
+            CheckPrice(model.CachedInputPerToken, $"{modelPath}:CachedInputPerToken", failures);
+            if (model.ContextWindow is <= 0)
+            {
+                failures.Add($"{modelPath}:ContextWindow must be greater than zero; got {Show(model.ContextWindow)}.");
+            }
+
+            if (model.MaxOutputTokens is <= 0)
+            {
+                failures.Add($"{modelPath}:MaxOutputTokens must be greater than zero; got {Show(model.MaxOutputTokens)}.");
+            }
+        }
+
+        if (!Enum.IsDefined(catalog.UnpricedModels))
+        {
+            failures.Add($"{path}:UnpricedModels must be Refuse or Allow; got {catalog.UnpricedModels}.");
+        }
+
+        if (catalog.DefaultMaxOutputTokens < 1)
+        {
+            failures.Add($"{path}:DefaultMaxOutputTokens must be at least 1; got {catalog.DefaultMaxOutputTokens.ToString(CultureInfo.InvariantCulture)}.");
+        }
+    }
+
+    private void ValidateBudgets(AgentHarnessOptions options, List<string> failures)
+    {
+        foreach (var (name, rule) in options.Budgets)
+        {
+            var path = $"{sectionPath}:Budgets:{name}";
+            if (string.IsNullOrWhiteSpace(name) || name.Contains('|', StringComparison.Ordinal))
+            {
+                failures.Add($"{sectionPath}:Budgets has a rule named '{name}'; a rule name must be non-empty and must not contain '|'.");
+            }
+
+            if (rule is null)
+            {
+                failures.Add($"{path} has no settings.");
+                continue;
+            }
+
+            var dimension = rule.Dimension?.Trim() ?? string.Empty;
+            var isExtra = dimension.StartsWith("extra.", StringComparison.OrdinalIgnoreCase);
+            if (isExtra ? MetadataRules.DescribeInvalidName(dimension["extra.".Length..]) is not null : !Dimensions.Contains(dimension, StringComparer.OrdinalIgnoreCase))
+            {
+                failures.Add($"{path}:Dimension is '{rule.Dimension}'; use one of {string.Join(", ", Dimensions)}, or extra.<name> for an extra run key.");
+            }
+            else if (rule.Value is not null && dimension.Equals("global", StringComparison.OrdinalIgnoreCase))
+            {
+                failures.Add($"{path}:Value is '{rule.Value}', but a global rule has no value to limit; set Dimension, or remove Value.");
+            }
+
+            if (rule.Value is { Length: 0 })
+            {
+                failures.Add($"{path}:Value is empty; remove it to limit every value, or name the one value to limit.");
+            }
+
+            if (!Enum.IsDefined(rule.Window))
+            {
+                failures.Add($"{path}:Window must be Run, Hour, Day or Month; got {rule.Window}.");
+            }
+
+            if (rule.LimitUsd <= 0m)
+            {
+                failures.Add($"{path}:LimitUsd must be greater than zero (US dollars); got {rule.LimitUsd.ToString(CultureInfo.InvariantCulture)}.");
+            }
+        }
+
+        foreach (var threshold in options.BudgetThresholds ?? [])
+        {
+            if (!(threshold > 0 && threshold <= 1))
+            {
+                failures.Add($"{sectionPath}:BudgetThresholds must hold fractions of a limit greater than 0 and at most 1 (0.8 is 80%); got {threshold.ToString(CultureInfo.InvariantCulture)}.");
+            }
+        }
+
+        if (options.BudgetThresholds is null)
+        {
+            failures.Add($"{sectionPath}:BudgetThresholds must not be null; use an empty list for no threshold events.");
+        }
+    }
+
+    private static void CheckPrice(decimal? price, string path, List<string> failures)
+    {
+        if (price is < 0m)
+        {
+            failures.Add($"{path} must not be negative; got {Show(price)}.");
+        }
+    }
+
+    private static string Show<T>(T? value)
+        where T : struct, IFormattable =>
+        value is { } v ? v.ToString(null, CultureInfo.InvariantCulture) : "(not set)";
 
     private static string Known(AgentHarnessOptions options) =>
         options.Providers.Count == 0 ? "none is configured" : "configured: " + string.Join(", ", options.Providers.Keys);

@@ -9,8 +9,9 @@ namespace AgentHarness.Http.Internal;
 /// </summary>
 internal sealed class RequestBody
 {
-    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens)
+    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens, int choices = 1)
     {
+        Choices = choices;
         Bytes = bytes;
         Model = model;
         ModelStart = modelStart;
@@ -31,6 +32,9 @@ internal sealed class RequestBody
     /// <summary>Gets <c>max_completion_tokens</c>, <c>max_output_tokens</c> or <c>max_tokens</c>, whichever is present.</summary>
     public int? MaxOutputTokens { get; }
 
+    /// <summary>Gets how many answers the request asks for (<c>n</c>), at least 1: each can use the maximum output.</summary>
+    public int Choices { get; }
+
     private int ModelStart { get; }
 
     private int ModelLength { get; }
@@ -41,6 +45,7 @@ internal sealed class RequestBody
         int modelStart = -1, modelLength = 0;
         var stream = false;
         int? maxTokens = null;
+        var choices = 1;
 
         var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
         try
@@ -81,6 +86,14 @@ internal sealed class RequestBody
                         maxTokens = value;
                     }
                 }
+                else if (reader.ValueTextEquals("n"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) && n > 1)
+                    {
+                        choices = n;
+                    }
+                }
                 else
                 {
                     reader.Read();
@@ -94,7 +107,7 @@ internal sealed class RequestBody
             return new RequestBody(bytes, null, -1, 0, false, null);
         }
 
-        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens);
+        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens, choices);
     }
 
     /// <summary>Returns the body with the <c>model</c> value replaced, or the same bytes when it is unchanged.</summary>

@@ -19,9 +19,18 @@ internal sealed class SseUsageObserver : IDisposable
     private int _dataLength;
     private bool _hasData;
     private UsageReading _reading;
+    private readonly OutputText _output = new();
+
+    public SseUsageObserver()
+    {
+        _reading.Deltas = _output;
+    }
 
     /// <summary>Gets what the events read so far reported.</summary>
     public UsageReading Reading => _reading;
+
+    /// <summary>Gets the output text the events carried, to charge a stream that stopped before its usage event.</summary>
+    public OutputText Output => _output;
 
     /// <summary>Gets a value indicating whether the stream's end marker arrived: <c>[DONE]</c>, or a terminal Responses event.</summary>
     public bool SawDone { get; private set; }
@@ -80,6 +89,7 @@ internal sealed class SseUsageObserver : IDisposable
 
     public void Dispose()
     {
+        _output.Dispose();
         ArrayPool<byte>.Shared.Return(Interlocked.Exchange(ref _line, []));
         ArrayPool<byte>.Shared.Return(Interlocked.Exchange(ref _data, []));
     }

@@ -15,6 +15,15 @@ internal struct UsageReading
     public int OutputTokens;
     public int CachedInputTokens;
 
+    /// <summary>The cost the provider or gateway reported (<c>usage.cost</c>, a number or a string), or <see langword="null"/>.</summary>
+    public decimal? ReportedCost;
+
+    /// <summary>Whether a <c>usage</c> object was read.</summary>
+    public bool HasUsage;
+
+    /// <summary>When set, receives the text of every output delta of a stream, to charge a stream cut short by what it carried.</summary>
+    public OutputText? Deltas;
+
     /// <summary>Whether the document was a terminal stream event of the Responses API (<c>response.completed</c>, ...), which has no <c>[DONE]</c> after it.</summary>
     public bool Terminal;
 
@@ -72,6 +81,7 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
+                    HasUsage = true;
                     ReadUsage(ref reader);
                 }
                 else
@@ -84,6 +94,24 @@ internal struct UsageReading
                 reader.Read();
                 HasError |= reader.TokenType is not JsonTokenType.Null;
                 reader.Skip();
+            }
+            else if (!nested && Deltas is { } deltas && reader.ValueTextEquals("choices"u8))
+            {
+                reader.Read();
+                ReadChoices(ref reader, deltas);
+            }
+            else if (!nested && Deltas is { } text && reader.ValueTextEquals("delta"u8))
+            {
+                // Responses stream events carry their output text (and function arguments) as a top-level "delta".
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    text.Append(ref reader);
+                }
+                else
+                {
+                    reader.Skip();
+                }
             }
             else if (!nested && reader.ValueTextEquals("response"u8))
             {
@@ -117,6 +145,24 @@ internal struct UsageReading
             {
                 OutputTokens = ReadInt(ref reader);
             }
+            else if (reader.ValueTextEquals("cost"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetDecimal(out var number) && number >= 0)
+                {
+                    ReportedCost = number;
+                }
+                else if (reader.TokenType == JsonTokenType.String
+                    && decimal.TryParse(reader.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+                    && parsed >= 0)
+                {
+                    ReportedCost = parsed;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
             else if (reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8))
             {
                 reader.Read();
@@ -136,6 +182,91 @@ internal struct UsageReading
                     {
                         reader.Read();
                         reader.Skip();
+                    }
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+    }
+
+    /// <summary>Collects the output text of chat stream chunks: <c>choices[].delta</c> content, refusal, reasoning and tool call arguments.</summary>
+    private static void ReadChoices(ref Utf8JsonReader reader, OutputText text)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("delta"u8))
+                {
+                    reader.Read();
+                    ReadDelta(ref reader, text);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+    }
+
+    private static void ReadDelta(ref Utf8JsonReader reader, OutputText text)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("refusal"u8)
+                || reader.ValueTextEquals("reasoning_content"u8) || reader.ValueTextEquals("reasoning"u8)
+                || reader.ValueTextEquals("arguments"u8) || reader.ValueTextEquals("name"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    text.Append(ref reader);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else if (reader.ValueTextEquals("tool_calls"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (reader.ValueTextEquals("function"u8))
+                        {
+                            reader.Read();
+                            ReadDelta(ref reader, text);
+                        }
+                        else
+                        {
+                            reader.Read();
+                            reader.Skip();
+                        }
                     }
                 }
             }

@@ -1,3 +1,5 @@
+using System.Globalization;
+using AgentHarness.Budget.Internal;
 using AgentHarness.Http.Internal;
 using AgentHarness.Runs.Internal;
 
@@ -29,6 +31,20 @@ internal sealed class LogicalCall : IStreamCompletion
     private UsageReading _reading;
     private int _finished;
 
+    // Cost control: the call's budgets, the price of the candidate being tried, the reservation its
+    // attempt holds, and what the call has been charged.
+    private readonly bool _metered;
+    private readonly CallBudget? _budget;
+    private readonly IReadOnlyDictionary<string, string> _callMetadata;
+    private ModelPrice? _price;
+    private Reservation? _held;
+    private int? _inputEstimate;
+    private decimal _costUsd;
+    private CostBasis _costBasis;
+    private (BudgetStatus Status, decimal Estimate)? _budgetRefusal;
+    private List<string>? _unpriced;
+    private bool _anySent;
+
     public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string relativePath, string operation, long started, CancellationToken callerToken)
     {
         _handler = handler;
@@ -42,6 +58,9 @@ internal sealed class LogicalCall : IStreamCompletion
         _run = AgentRun.Current;
         Metadata = _run?.MetadataSnapshot;
         Task = _run?.CurrentTask;
+        _callMetadata = Metadata?.ForCall(Task) ?? EmptyMetadata;
+        _metered = body.Model is not null && CostControl.IsMetered(operation);
+        _budget = _metered ? handler.Costs.Guard.ForCall(_run, _callMetadata) : null;
     }
 
     /// <summary>Gets the run's metadata as it stood when the call began; every attempt sends the same values.</summary>
@@ -55,6 +74,12 @@ internal sealed class LogicalCall : IStreamCompletion
     public ProviderEndpoint? Provider => _current?.Provider;
 
     public string ModelRequested => _body.Model ?? string.Empty;
+
+    /// <summary>Gets a value indicating whether any attempt was sent; a call refused before that is <see cref="UsageOutcome.Rejected"/>.</summary>
+    public bool AnySent => _anySent;
+
+    /// <summary>Gets the input tokens of the request as estimated before sending, computed once when first needed.</summary>
+    private int InputEstimate => _inputEstimate ??= TokenEstimator.EstimateInputTokens(_body.Bytes);
 
     /// <summary>Runs the call over its candidates and returns the response to hand to the client.</summary>
     public async Task<HttpResponseMessage> RunAsync(IReadOnlyList<Candidate> candidates, RouteSettings settings, CancellationTokenSource total)
@@ -73,6 +98,18 @@ internal sealed class LogicalCall : IStreamCompletion
             {
                 Skip(candidate, $"skipped: context window {window} is not larger than {failed}");
                 continue;
+            }
+
+            ModelPrice? price = null;
+            if (_metered)
+            {
+                price = _handler.Costs.Catalog.Find(candidate.CatalogId);
+                if (price is null && _handler.Costs.RefuseUnpriced)
+                {
+                    (_unpriced ??= []).Add(candidate.CatalogId);
+                    Skip(candidate, $"skipped: the price catalog has no price for '{candidate.CatalogId}'");
+                    continue;
+                }
             }
 
             if (!cooldowns.TryAcquire(candidate.Key, out var probe))
@@ -97,11 +134,32 @@ internal sealed class LogicalCall : IStreamCompletion
                 {
                     lastResponse?.Dispose();
                     lastResponse = null;
+                    _price = price;
+                    if (_budget is { Limited: true } && !await ReserveAsync(candidate, price).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
                     var result = await AttemptAsync(candidate, settings, total).ConfigureAwait(false);
                     if (result.Failure is not { } failure)
                     {
                         succeeded = true;
+                        if (result.Response!.Content is not ObservedStreamContent)
+                        {
+                            // A stream is charged when it ends; anything else has been read whole.
+                            ChargeAnswer(output: null);
+                        }
+
                         return result.Response!;
+                    }
+
+                    if (failure.Kind == FailureKind.Canceled || _callerToken.IsCancellationRequested)
+                    {
+                        ChargeCanceledAttempt();
+                    }
+                    else
+                    {
+                        Charge(0m, _costBasis);
                     }
 
                     lastResponse = result.Response;
@@ -203,6 +261,7 @@ internal sealed class LogicalCall : IStreamCompletion
     public void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error)
     {
         _reading = observer.Reading;
+        ChargeAnswer(observer.Output);
         var outcome = endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete;
         if (outcome == UsageOutcome.Incomplete && _current is { } candidate)
         {
@@ -220,6 +279,12 @@ internal sealed class LogicalCall : IStreamCompletion
             return;
         }
 
+        if (_held is not null)
+        {
+            // Only an unexpected exception ends a call with a reservation still held: release it.
+            Charge(0m, _costBasis);
+        }
+
         var latency = _handler.TimeProvider.GetElapsedTime(_started);
         var record = new UsageRecord
         {
@@ -227,7 +292,7 @@ internal sealed class LogicalCall : IStreamCompletion
             RunId = _run?.RunId,
             Agent = _run?.Agent,
             Task = Task,
-            Metadata = Metadata?.ForCall(Task) ?? EmptyMetadata,
+            Metadata = _callMetadata,
             ModelRequested = ModelRequested,
             ModelUsed = _reading.Model,
             Provider = _current?.Provider.Name,
@@ -236,6 +301,8 @@ internal sealed class LogicalCall : IStreamCompletion
             InputTokens = _reading.InputTokens,
             OutputTokens = _reading.OutputTokens,
             CachedInputTokens = _reading.CachedInputTokens,
+            CostUsd = _costUsd,
+            CostBasis = _costBasis,
             Latency = latency,
             Outcome = outcome,
             StatusCode = statusCode,
@@ -262,6 +329,104 @@ internal sealed class LogicalCall : IStreamCompletion
         {
             RoutingHandler.LogCallFailed(_handler.Logger, record.ModelRequested, record.Provider, _operation, outcome, _attempts.Count, error);
         }
+    }
+
+    /// <summary>
+    /// Reserves the attempt's worst case in every budget that applies. When it does not fit, the
+    /// candidate is skipped: a cheaper one after it may still fit, and a dearer one is skipped without asking.
+    /// </summary>
+    /// <returns>Whether the attempt may be sent.</returns>
+    private async ValueTask<bool> ReserveAsync(Candidate candidate, ModelPrice? price)
+    {
+        // An unpriced model the options allow reserves nothing, but is still refused by a budget with no room at all.
+        var worst = price is null ? 0m : WorstCase(price);
+        if (_budgetRefusal is { } refused && worst >= refused.Estimate)
+        {
+            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.######} is not below the ${refused.Estimate:0.######} that budget '{refused.Status.Rule}' refused"));
+            return false;
+        }
+
+        var outcome = await _budget!.TryReserveAsync(worst, _callerToken).ConfigureAwait(false);
+        if (outcome.Refusal is { } status)
+        {
+            if (_budgetRefusal is null || worst < _budgetRefusal.Value.Estimate)
+            {
+                _budgetRefusal = (status, worst);
+            }
+
+            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.######} does not fit budget '{status.Rule}' (limit ${status.LimitUsd:0.######}, spent ${status.SpentUsd:0.######}, reserved ${status.ReservedUsd:0.######})"));
+            return false;
+        }
+
+        _held = outcome.Reservation;
+        return true;
+    }
+
+    /// <summary>The most an attempt at this price can cost: the input estimate at the full input rate, and the most output the answer can have.</summary>
+    private decimal WorstCase(ModelPrice price)
+    {
+        var input = InputEstimate;
+        var output = CostControl.ProducesOutput(_operation)
+            ? CallCost.WorstCaseOutputTokens(price, _body.MaxOutputTokens, _body.Choices, input, _handler.Costs.DefaultMaxOutputTokens)
+            : 0;
+        return CallCost.WorstCase(price, input, output);
+    }
+
+    /// <summary>
+    /// Charges the answer that was returned: the cost the provider reported, else its usage at
+    /// catalog prices, else (a stream that stopped before its usage event) the input estimate and
+    /// the output that arrived.
+    /// </summary>
+    private void ChargeAnswer(OutputText? output)
+    {
+        if (!_metered)
+        {
+            Charge(0m, CostBasis.None);
+        }
+        else if (_reading.ReportedCost is { } reported)
+        {
+            Charge(reported, CostBasis.Reported);
+        }
+        else if (_price is not { } price)
+        {
+            Charge(0m, CostBasis.Unpriced);
+        }
+        else if (_reading.HasUsage)
+        {
+            Charge(CallCost.Of(price, _reading.InputTokens, _reading.OutputTokens, _reading.CachedInputTokens), CostBasis.Catalog);
+        }
+        else
+        {
+            var received = output?.CountTokens(TokenEstimator.CountTokens) ?? 0;
+            Charge(CallCost.Of(price, InputEstimate, received, 0), CostBasis.Estimated);
+        }
+    }
+
+    /// <summary>Charges an attempt the caller cancelled after it was sent: the provider has likely billed the prompt.</summary>
+    private void ChargeCanceledAttempt()
+    {
+        if (!_metered)
+        {
+            Charge(0m, CostBasis.None);
+        }
+        else if (_price is { } price)
+        {
+            Charge(InputEstimate * price.InputPerToken, CostBasis.Estimated);
+        }
+        else
+        {
+            Charge(0m, CostBasis.Unpriced);
+        }
+    }
+
+    /// <summary>Settles the held reservation (if any) at <paramref name="amountUsd"/>; zero releases it.</summary>
+    private void Charge(decimal amountUsd, CostBasis basis)
+    {
+        var held = _held;
+        _held = null;
+        _costUsd += amountUsd;
+        _costBasis = basis;
+        _budget?.Settle(held, amountUsd);
     }
 
     /// <summary>Reads <c>retry-after-ms</c>, or <c>Retry-After</c> in seconds or as an HTTP date; <see langword="null"/> when absent.</summary>
@@ -343,6 +508,18 @@ internal sealed class LogicalCall : IStreamCompletion
 
     private HttpResponseMessage ExhaustedOrThrow(Candidate? last, HttpResponseMessage? response, Exception? exception, string? reason)
     {
+        if (_budgetRefusal is { } refusal)
+        {
+            response?.Dispose();
+            throw new BudgetExceededException(ModelRequested, refusal.Status, refusal.Estimate, _attempts.ToArray());
+        }
+
+        if (_unpriced is not null && !_anySent)
+        {
+            response?.Dispose();
+            throw new UnpricedModelException(ModelRequested, _unpriced.ToArray());
+        }
+
         if (last is { Policy: null } && _attempts.Count > 0 && _attempts[^1].Outcome != AttemptOutcome.Skipped)
         {
             // A direct call keeps the provider's own answer, so the client raises its usual error with the status.
@@ -359,6 +536,7 @@ internal sealed class LogicalCall : IStreamCompletion
         var started = time.GetTimestamp();
         _current = candidate;
         var attempt = CreateAttempt(candidate);
+        _anySent = true;
         using var attemptTimeout = new CancellationTokenSource(settings.AttemptTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, attemptTimeout.Token);
         HttpResponseMessage? response = null;

@@ -61,6 +61,14 @@ internal sealed class ProviderRegistry
         }
     }
 
+    /// <summary>Gets the configured providers' names.</summary>
+    public IEnumerable<string> ProviderNames => _providers.Keys;
+
+    /// <summary>Gets the providers, in no particular order.</summary>
+    public IEnumerable<ProviderEndpoint> Providers => _providers.Values;
+
+    public ProviderEndpoint? FindProvider(string name) => _providers.GetValueOrDefault(name);
+
     /// <summary>Gets the metadata header prefixes of every gateway, to keep them away from other providers.</summary>
     public string[] MetadataHeaderPrefixes { get; }
 

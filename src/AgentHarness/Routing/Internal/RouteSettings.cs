@@ -54,4 +54,7 @@ internal sealed record Candidate(ProviderEndpoint Provider, string Model, int? C
 {
     /// <summary>Gets the cooldown key: one provider's model, independent of every other.</summary>
     public string Key { get; } = Provider.Name + "/" + Model;
+
+    /// <summary>Gets the id the price catalog knows the candidate by: the full id on a gateway, <c>provider/model</c> elsewhere.</summary>
+    public string CatalogId { get; } = Provider.IsGateway ? Model : Provider.Name + "/" + Model;
 }

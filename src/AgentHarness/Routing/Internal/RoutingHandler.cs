@@ -1,3 +1,4 @@
+using AgentHarness.Budget.Internal;
 using AgentHarness.Http.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +14,7 @@ internal sealed partial class RoutingHandler(
     ProviderRegistry registry,
     CooldownTracker cooldowns,
     IUsageLedger ledger,
+    CostControl costs,
     TimeProvider timeProvider,
     ILogger<RoutingHandler> logger) : DelegatingHandler
 {
@@ -28,6 +30,8 @@ internal sealed partial class RoutingHandler(
     internal TimeProvider TimeProvider => timeProvider;
 
     internal CooldownTracker Cooldowns => cooldowns;
+
+    internal CostControl Costs => costs;
 
     /// <summary>
     /// Serves the official client's synchronous methods through the same pipeline. The attempts
@@ -63,6 +67,11 @@ internal sealed partial class RoutingHandler(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw;
+        }
+        catch (Exception ex) when (ex is BudgetExceededException or UnpricedModelException)
+        {
+            call.Finish(call.AnySent ? UsageOutcome.Failed : UsageOutcome.Rejected, statusCode: null, ex.Message);
             throw;
         }
         catch (Exception ex)

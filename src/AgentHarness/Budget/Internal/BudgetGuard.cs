@@ -1,0 +1,394 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgentHarness.Budget.Internal;
+
+/// <summary>A configured budget rule, ready to match calls.</summary>
+/// <param name="Name">The rule's name.</param>
+/// <param name="MetadataKey">The run metadata key the rule is per (<c>customer</c>, an extra key, ...), or <see langword="null"/> for a global rule.</param>
+/// <param name="Value">The one value the rule limits, or <see langword="null"/> for every value.</param>
+/// <param name="Window">The rule's window.</param>
+/// <param name="LimitUsd">The limit per window and value.</param>
+internal sealed record BudgetRule(string Name, string? MetadataKey, string? Value, BudgetWindow Window, decimal LimitUsd)
+{
+    public static BudgetRule From(string name, BudgetRuleOptions options)
+    {
+        var dimension = options.Dimension.Trim();
+        string? key = dimension.Equals("global", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : dimension.StartsWith("extra.", StringComparison.OrdinalIgnoreCase) ? dimension["extra.".Length..] : dimension.ToLowerInvariant();
+        return new BudgetRule(name, key, key is null ? null : options.Value, options.Window, options.LimitUsd);
+    }
+
+    /// <summary>Whether the rule limits a call with this metadata, and the value it is counted under.</summary>
+    public bool Matches(IReadOnlyDictionary<string, string> metadata, out string? value)
+    {
+        if (MetadataKey is null)
+        {
+            value = null;
+            return true;
+        }
+
+        if (metadata.TryGetValue(MetadataKey, out var actual) && (Value is null || string.Equals(actual, Value, StringComparison.Ordinal)))
+        {
+            value = actual;
+            return true;
+        }
+
+        value = null;
+        return false;
+    }
+
+    /// <summary>The counter of a value in the window that contains <paramref name="now"/>.</summary>
+    public BudgetCounter Counter(string? value, DateTimeOffset now, out DateTimeOffset windowStart)
+    {
+        var utc = now.UtcDateTime;
+        DateTime start, end;
+        string stamp;
+        switch (Window)
+        {
+            case BudgetWindow.Hour:
+                start = new DateTime(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, DateTimeKind.Utc);
+                end = start.AddHours(1);
+                stamp = start.ToString("yyyy-MM-dd'T'HH", CultureInfo.InvariantCulture);
+                break;
+            case BudgetWindow.Month:
+                start = new DateTime(utc.Year, utc.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+                end = start.AddMonths(1);
+                stamp = start.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+                break;
+            default:
+                start = utc.Date;
+                end = start.AddDays(1);
+                stamp = start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+                break;
+        }
+
+        windowStart = new DateTimeOffset(start, TimeSpan.Zero);
+
+        // A day past the window's end leaves time for calls still in flight to settle.
+        return new BudgetCounter($"{Name}|{value ?? "*"}|{stamp}", LimitUsd, new DateTimeOffset(end, TimeSpan.Zero).AddDays(1));
+    }
+}
+
+/// <summary>What an attempt holds in the budgets until it is settled.</summary>
+/// <param name="AmountUsd">The amount reserved on every counter.</param>
+/// <param name="Counters">The store's counters it was reserved on.</param>
+/// <param name="OnRun">Whether it was also reserved on the run.</param>
+internal sealed record Reservation(decimal AmountUsd, BudgetCounter[] Counters, bool OnRun);
+
+/// <summary>The answer of a reservation: the reservation, or the figures of the budget that refused it.</summary>
+internal readonly record struct ReserveOutcome(Reservation? Reservation, BudgetStatus? Refusal);
+
+/// <summary>
+/// The budget stage. For each call it finds the limits that apply (the run's cap, rules per run,
+/// rules per dimension value and window), reserves each attempt's worst case against all of them
+/// before it is sent, and settles the reservation to what the attempt really cost.
+/// </summary>
+internal sealed partial class BudgetGuard : IBudgetGuard
+{
+    public const string RunCapRule = nameof(AgentRun.MaxCostUsd);
+
+    private readonly BudgetRule[] _rules;
+    private readonly BudgetRule[] _runRules;
+    private readonly double[] _thresholds;
+    private readonly IBudgetStore _store;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    public BudgetGuard(IOptions<AgentHarnessOptions> options, IBudgetStore store, TimeProvider timeProvider, ILogger<BudgetGuard> logger)
+    {
+        var value = options.Value;
+        var rules = value.Budgets.Select(static r => BudgetRule.From(r.Key, r.Value)).ToArray();
+        _rules = [.. rules.Where(static r => r.Window != BudgetWindow.Run)];
+        _runRules = [.. rules.Where(static r => r.Window == BudgetWindow.Run)];
+        _thresholds = [.. value.BudgetThresholds.Order()];
+        _store = store;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    public event EventHandler<BudgetThresholdEventArgs>? ThresholdReached;
+
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    internal IBudgetStore Store => _store;
+
+    /// <summary>The budgets of one call, or <see langword="null"/> when nothing counts its spend: no run and no rule applies.</summary>
+    public CallBudget? ForCall(AgentRun? run, IReadOnlyDictionary<string, string> metadata)
+    {
+        if (run is null && _rules.Length == 0)
+        {
+            return null;
+        }
+
+        var store = Match(_rules, metadata);
+        var perRun = run is null ? [] : Match(_runRules, metadata);
+        return run is null && store.Length == 0 ? null : new CallBudget(this, run, store, perRun);
+    }
+
+    public async ValueTask<BudgetStatus> GetStatusAsync(string rule, string? value = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(rule);
+        var found = _rules.FirstOrDefault(r => r.Name.Equals(rule, StringComparison.OrdinalIgnoreCase));
+        if (found is null)
+        {
+            throw _runRules.Any(r => r.Name.Equals(rule, StringComparison.OrdinalIgnoreCase))
+                ? new ArgumentException($"Budget rule '{rule}' is per run; read AgentRun.SpentUsd of the run instead.", nameof(rule))
+                : new ArgumentException($"No budget rule is named '{rule}' ({(_rules.Length + _runRules.Length == 0 ? "none is configured" : "configured: " + string.Join(", ", _rules.Concat(_runRules).Select(static r => r.Name)))}).", nameof(rule));
+        }
+
+        var counted = found.MetadataKey is null ? null : found.Value ?? value;
+        if (found.MetadataKey is not null && counted is null)
+        {
+            throw new ArgumentException($"Budget rule '{rule}' has a limit per {found.MetadataKey}; pass the value to read.", nameof(value));
+        }
+
+        var counter = found.Counter(counted, _timeProvider.GetUtcNow(), out var start);
+        var state = await _store.GetAsync(counter.Key, cancellationToken).ConfigureAwait(false);
+        return new BudgetStatus(found.Name, counted, start, found.LimitUsd, state.SpentUsd, state.ReservedUsd);
+    }
+
+    /// <summary>Raises the event for every threshold the spend crossed going from <paramref name="before"/> to the status's spend.</summary>
+    internal void OnSpent(BudgetStatus status, decimal before, string? runId, Func<int, bool>? firstTime = null)
+    {
+        if (status.LimitUsd <= 0m || ThresholdReached is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < _thresholds.Length; i++)
+        {
+            var mark = status.LimitUsd * (decimal)_thresholds[i];
+            if (before < mark && status.SpentUsd >= mark && (firstTime?.Invoke(i) ?? true))
+            {
+                try
+                {
+                    ThresholdReached?.Invoke(this, new BudgetThresholdEventArgs(status, _thresholds[i], runId));
+                }
+#pragma warning disable CA1031 // An application's handler must never fail the call that crossed the threshold.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    LogHandlerFailed(_logger, ex, status.Rule, _thresholds[i]);
+                }
+            }
+        }
+    }
+
+    internal void OnSettleFailed(Exception exception, string rule) => LogSettleFailed(_logger, exception, rule);
+
+    private static (BudgetRule Rule, string? Value)[] Match(BudgetRule[] rules, IReadOnlyDictionary<string, string> metadata)
+    {
+        if (rules.Length == 0)
+        {
+            return [];
+        }
+
+        List<(BudgetRule, string?)>? matched = null;
+        foreach (var rule in rules)
+        {
+            if (rule.Matches(metadata, out var value))
+            {
+                (matched ??= []).Add((rule, value));
+            }
+        }
+
+        return matched is null ? [] : [.. matched];
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "A handler of BudgetGuard.ThresholdReached failed for budget {Rule} at {Threshold}.")]
+    private static partial void LogHandlerFailed(ILogger logger, Exception exception, string rule, double threshold);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Error, Message = "Settling a reservation of budget {Rule} failed; its counters may hold the reservation until they expire.")]
+    private static partial void LogSettleFailed(ILogger logger, Exception exception, string rule);
+}
+
+/// <summary>The budgets of one logical call: the run's cap and the rules that match the call's metadata.</summary>
+internal sealed class CallBudget
+{
+    private readonly BudgetGuard _guard;
+    private readonly AgentRun? _run;
+    private readonly (BudgetRule Rule, string? Value)[] _store;
+    private readonly (BudgetRule Rule, string? Value)[] _perRun;
+
+    public CallBudget(BudgetGuard guard, AgentRun? run, (BudgetRule Rule, string? Value)[] store, (BudgetRule Rule, string? Value)[] perRun)
+    {
+        _guard = guard;
+        _run = run;
+        _store = store;
+        _perRun = perRun;
+    }
+
+    /// <summary>Whether any limit applies, so that attempts need a worst case and a reservation.</summary>
+    public bool Limited => _store.Length > 0 || _perRun.Length > 0 || _run?.MaxCostUsd is not null;
+
+    /// <summary>Reserves an attempt's worst case on the run and on every matching rule, or on none of them.</summary>
+    public async ValueTask<ReserveOutcome> TryReserveAsync(decimal amountUsd, CancellationToken cancellationToken)
+    {
+        var onRun = false;
+        if (_run is not null && RunLimit() is { } limit)
+        {
+            if (!_run.TryReserve(amountUsd, limit.LimitUsd, out var state))
+            {
+                return new ReserveOutcome(null, new BudgetStatus(limit.Rule, limit.Value, _run.StartedAt, limit.LimitUsd, state.SpentUsd, state.ReservedUsd));
+            }
+
+            onRun = true;
+        }
+
+        if (_store.Length == 0)
+        {
+            return new ReserveOutcome(new Reservation(amountUsd, [], onRun), null);
+        }
+
+        var counters = Counters(out var starts);
+        BudgetReserveResult result;
+        try
+        {
+            result = await _guard.Store.TryReserveAsync(counters, amountUsd, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (onRun)
+            {
+                _run!.Settle(amountUsd, 0m);
+            }
+
+            throw;
+        }
+
+        if (!result.Succeeded)
+        {
+            if (onRun)
+            {
+                _run!.Settle(amountUsd, 0m);
+            }
+
+            var (rule, value) = _store[result.RefusedIndex];
+            return new ReserveOutcome(null, new BudgetStatus(rule.Name, value, starts[result.RefusedIndex], rule.LimitUsd, result.Refused.SpentUsd, result.Refused.ReservedUsd));
+        }
+
+        return new ReserveOutcome(new Reservation(amountUsd, counters, onRun), null);
+    }
+
+    /// <summary>
+    /// Ends a reservation at what the attempt really cost (zero releases it), or charges an attempt
+    /// that reserved nothing. Never throws and never waits for a shared store: a reservation must
+    /// always end, and a model call must not fail for its bookkeeping.
+    /// </summary>
+    public void Settle(Reservation? reservation, decimal actualUsd)
+    {
+        if (_run is not null)
+        {
+            var (before, after) = _run.Settle(reservation is { OnRun: true } ? reservation.AmountUsd : 0m, actualUsd);
+            if (actualUsd > 0m)
+            {
+                RunThresholds(before, after);
+            }
+        }
+
+        var counters = reservation?.Counters ?? (actualUsd > 0m && _store.Length > 0 ? Counters(out _) : []);
+        if (counters.Length == 0)
+        {
+            return;
+        }
+
+        var reserved = reservation?.AmountUsd ?? 0m;
+        try
+        {
+            var pending = _guard.Store.SettleAsync(counters, reserved, actualUsd, CancellationToken.None);
+            if (pending.IsCompletedSuccessfully)
+            {
+                StoreThresholds(pending.Result, actualUsd);
+            }
+            else
+            {
+                _ = CompleteAsync(pending, actualUsd);
+            }
+        }
+#pragma warning disable CA1031 // See the summary: bookkeeping never fails the call.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _guard.OnSettleFailed(ex, _store[0].Rule.Name);
+        }
+    }
+
+    private async Task CompleteAsync(ValueTask<IReadOnlyList<BudgetCounterState>> pending, decimal actualUsd)
+    {
+        try
+        {
+            StoreThresholds(await pending.ConfigureAwait(false), actualUsd);
+        }
+#pragma warning disable CA1031 // See Settle.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _guard.OnSettleFailed(ex, _store[0].Rule.Name);
+        }
+    }
+
+    private void StoreThresholds(IReadOnlyList<BudgetCounterState> states, decimal actualUsd)
+    {
+        if (actualUsd <= 0m)
+        {
+            return;
+        }
+
+        var now = _guard.TimeProvider.GetUtcNow();
+        for (var i = 0; i < states.Count && i < _store.Length; i++)
+        {
+            var (rule, value) = _store[i];
+            rule.Counter(value, now, out var start);
+            var state = states[i];
+
+            // The store settled atomically, so exactly one settle moves a counter across each threshold.
+            _guard.OnSpent(new BudgetStatus(rule.Name, value, start, rule.LimitUsd, state.SpentUsd, state.ReservedUsd), state.SpentUsd - actualUsd, _run?.RunId);
+        }
+    }
+
+    private void RunThresholds(decimal before, decimal after)
+    {
+        var run = _run!;
+        var reserved = run.ReservedUsd;
+        if (run.MaxCostUsd is { } cap)
+        {
+            _guard.OnSpent(new BudgetStatus(BudgetGuard.RunCapRule, null, run.StartedAt, cap, after, reserved), before, run.RunId, i => run.MarkThresholdReached(BudgetGuard.RunCapRule, i));
+        }
+
+        foreach (var (rule, value) in _perRun)
+        {
+            _guard.OnSpent(new BudgetStatus(rule.Name, value, run.StartedAt, rule.LimitUsd, after, reserved), before, run.RunId, i => run.MarkThresholdReached(rule.Name, i));
+        }
+    }
+
+    /// <summary>The tightest limit on the run: its own cap or a per-run rule.</summary>
+    private (string Rule, string? Value, decimal LimitUsd)? RunLimit()
+    {
+        (string Rule, string? Value, decimal LimitUsd)? tightest = _run!.MaxCostUsd is { } cap ? (BudgetGuard.RunCapRule, null, cap) : null;
+        foreach (var (rule, value) in _perRun)
+        {
+            if (tightest is null || rule.LimitUsd < tightest.Value.LimitUsd)
+            {
+                tightest = (rule.Name, value, rule.LimitUsd);
+            }
+        }
+
+        return tightest;
+    }
+
+    private BudgetCounter[] Counters(out DateTimeOffset[] starts)
+    {
+        var now = _guard.TimeProvider.GetUtcNow();
+        var counters = new BudgetCounter[_store.Length];
+        starts = new DateTimeOffset[_store.Length];
+        for (var i = 0; i < _store.Length; i++)
+        {
+            counters[i] = _store[i].Rule.Counter(_store[i].Value, now, out starts[i]);
+        }
+
+        return counters;
+    }
+}

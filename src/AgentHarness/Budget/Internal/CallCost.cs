@@ -1,0 +1,48 @@
+namespace AgentHarness.Budget.Internal;
+
+/// <summary>The arithmetic of a call's cost, in <see cref="decimal"/> so that millions of tiny charges add up exactly.</summary>
+internal static class CallCost
+{
+    /// <summary>The cost of reported usage: uncached input, cached input at the cached rate, output.</summary>
+    public static decimal Of(ModelPrice price, long inputTokens, long outputTokens, long cachedInputTokens)
+    {
+        // Cached tokens are part of the input count; a provider's inconsistent numbers must not make a negative charge.
+        var cached = Math.Clamp(cachedInputTokens, 0, Math.Max(0, inputTokens));
+        var uncached = Math.Max(0, inputTokens) - cached;
+        return (uncached * price.InputPerToken)
+            + (cached * (price.CachedInputPerToken ?? price.InputPerToken))
+            + (Math.Max(0, outputTokens) * price.OutputPerToken);
+    }
+
+    /// <summary>
+    /// The most output tokens an answer can have: the request's maximum, capped by the model's
+    /// output limit; without a maximum the model's output limit, else what is left of its context
+    /// window, else the configured default. Times the number of choices asked for.
+    /// </summary>
+    public static long WorstCaseOutputTokens(ModelPrice price, int? requestMax, int choices, long inputTokens, int defaultMax)
+    {
+        long perChoice;
+        if (requestMax is { } max && max > 0)
+        {
+            perChoice = price.MaxOutputTokens is { } limit ? Math.Min(max, limit) : max;
+        }
+        else if (price.MaxOutputTokens is { } limit)
+        {
+            perChoice = limit;
+        }
+        else if (price.ContextWindow is { } window && window > inputTokens)
+        {
+            perChoice = window - inputTokens;
+        }
+        else
+        {
+            perChoice = defaultMax;
+        }
+
+        return perChoice * Math.Max(1, choices);
+    }
+
+    /// <summary>The worst case of an attempt: every input token at the uncached rate, and the most output the answer can have.</summary>
+    public static decimal WorstCase(ModelPrice price, long inputTokens, long outputTokens) =>
+        (inputTokens * price.InputPerToken) + (outputTokens * price.OutputPerToken);
+}
