@@ -42,6 +42,7 @@ using var run = harness.BeginRun("code-review-agent", r =>
     r.Branch = "feat/auth-refactor";
     r.Environment = "dev";
     r.Repo = "acme/user-service";
+    r.MaxCostUsd = 0.05m; // a misrouted loop stops here instead of burning money overnight
 });
 
 var category = await harness.GetChatClient(models.Classify).ClassifyAsync<ChangeCategory>(Diff);
@@ -56,6 +57,14 @@ Console.WriteLine($"Summary: {summary.Trim()}");
 Console.WriteLine();
 Console.WriteLine($"Calls of run {run.RunId} (agent {run.Agent}, branch {run.Branch}):");
 Setup.PrintCalls(run.Calls);
+Console.WriteLine();
+Console.WriteLine("Cost per task:");
+foreach (var (task, totals) in run.TaskTotals.OrderByDescending(static t => t.Value.CostUsd))
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {(task.Length == 0 ? "(no task)" : task),-10} {totals.Calls,3} call(s)  ${totals.CostUsd:0.000000}"));
+}
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Run total: ${run.SpentUsd:0.000000} of a ${run.MaxCostUsd:0.00} cap (${run.RemainingUsd:0.000000} left)."));
 
 if (sandbox is not null)
 {
@@ -106,7 +115,8 @@ internal static class Setup
         var sandbox = new SandboxProvider();
         sandbox.Model("openai/gpt-4.1-nano").AnswerAs("gpt-4.1-nano-2025-04-14").WithLatency(TimeSpan.FromMilliseconds(60))
             .Reply(static request => request.LastUserMessage?.Contains("try:", StringComparison.Ordinal) == true ? "refactor" : "feature");
-        sandbox.Model("policy/claude-4").AnswerAs("claude-sonnet-4-5-20250929").WithLatency(TimeSpan.FromMilliseconds(400)).Reply(
+        // Like a real gateway, the sandbox reports the review's cost in usage.cost; the other calls are priced from the catalog.
+        sandbox.Model("policy/claude-4").AnswerAs("claude-sonnet-4-5-20250929").WithLatency(TimeSpan.FromMilliseconds(400)).ReportCost(0.000003m, 0.000015m).Reply(
             "- Callers of getUserById break: keep a deprecated alias or update every call site in this change.\n" +
             "- Logging the raw exception may leak query details; log the user id and an error code instead.\n" +
             "- Add a test that a DatabaseError is logged and re-raised.");
@@ -125,8 +135,8 @@ internal static class Setup
 
     public static void PrintCalls(IReadOnlyList<UsageRecord> calls)
     {
-        const string Format = "{0,-10} {1,-24} {2,-28} {3,9} {4,9} {5,10} {6,-10}";
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, Format, "task", "model requested", "model used", "tokens in", "out", "latency", "outcome"));
+        const string Format = "{0,-10} {1,-24} {2,-28} {3,9} {4,9} {5,10} {6,12} {7,-9} {8,-10}";
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, Format, "task", "model requested", "model used", "tokens in", "out", "latency", "cost", "priced by", "outcome"));
         foreach (var call in calls)
         {
             Console.WriteLine(string.Format(
@@ -138,6 +148,8 @@ internal static class Setup
                 call.InputTokens,
                 call.OutputTokens,
                 $"{call.Latency.TotalMilliseconds:0} ms",
+                $"${call.CostUsd:0.000000}",
+                call.CostBasis,
                 call.Outcome));
         }
 
@@ -150,6 +162,8 @@ internal static class Setup
             calls.Sum(static c => c.InputTokens),
             calls.Sum(static c => c.OutputTokens),
             $"{calls.Sum(static c => c.Latency.TotalMilliseconds):0} ms",
+            $"${calls.Sum(static c => c.CostUsd):0.000000}",
+            string.Empty,
             string.Empty));
     }
 }

@@ -10,15 +10,15 @@ internal static class ChatCompletions
     private static readonly byte[] DoneEvent = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
 
     /// <summary>Everything one answer needs, so the whole and the streamed forms report the same figures.</summary>
-    public sealed record Completion(string Id, long Created, string Model, string Text, string FinishReason, int PromptTokens)
+    public sealed record Completion(string Id, long Created, string Model, string Text, string FinishReason, int PromptTokens, ModelPrice? ReportedPrice = null)
     {
         public int CompletionTokens => SandboxTokens.Count(Text);
     }
 
-    public static Completion Complete(string id, long created, string model, string answer, SandboxRequest request)
+    public static Completion Complete(string id, long created, string model, string answer, SandboxRequest request, ModelPrice? reportedPrice = null)
     {
         var (text, finishReason) = FitToMaxTokens(answer, request.MaxTokens);
-        return new Completion(id, created, model, text, finishReason, request.InputTokens);
+        return new Completion(id, created, model, text, finishReason, request.InputTokens, reportedPrice);
     }
 
     public static HttpResponseMessage CreateResponse(Completion completion) =>
@@ -165,6 +165,12 @@ internal static class ChatCompletions
         writer.WriteStartObject("completion_tokens_details");
         writer.WriteNumber("reasoning_tokens", 0);
         writer.WriteEndObject();
+        if (completion.ReportedPrice is { } price)
+        {
+            // What a gateway such as Requesty adds: the call's cost in US dollars.
+            writer.WriteNumber("cost", (completion.PromptTokens * price.InputPerToken) + (completion.CompletionTokens * price.OutputPerToken));
+        }
+
         writer.WriteEndObject();
     }
 }

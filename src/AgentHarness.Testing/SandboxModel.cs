@@ -68,6 +68,20 @@ public sealed class SandboxModel
     }
 
     /// <summary>
+    /// Reports each chat answer's cost in <c>usage.cost</c>, as gateways such as Requesty do:
+    /// its prompt and completion tokens at these prices (US dollars per token).
+    /// </summary>
+    /// <param name="inputPerToken">The price of one prompt token.</param>
+    /// <param name="outputPerToken">The price of one completion token.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel ReportCost(decimal inputPerToken, decimal outputPerToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(inputPerToken);
+        ArgumentOutOfRangeException.ThrowIfNegative(outputPerToken);
+        return Update(s => s with { ReportedPrice = new ModelPrice { InputPerToken = inputPerToken, OutputPerToken = outputPerToken } });
+    }
+
+    /// <summary>
     /// Rejects requests whose <see cref="SandboxRequest.InputTokens"/> exceed <paramref name="tokens"/> with OpenAI's
     /// 400 <c>context_length_exceeded</c> error.
     /// </summary>
@@ -199,7 +213,8 @@ internal sealed record ModelScript(
     string? AnswerAs,
     int? ContextWindow,
     TimeSpan Latency,
-    int? CutStreamAfter)
+    int? CutStreamAfter,
+    ModelPrice? ReportedPrice = null)
 {
     public static ModelScript Default { get; } = new(null, null, null, TimeSpan.Zero, null);
 }

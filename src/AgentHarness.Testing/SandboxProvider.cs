@@ -169,7 +169,7 @@ public sealed class SandboxProvider
 
         var answer = script.Answer?.Invoke(request) ?? DefaultAnswer(request);
         var id = string.Create(CultureInfo.InvariantCulture, $"chatcmpl-sbx-{Interlocked.Increment(ref completionCount)}");
-        var completion = ChatCompletions.Complete(id, timeProvider.GetUtcNow().ToUnixTimeSeconds(), answeringModel, answer, request);
+        var completion = ChatCompletions.Complete(id, timeProvider.GetUtcNow().ToUnixTimeSeconds(), answeringModel, answer, request, script.ReportedPrice);
         return request.Stream
             ? ChatCompletions.CreateStreamingResponse(completion, request.IncludeUsage, script.CutStreamAfter)
             : ChatCompletions.CreateResponse(completion);

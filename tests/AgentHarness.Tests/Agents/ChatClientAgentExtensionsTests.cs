@@ -29,7 +29,7 @@ public sealed class ChatClientAgentExtensionsTests
     {
         var sandbox = new SandboxProvider(new FakeTimeProvider());
         var services = new ServiceCollection();
-        services.AddAgentHarness().AddSandboxGateway(sandbox);
+        services.AddAgentHarness(static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Allow).AddSandboxGateway(sandbox);
         var provider = services.BuildServiceProvider();
         return (provider, provider.GetRequiredService<IAgentHarness>(), sandbox);
     }

@@ -31,6 +31,9 @@ internal sealed class TestHarness : IDisposable
         services.AddSingleton<TimeProvider>(time);
         configureServices?.Invoke(services);
         var builder = services.AddAgentHarness();
+
+        // Routing tests use made-up model names; the cost tests set Refuse (the default) again.
+        builder.Configure(static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Allow);
         configure(builder);
         builder.ConfigureHttpClient(b => b.ConfigurePrimaryHttpMessageHandler(() => transport));
         return new TestHarness(services.BuildServiceProvider(), time);

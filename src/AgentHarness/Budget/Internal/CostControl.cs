@@ -4,15 +4,27 @@ using Microsoft.Extensions.Options;
 namespace AgentHarness.Budget.Internal;
 
 /// <summary>What the router needs to price and budget a call: the catalog, the guard and their settings.</summary>
-internal sealed class CostControl(PriceCatalog catalog, BudgetGuard guard, IOptions<AgentHarnessOptions> options)
+internal sealed class CostControl
 {
-    public PriceCatalog Catalog { get; } = catalog;
+    public CostControl(PriceCatalog catalog, BudgetGuard guard, IOptions<AgentHarnessOptions> options)
+    {
+        Catalog = catalog;
+        Guard = guard;
+        RefuseUnpriced = options.Value.Catalog.UnpricedModels == UnpricedModelHandling.Refuse;
+        DefaultMaxOutputTokens = options.Value.Catalog.DefaultMaxOutputTokens;
 
-    public BudgetGuard Guard { get; } = guard;
+        // Loading the tokenizer's vocabulary takes about 200 ms: done in the background when the
+        // harness is built, so that the first budgeted call does not wait for it.
+        _ = Task.Run(static () => TokenEstimator.CountTokens("warm up"));
+    }
 
-    public bool RefuseUnpriced { get; } = options.Value.Catalog.UnpricedModels == UnpricedModelHandling.Refuse;
+    public PriceCatalog Catalog { get; }
 
-    public int DefaultMaxOutputTokens { get; } = options.Value.Catalog.DefaultMaxOutputTokens;
+    public BudgetGuard Guard { get; }
+
+    public bool RefuseUnpriced { get; }
+
+    public int DefaultMaxOutputTokens { get; }
 
     /// <summary>
     /// Whether an operation is billed by the token, and so priced and budgeted. Other operations

@@ -65,7 +65,10 @@ internal static class EmbeddedPrices
             ?? throw new InvalidOperationException($"The embedded resource '{ResourceName}' is missing from the assembly.");
         using var buffer = new MemoryStream(capacity: (int)stream.Length);
         stream.CopyTo(buffer);
-        return Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+        var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+
+        // An editor may save the file with a byte order mark, which the JSON parser rejects.
+        return Parse(json.Span.StartsWith("\uFEFF"u8) ? json[3..] : json);
     }
 
     private static (string Id, ModelPrice Price) ReadEntry(JsonElement entry, int index)

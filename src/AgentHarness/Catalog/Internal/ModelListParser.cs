@@ -32,6 +32,12 @@ internal static class ModelListParser
     /// <returns>The models in list order; empty when the body is not a JSON object with a <c>data</c> array.</returns>
     public static IReadOnlyList<ListedModel> Parse(ReadOnlySpan<byte> json, string source, DateOnly asOf)
     {
+        // The reader rejects a byte order mark, and some servers send one before the body.
+        if (json.StartsWith("\uFEFF"u8))
+        {
+            json = json[3..];
+        }
+
         var models = new List<ListedModel>();
         var reader = new Utf8JsonReader(json);
         try
