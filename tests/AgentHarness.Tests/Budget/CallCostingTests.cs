@@ -1,0 +1,170 @@
+using AgentHarness.Tests.Support;
+using OpenAI.Chat;
+using OpenAI.Embeddings;
+using Xunit;
+
+namespace AgentHarness.Tests.Budget;
+
+/// <summary>What each call is charged, through the whole pipeline: reported cost, catalog prices, streams, unpriced models.</summary>
+public sealed class CallCostingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static TestHarness Create(HttpMessageHandler transport, Action<AgentHarnessOptions>? configure = null) =>
+        TestHarness.Create(transport, b =>
+        {
+            TestHarness.ThreeProviders(b, maxRetries: 0);
+            b.Configure(o =>
+            {
+                o.Catalog.UnpricedModels = UnpricedModelHandling.Refuse;
+                o.Catalog.Models["openai/m"] = new ModelPriceOptions { InputPerToken = 0.000001m, CachedInputPerToken = 0.0000001m, OutputPerToken = 0.000002m };
+                configure?.Invoke(o);
+            });
+        });
+
+    private static async Task StreamAsync(ChatClient client)
+    {
+        await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("hi")], cancellationToken: Ct))
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Cost_CachedInputTokens_AreChargedAtTheCachedRate()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("m", promptTokens: 1000, completionTokens: 100, cachedTokens: 800))));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+
+        // 200 uncached at $1/M, 800 cached at $0.10/M, 100 out at $2/M.
+        Assert.Equal(0.00048m, record.CostUsd);
+        Assert.Equal(CostBasis.Catalog, record.CostBasis);
+    }
+
+    [Fact]
+    public async Task Cost_GatewayReportsUsageCost_ItWinsOverTheCatalog()
+    {
+        var json = Responses.ChatJson("openai/m", promptTokens: 1000, completionTokens: 100).Replace(
+            "\"prompt_tokens_details\"", "\"cost\":0.0123,\"prompt_tokens_details\"", StringComparison.Ordinal);
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(json)));
+        using var host = Create(transport, o => o.Catalog.Models["anthropic/x"] = new ModelPriceOptions { InputPerToken = 0.000001m, OutputPerToken = 0.000002m });
+        using var run = host.Harness.BeginRun("agent");
+
+        await host.Harness.GetChatClient("anthropic/x").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal("requesty", record.Provider);
+        Assert.Equal(0.0123m, record.CostUsd);
+        Assert.Equal(CostBasis.Reported, record.CostBasis);
+        Assert.Equal(0.0123m, run.SpentUsd);
+    }
+
+    [Fact]
+    public async Task Cost_StreamAndNonStreamWithTheSameUsage_CostTheSame()
+    {
+        var transport = new DelegateHandler((request, _) => Task.FromResult(request.Content!.ReadAsStringAsync().Result.Contains("\"stream\":true", StringComparison.Ordinal)
+            ? Responses.EventStream(Responses.ChatStream("m", ["a", "b"], promptTokens: 700, completionTokens: 300))
+            : Responses.Json(Responses.ChatJson("m", promptTokens: 700, completionTokens: 300))));
+        using var host = Create(transport);
+        var client = host.Harness.GetChatClient("openai/m");
+
+        await client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        await StreamAsync(client);
+
+        var records = host.Ledger.GetRecords();
+        Assert.Equal([false, true], records.Select(static r => r.Streaming));
+        Assert.All(records, static r => Assert.Equal(0.0013m, r.CostUsd));
+        Assert.All(records, static r => Assert.Equal(CostBasis.Catalog, r.CostBasis));
+    }
+
+    [Fact]
+    public async Task Cost_StreamCutBeforeItsUsageEvent_IsChargedForWhatArrived()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Responses.ChatStream("m", ["Hello", " world"], usage: false, done: false))));
+        using var host = Create(transport);
+
+        await Assert.ThrowsAsync<StreamInterruptedException>(() => StreamAsync(host.Harness.GetChatClient("openai/m")));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        var input = AgentHarness.Budget.Internal.TokenEstimator.EstimateInputTokens(System.Text.Encoding.UTF8.GetBytes(
+            """{"messages":[{"role":"user","content":"hi"}],"model":"openai/m","stream":true,"stream_options":{"include_usage":true}}"""));
+        var output = AgentHarness.Budget.Internal.TokenEstimator.CountTokens("Hello world");
+        Assert.Equal(UsageOutcome.Incomplete, record.Outcome);
+        Assert.Equal(CostBasis.Estimated, record.CostBasis);
+        Assert.Equal((input * 0.000001m) + (output * 0.000002m), record.CostUsd);
+        Assert.True(record.CostUsd > 0m);
+    }
+
+    [Fact]
+    public async Task Cost_UnpricedModelByDefault_IsRefusedWithoutSendingAndSaysHowToAddAPrice()
+    {
+        var transport = new DelegateHandler((_, _) => throw new InvalidOperationException("nothing may be sent"));
+        using var host = Create(transport);
+
+        var ex = await Assert.ThrowsAsync<UnpricedModelException>(() => host.Harness.GetChatClient("openai/unknown-model").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+
+        Assert.Equal(0, transport.Calls);
+        Assert.Equal("openai/unknown-model", ex.Model);
+        Assert.Contains("AgentHarness:Catalog:Models:openai/unknown-model", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("UnpricedModels to Allow", ex.Message, StringComparison.Ordinal);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Rejected, record.Outcome);
+    }
+
+    [Fact]
+    public async Task Cost_UnpricedModelAllowed_IsSentAndRecordedUnpricedAtZero()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("unknown-model"))));
+        using var host = Create(transport, static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Allow);
+
+        await host.Harness.GetChatClient("openai/unknown-model").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(0m, record.CostUsd);
+        Assert.Equal(CostBasis.Unpriced, record.CostBasis);
+    }
+
+    [Fact]
+    public async Task Cost_PolicyWithOneUnpricedMember_SkipsItAndUsesThePricedOne()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", static _ => Responses.Json(Responses.ChatJson("m", promptTokens: 10, completionTokens: 10)));
+        using var host = Create(mock.Handler, static o => o.Policies["p"] = new PolicyOptions { Models = { new() { Model = "openai/unknown-model" }, new() { Model = "openai/m" } } });
+
+        await host.Harness.GetChatClient("policy/p").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Single(mock.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Contains("no price for 'openai/unknown-model'", record.Attempts[0].Error, StringComparison.Ordinal);
+        Assert.Equal(0.00003m, record.CostUsd);
+    }
+
+    [Fact]
+    public async Task Cost_Embeddings_ChargeInputOnly()
+    {
+        var json = """{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":1000,"total_tokens":1000}}""";
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(json)));
+        using var host = Create(transport);
+
+        await host.Harness.GetEmbeddingClient("openai/text-embedding-3-small").GenerateEmbeddingAsync("hello", cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(1000 * 0.00000002m, record.CostUsd);
+    }
+
+    [Fact]
+    public async Task Cost_ModelListRequest_IsNeitherPricedNorRefused()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json("""{"object":"list","data":[]}""")));
+        using var host = Create(transport, static o => o.DefaultProvider = "openai");
+
+        await host.Harness.GetOpenAIClient().GetOpenAIModelClient().GetModelsAsync(Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
+        Assert.Equal(CostBasis.None, record.CostBasis);
+    }
+}
