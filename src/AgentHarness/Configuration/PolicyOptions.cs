@@ -15,7 +15,11 @@ public enum RoutingStrategy
     /// <summary>The member with the lowest recent latency (time to first token for streams) first; members not yet measured are tried first.</summary>
     LowestLatency,
 
-    /// <summary>The cheapest member first, by <see cref="PolicyMemberOptions.Rank"/>.</summary>
+    /// <summary>
+    /// The cheapest member first: by <see cref="PolicyMemberOptions.Rank"/>, then, among members of
+    /// equal rank (all of them unless ranks are set), by the price catalog's input and output price
+    /// per token together; members without a price come after priced ones.
+    /// </summary>
     LowestCost,
 }
 

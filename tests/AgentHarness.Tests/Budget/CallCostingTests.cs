@@ -167,4 +167,26 @@ public sealed class CallCostingTests
         Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
         Assert.Equal(CostBasis.None, record.CostBasis);
     }
+
+    [Fact]
+    public async Task LowestCost_MembersOfEqualRank_CheapestByCatalogFirstUnpricedLast()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", static _ => Responses.Error(System.Net.HttpStatusCode.ServiceUnavailable));
+        using var host = Create(mock.Handler, static o =>
+        {
+            o.Catalog.UnpricedModels = UnpricedModelHandling.Allow;
+            o.Catalog.Models["openai/dear"] = new ModelPriceOptions { InputPerToken = 0.00001m, OutputPerToken = 0.00003m };
+            o.Policies["cheap"] = new PolicyOptions
+            {
+                Strategy = RoutingStrategy.LowestCost,
+                AttemptsPerModel = 1,
+                Models = { new() { Model = "openai/unpriced" }, new() { Model = "openai/dear" }, new() { Model = "openai/m" } },
+            };
+        });
+
+        await Assert.ThrowsAsync<AllCandidatesFailedException>(() => host.Harness.GetChatClient("policy/cheap").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+
+        Assert.Equal(["m", "dear", "unpriced"], host.Ledger.GetRecords()[0].Attempts.Select(static a => a.Model));
+    }
 }

@@ -12,6 +12,7 @@ internal sealed class CostControl
         Guard = guard;
         RefuseUnpriced = options.Value.Catalog.UnpricedModels == UnpricedModelHandling.Refuse;
         DefaultMaxOutputTokens = options.Value.Catalog.DefaultMaxOutputTokens;
+        PricePerToken = id => Catalog.Find(id) is { } price ? price.InputPerToken + price.OutputPerToken : null;
 
         // Loading the tokenizer's vocabulary takes about 200 ms: done in the background when the
         // harness is built, so that the first budgeted call does not wait for it.
@@ -25,6 +26,9 @@ internal sealed class CostControl
     public bool RefuseUnpriced { get; }
 
     public int DefaultMaxOutputTokens { get; }
+
+    /// <summary>Gets a model's input and output price per token together, by catalog id: how lowest-cost policies compare members.</summary>
+    public Func<string, decimal?> PricePerToken { get; }
 
     /// <summary>
     /// Whether an operation is billed by the token, and so priced and budgeted. Other operations

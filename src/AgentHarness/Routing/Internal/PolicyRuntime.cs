@@ -55,16 +55,22 @@ internal sealed class PolicyRuntime
     }
 
     /// <summary>Returns the candidates for one call, in the order to try them; nested policies are expanded in place.</summary>
-    public List<Candidate> Candidates(AgentRun? run, CooldownTracker cooldowns)
+    /// <param name="run">The call's run, for sticky routing keys.</param>
+    /// <param name="cooldowns">Which candidates are cooling down.</param>
+    /// <param name="price">
+    /// A model's price per token (input and output together) by its catalog id, or <see langword="null"/>
+    /// when unknown; lowest-cost policies order members of equal rank by it.
+    /// </param>
+    public List<Candidate> Candidates(AgentRun? run, CooldownTracker cooldowns, Func<string, decimal?>? price = null)
     {
         var result = new List<Candidate>(_members.Length);
-        Append(result, run, cooldowns, depth: 0);
+        Append(result, run, cooldowns, price, depth: 0);
         return result;
     }
 
     public void ReportLatency(int member, TimeSpan latency) => _selector.ReportLatency(member, latency);
 
-    private void Append(List<Candidate> result, AgentRun? run, CooldownTracker cooldowns, int depth)
+    private void Append(List<Candidate> result, AgentRun? run, CooldownTracker cooldowns, Func<string, decimal?>? price, int depth)
     {
         // Cycles are refused when the options are validated; the bound only guards against a bug there.
         if (depth > 16)
@@ -80,7 +86,14 @@ internal sealed class PolicyRuntime
             available[i] = _members[i].Candidate is not { } candidate || cooldowns.IsAvailable(candidate.Key);
         }
 
-        _selector.Order(available, order, RoutingKey(run));
+        var availableCount = _selector.Order(available, order, RoutingKey(run));
+        if (price is not null && _options.Strategy == RoutingStrategy.LowestCost)
+        {
+            // Ranks come first; among equal ranks (all 0 unless set) the catalog decides.
+            SortByPrice(order[..availableCount], price);
+            SortByPrice(order[availableCount..], price);
+        }
+
         foreach (var index in order)
         {
             var member = _members[index];
@@ -93,8 +106,40 @@ internal sealed class PolicyRuntime
             }
             else
             {
-                member.Policy!.Append(result, run, cooldowns, depth + 1);
+                member.Policy!.Append(result, run, cooldowns, price, depth + 1);
             }
+        }
+    }
+
+    /// <summary>A stable insertion sort by rank, then price; members without a price (or nested policies) go after priced ones of their rank.</summary>
+    private void SortByPrice(Span<int> order, Func<string, decimal?> price)
+    {
+        if (order.Length < 2)
+        {
+            return;
+        }
+
+        Span<decimal> keys = order.Length <= 64 ? stackalloc decimal[order.Length] : new decimal[order.Length];
+        for (var i = 0; i < order.Length; i++)
+        {
+            keys[i] = _members[order[i]].Candidate is { } candidate ? price(candidate.CatalogId) ?? decimal.MaxValue : decimal.MaxValue;
+        }
+
+        for (var i = 1; i < order.Length; i++)
+        {
+            var member = order[i];
+            var key = keys[i];
+            var rank = _options.Models[member].Rank;
+            var j = i - 1;
+            while (j >= 0 && (_options.Models[order[j]].Rank > rank || (_options.Models[order[j]].Rank == rank && keys[j] > key)))
+            {
+                order[j + 1] = order[j];
+                keys[j + 1] = keys[j];
+                j--;
+            }
+
+            order[j + 1] = member;
+            keys[j + 1] = key;
         }
     }
 

@@ -11,8 +11,8 @@ internal sealed class RoutePlan(IReadOnlyList<Candidate>? direct, PolicyRuntime?
 {
     public RouteSettings Settings { get; } = settings;
 
-    public IReadOnlyList<Candidate> Candidates(AgentRun? run, CooldownTracker cooldowns) =>
-        policy?.Candidates(run, cooldowns) ?? direct!;
+    public IReadOnlyList<Candidate> Candidates(AgentRun? run, CooldownTracker cooldowns, Func<string, decimal?>? price = null) =>
+        policy?.Candidates(run, cooldowns, price) ?? direct!;
 }
 
 /// <summary>

@@ -56,7 +56,7 @@ internal sealed partial class RoutingHandler(
             throw new UnroutableModelException(body.Model, error!);
         }
 
-        var candidates = plan.Candidates(call.Run, cooldowns);
+        var candidates = plan.Candidates(call.Run, cooldowns, costs.PricePerToken);
         using var totalTimeout = new CancellationTokenSource(plan.Settings.TotalTimeout, timeProvider);
         using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, totalTimeout.Token);
         HttpResponseMessage response;
