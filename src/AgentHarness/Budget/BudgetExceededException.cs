@@ -86,6 +86,6 @@ public sealed class BudgetExceededException : Exception
         var budget = status.Value is null ? $"'{status.Rule}'" : $"'{status.Rule}' for '{status.Value}'";
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"The call to '{model}' was refused before sending: its worst-case cost of ${estimate:0.######} does not fit budget {budget} (limit ${status.LimitUsd:0.######}, spent ${status.SpentUsd:0.######}, reserved by calls in flight ${status.ReservedUsd:0.######}, remaining ${status.RemainingUsd:0.######}).");
+            $"The call to '{model}' was refused before sending: its worst-case cost of ${estimate:0.########} does not fit budget {budget} (limit ${status.LimitUsd:0.########}, spent ${status.SpentUsd:0.########}, reserved by calls in flight ${status.ReservedUsd:0.########}, remaining ${status.RemainingUsd:0.########}).");
     }
 }
