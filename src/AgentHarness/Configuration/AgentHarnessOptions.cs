@@ -67,8 +67,11 @@ public sealed class AgentHarnessOptions
     /// Gets or sets the fractions of a limit (a rule's, or a run's <see cref="AgentRun.MaxCostUsd"/>)
     /// whose crossing raises <see cref="IBudgetGuard.ThresholdReached"/>, once each per counter.
     /// </summary>
-    /// <value>The default value is 0.5, 0.8 and 1.0.</value>
-#pragma warning disable CA1819 // An array binds from configuration by replacement, where a list would append to the defaults.
-    public double[] BudgetThresholds { get; set; } = [0.5, 0.8, 1.0];
+    /// <value>
+    /// The default value is <see langword="null"/>, which means 0.5, 0.8 and 1.0. (A default array
+    /// would not do: the configuration binder appends configured items to an array's existing ones.)
+    /// </value>
+#pragma warning disable CA1819 // Bound from configuration; see the value's remarks.
+    public double[]? BudgetThresholds { get; set; }
 #pragma warning restore CA1819
 }

@@ -90,6 +90,8 @@ internal sealed partial class BudgetGuard : IBudgetGuard
 {
     public const string RunCapRule = nameof(AgentRun.MaxCostUsd);
 
+    private static readonly double[] DefaultThresholds = [0.5, 0.8, 1.0];
+
     private readonly BudgetRule[] _rules;
     private readonly BudgetRule[] _runRules;
     private readonly double[] _thresholds;
@@ -103,7 +105,7 @@ internal sealed partial class BudgetGuard : IBudgetGuard
         var rules = value.Budgets.Select(static r => BudgetRule.From(r.Key, r.Value)).ToArray();
         _rules = [.. rules.Where(static r => r.Window != BudgetWindow.Run)];
         _runRules = [.. rules.Where(static r => r.Window == BudgetWindow.Run)];
-        _thresholds = [.. value.BudgetThresholds.Order()];
+        _thresholds = [.. (value.BudgetThresholds ?? DefaultThresholds).Distinct().Order()];
         _store = store;
         _timeProvider = timeProvider;
         _logger = logger;

@@ -69,7 +69,7 @@ internal sealed class PriceCatalog : IPriceCatalog
         if (!response.IsSuccessStatusCode)
         {
             throw new HttpRequestException(
-                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {Excerpt(body)}",
+                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {endpoint.Redact(Excerpt(body))}",
                 inner: null,
                 response.StatusCode);
         }

@@ -317,11 +317,6 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
                 failures.Add($"{sectionPath}:BudgetThresholds must hold fractions of a limit greater than 0 and at most 1 (0.8 is 80%); got {threshold.ToString(CultureInfo.InvariantCulture)}.");
             }
         }
-
-        if (options.BudgetThresholds is null)
-        {
-            failures.Add($"{sectionPath}:BudgetThresholds must not be null; use an empty list for no threshold events.");
-        }
     }
 
     private static void CheckPrice(decimal? price, string path, List<string> failures)

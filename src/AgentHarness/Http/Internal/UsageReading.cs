@@ -202,8 +202,15 @@ internal struct UsageReading
             return;
         }
 
-        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                // A null or malformed choice is skipped: the usage after it must still be read.
+                reader.Skip();
+                continue;
+            }
+
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("delta"u8))

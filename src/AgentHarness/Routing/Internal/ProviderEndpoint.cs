@@ -42,5 +42,9 @@ internal sealed class ProviderEndpoint
         attempt.Headers.Authorization = _apiKey is null ? null : new AuthenticationHeaderValue("Bearer", _apiKey);
     }
 
+    /// <summary>Removes this provider's key from text that came from outside, such as an error body that echoes the request.</summary>
+    public string Redact(string text) =>
+        _apiKey is null ? text : text.Replace(_apiKey, "[key removed]", StringComparison.Ordinal);
+
     public override string ToString() => $"Provider {Name} ({_baseAddress})";
 }
