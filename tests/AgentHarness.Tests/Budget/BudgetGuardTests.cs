@@ -293,6 +293,100 @@ public sealed class BudgetGuardTests
     }
 
     [Fact]
+    public async Task Reserve_CheaperCandidateSentAndFailed_ThrowsAllCandidatesFailedNotARefusal()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Error(HttpStatusCode.ServiceUnavailable)));
+        using var host = TestHarness.Create(transport, b =>
+        {
+            Priced(b);
+            b.Configure(o => o.Policies["review"] = new PolicyOptions { AttemptsPerModel = 1, Models = { new() { Model = "openai/big" }, new() { Model = "openai/flat" } } });
+        });
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.50m);
+
+        var ex = await Assert.ThrowsAsync<AllCandidatesFailedException>(() => host.Harness.GetChatClient("policy/review").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct));
+
+        Assert.Equal(1, transport.Calls);
+        Assert.Equal([AttemptOutcome.Skipped, AttemptOutcome.Failed], ex.Attempts.Select(static a => a.Outcome));
+        Assert.Equal(UsageOutcome.Failed, Assert.Single(host.Ledger.GetRecords()).Outcome);
+    }
+
+    [Fact]
+    public async Task Reserve_DirectRetryDoesNotFit_ReturnsTheProvidersOwnAnswer()
+    {
+        IBudgetStore? store = null;
+        var transport = new DelegateHandler(async (_, ct) =>
+        {
+            // While the first attempt runs, another process takes half of the day's budget.
+            await store!.TryReserveAsync([new BudgetCounter("tight|*|2026-05-01", 1m, DateTimeOffset.MaxValue)], 0.05m, ct);
+            return Responses.Error(HttpStatusCode.ServiceUnavailable);
+        });
+        using var host = TestHarness.Create(transport, b =>
+        {
+            Priced(b);
+            b.AddProvider("retrying", p => { p.BaseUrl = new Uri("https://retrying.test/v1"); p.ApiKey = "k"; p.MaxRetries = 2; p.RetryBaseDelay = TimeSpan.Zero; });
+            b.Configure(o => o.Catalog.Models["retrying/flat"] = new ModelPriceOptions { InputPerToken = 0m, OutputPerToken = OutputPrice });
+            b.Configure(o => o.Budgets["tight"] = new BudgetRuleOptions { Dimension = "global", Window = BudgetWindow.Day, LimitUsd = 0.10m });
+        });
+        store = host.Services.GetRequiredService<IBudgetStore>();
+
+        var ex = await Assert.ThrowsAsync<System.ClientModel.ClientResultException>(() => host.Harness.GetChatClient("retrying/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct));
+
+        Assert.Equal(503, ex.Status);
+        Assert.Equal(1, transport.Calls);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Contains("does not fit budget 'tight'", record.Attempts[^1].Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Settle_CallerCancelsBeforeTheRequestLeaves_NothingCharged()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var store = new CancellingStore(cts);
+        var transport = new DelegateHandler((_, ct) =>
+        {
+            ct.ThrowIfCancellationRequested();
+            return Task.FromResult(Responses.Json(Responses.ChatJson("flat")));
+        });
+        using var host = TestHarness.Create(
+            transport,
+            b => Priced(b, o =>
+            {
+                o.Catalog.Models["openai/flat"] = new ModelPriceOptions { InputPerToken = 0.001m, OutputPerToken = OutputPrice, MaxOutputTokens = 4000 };
+                o.Budgets["global"] = new BudgetRuleOptions { Dimension = "global", Window = BudgetWindow.Day, LimitUsd = 1m };
+            }),
+            services => services.AddSingleton<IBudgetStore>(store));
+        using var run = host.Harness.BeginRun("agent");
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, cts.Token));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(0m, record.CostUsd);
+        Assert.Equal(0m, run.SpentUsd);
+        Assert.Equal(new BudgetCounterState(0m, 0m), await store.GetAsync(store.LastKey!, Ct));
+    }
+
+    /// <summary>A store that lets the reservation through, as the caller cancels while it is made.</summary>
+    private sealed class CancellingStore(CancellationTokenSource caller) : IBudgetStore
+    {
+        private readonly AgentHarness.Budget.Internal.InMemoryBudgetStore _inner = new(TimeProvider.System);
+
+        public string? LastKey { get; private set; }
+
+        public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, decimal amountUsd, CancellationToken cancellationToken)
+        {
+            LastKey = counters[0].Key;
+            var result = await _inner.TryReserveAsync(counters, amountUsd, cancellationToken);
+            await caller.CancelAsync();
+            return result;
+        }
+
+        public ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken) =>
+            _inner.SettleAsync(counters, reservedUsd, actualUsd, cancellationToken);
+
+        public ValueTask<BudgetCounterState> GetAsync(string key, CancellationToken cancellationToken) => _inner.GetAsync(key, cancellationToken);
+    }
+
+    [Fact]
     public async Task Settle_AfterACall_ReservationBecomesTheRealCost()
     {
         var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 250))));

@@ -189,4 +189,38 @@ public sealed class CallCostingTests
 
         Assert.Equal(["m", "dear", "unpriced"], host.Ledger.GetRecords()[0].Attempts.Select(static a => a.Model));
     }
+
+    [Fact]
+    public async Task Cost_WholeAndStreamedAnswersWithoutUsage_ChargedTheSameFromTheirText()
+    {
+        const string Whole = """{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello world"},"finish_reason":"stop"}]}""";
+        var transport = new DelegateHandler((request, _) => Task.FromResult(request.Content!.ReadAsStringAsync().Result.Contains("\"stream\":true", StringComparison.Ordinal)
+            ? Responses.EventStream(Responses.ChatStream("m", ["Hello", " world"], usage: false))
+            : Responses.Json(Whole)));
+        using var host = Create(transport);
+        var client = host.Harness.GetChatClient("openai/m");
+
+        await client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        await StreamAsync(client);
+
+        var records = host.Ledger.GetRecords();
+        Assert.All(records, static r => Assert.Equal(CostBasis.Estimated, r.CostBasis));
+        Assert.Equal(records[0].CostUsd, records[1].CostUsd);
+        var input = AgentHarness.Budget.Internal.TokenEstimator.EstimateInputTokens(System.Text.Encoding.UTF8.GetBytes("""{"messages":[{"role":"user","content":"hi"}]}"""));
+        Assert.Equal((input * 0.000001m) + (AgentHarness.Budget.Internal.TokenEstimator.CountTokens("Hello world") * 0.000002m), records[0].CostUsd);
+    }
+
+    [Fact]
+    public async Task Cost_AbsurdPriceAndUsage_SaturatesAndTheCallIsStillRecorded()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Responses.ChatStream("m", ["a"], promptTokens: 2_000_000_000, completionTokens: 2_000_000_000))));
+        using var host = Create(transport, static o => o.Catalog.Models["openai/m"] = new ModelPriceOptions { InputPerToken = 100_000_000_000_000_000_000m, OutputPerToken = 100_000_000_000_000_000_000m });
+        using var run = host.Harness.BeginRun("agent");
+
+        await StreamAsync(host.Harness.GetChatClient("openai/m"));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(AgentHarness.Budget.Internal.CallCost.Ceiling, record.CostUsd);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
 }

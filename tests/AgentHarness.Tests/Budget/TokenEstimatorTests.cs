@@ -82,9 +82,7 @@ public sealed class TokenEstimatorTests
             {"messages":[
               {"role":"user","content":[
                 {"type":"text","text":"Describe these."},
-                {"type":"image_url","image_url":{"url":"https://example.com/{{{filler}}}.png","detail":"high"}},
-                {"type":"input_audio","input_audio":{"data":"{{{filler}}}","format":"wav"}},
-                {"type":"file","file":{"file_data":"data:application/pdf;base64,{{{filler}}}","filename":"a.pdf"}}
+                {"type":"image_url","image_url":{"url":"https://example.com/{{{filler}}}.png","detail":"high"}}
               ]},
               {"role":"assistant","tool_calls":[{"id":"call_{{{filler}}}","type":"function","function":{"name":"lookup","arguments":"{}"}}]},
               {"role":"tool","tool_call_id":"call_{{{filler}}}","content":"done"}
@@ -98,6 +96,20 @@ public sealed class TokenEstimatorTests
         Assert.Equal(
             Count("Describe these.") + 765 + Count("lookup") + Count("{}") + Count("done") + (3 * 3) + 3,
             small);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"input_audio","input_audio":{"data":"#","format":"wav"}}""")]
+    [InlineData("""{"type":"file","file":{"file_data":"data:application/pdf;base64,#","filename":"a.pdf"}}""")]
+    [InlineData("""{"type":"input_file","file_data":"data:application/pdf;base64,#","filename":"a.pdf"}""")]
+    public void EstimateInputTokens_FileOrAudioPart_CountsAToken_Per4BytesOfPayload(string part)
+    {
+        static string Body(string part) => $$"""{"messages":[{"role":"user","content":[{"type":"text","text":"Read this."},{{part}}]}]}""";
+        var small = Estimate(Body(part.Replace("#", "AAAA", StringComparison.Ordinal)));
+        var large = Estimate(Body(part.Replace("#", new string('A', 4_000_000), StringComparison.Ordinal)));
+
+        // A 4 MB document is a million tokens of worst case, never nearly free.
+        Assert.Equal(999_999, large - small);
     }
 
     [Theory]

@@ -495,6 +495,19 @@ public sealed class PriceCatalogTests
     }
 
     [Fact]
+    public async Task RefreshFromProviderAsync_KeyEchoedAcrossTheExcerptsEnd_NoPartOfItShows()
+    {
+        var mock = new RecordingMock();
+        var body = new string('x', 290) + " bad key key-gateway-secret and more";
+        mock.Respond("https://gateway.test/v1/models", _ => Responses.Json(body, HttpStatusCode.Unauthorized));
+        using var services = Build(providers: Requesty, management: mock.Handler);
+
+        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => services.GetRequiredService<IPriceCatalog>().RefreshFromProviderAsync("requesty", Ct));
+
+        Assert.DoesNotContain("key-gat", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RefreshFromProviderAsync_LongErrorBody_MessageHasOnlyAnExcerpt()
     {
         var body = "{\"error\":\"" + new string('x', 5000) + "\"}";

@@ -229,12 +229,20 @@ public sealed class UsageReadingCostTests
     }
 
     [Fact]
-    public void Read_ChatCompletionMessage_NotCollected()
+    public void Read_ChatCompletionMessage_Collected()
     {
-        // A complete (non-stream) answer carries "message", not "delta".
+        // A whole answer without usage is charged from the text of its message.
         var count = Collected("""{"choices":[{"index":0,"message":{"role":"assistant","content":"Hello"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}""");
 
-        Assert.Equal(0, count);
+        Assert.Equal(5, count);
+    }
+
+    [Fact]
+    public void Read_ResponsesWholeOutput_TextAndArgumentsCollected()
+    {
+        var count = Collected("""{"id":"resp_1","object":"response","output":[{"type":"message","content":[{"type":"output_text","text":"Hello","annotations":[]}]},{"type":"function_call","name":"f","arguments":"{}"}],"usage":{"input_tokens":1,"output_tokens":1}}""");
+
+        Assert.Equal(7, count);
     }
 
     [Fact]

@@ -3,15 +3,31 @@ namespace AgentHarness.Budget.Internal;
 /// <summary>The arithmetic of a call's cost, in <see cref="decimal"/> so that millions of tiny charges add up exactly.</summary>
 internal static class CallCost
 {
+    /// <summary>
+    /// The most a cost figure can be: a trillion dollars. Absurd prices or token counts (a typo in
+    /// configuration, a broken model list) saturate here instead of overflowing <see cref="decimal"/>,
+    /// and sums of a few such figures still fit.
+    /// </summary>
+    public const decimal Ceiling = 1_000_000_000_000m;
+
     /// <summary>The cost of reported usage: uncached input, cached input at the cached rate, output.</summary>
     public static decimal Of(ModelPrice price, long inputTokens, long outputTokens, long cachedInputTokens)
     {
         // Cached tokens are part of the input count; a provider's inconsistent numbers must not make a negative charge.
         var cached = Math.Clamp(cachedInputTokens, 0, Math.Max(0, inputTokens));
         var uncached = Math.Max(0, inputTokens) - cached;
-        return (uncached * price.InputPerToken)
-            + (cached * (price.CachedInputPerToken ?? price.InputPerToken))
-            + (Math.Max(0, outputTokens) * price.OutputPerToken);
+        try
+        {
+            return Math.Min(
+                (uncached * price.InputPerToken)
+                    + (cached * (price.CachedInputPerToken ?? price.InputPerToken))
+                    + (Math.Max(0, outputTokens) * price.OutputPerToken),
+                Ceiling);
+        }
+        catch (OverflowException)
+        {
+            return Ceiling;
+        }
     }
 
     /// <summary>
@@ -43,6 +59,15 @@ internal static class CallCost
     }
 
     /// <summary>The worst case of an attempt: every input token at the uncached rate, and the most output the answer can have.</summary>
-    public static decimal WorstCase(ModelPrice price, long inputTokens, long outputTokens) =>
-        (inputTokens * price.InputPerToken) + (outputTokens * price.OutputPerToken);
+    public static decimal WorstCase(ModelPrice price, long inputTokens, long outputTokens)
+    {
+        try
+        {
+            return Math.Min((inputTokens * price.InputPerToken) + (outputTokens * price.OutputPerToken), Ceiling);
+        }
+        catch (OverflowException)
+        {
+            return Ceiling;
+        }
+    }
 }

@@ -35,9 +35,10 @@ namespace AgentHarness.Budget.Internal;
 /// <item><description>
 /// An image part (<c>type</c> <c>image_url</c> or <c>input_image</c>) counts
 /// <see cref="ImageTokens"/>, the price of a 1024×1024 image at high detail: a worst case for the
-/// common sizes without decoding the image. Known gap: audio (<c>input_audio</c>) and file
-/// (<c>file</c>, <c>input_file</c>) parts count 0, because their cost depends on content this
-/// estimator does not decode.
+/// common sizes without decoding the image. Audio (<c>input_audio</c>) and file (<c>file</c>,
+/// <c>input_file</c>) parts are billed by content this estimator does not decode: they count one
+/// token per <see cref="PayloadBytesPerToken"/> bytes of their JSON, so a large document is never
+/// estimated as nearly free.
 /// </description></item>
 /// <item><description>
 /// Responses: <c>instructions</c> (string); <c>input</c> as a string (its text only) or an array of
@@ -75,6 +76,9 @@ internal static class TokenEstimator
 
     /// <summary>Tokens charged for one image part: a 1024×1024 image at high detail (85 + 4 × 170).</summary>
     public const int ImageTokens = 765;
+
+    /// <summary>How many bytes of a part's payload that is neither text nor an image count as one token.</summary>
+    public const int PayloadBytesPerToken = 4;
 
     private const int StackChars = 256;
 
@@ -349,6 +353,12 @@ internal static class TokenEstimator
                     reader.Skip();
                 }
             }
+            else if (reader.ValueTextEquals("detail"u8))
+            {
+                // An image's detail level: part of the image's fixed count.
+                reader.Read();
+                reader.Skip();
+            }
             else if (reader.ValueTextEquals("image_url"u8))
             {
                 // Chat's {"url": ...} object or Responses' URL string: never tokenized.
@@ -358,8 +368,13 @@ internal static class TokenEstimator
             }
             else
             {
+                // Anything else a part carries (a file's data, input audio, an id) is billed in ways
+                // this estimator cannot decode: a budget's worst case counts one token per
+                // PayloadBytesPerToken bytes of it rather than nothing.
                 reader.Read();
+                var start = reader.TokenStartIndex;
                 reader.Skip();
+                total += (reader.BytesConsumed - start) / PayloadBytesPerToken;
             }
         }
 

@@ -69,7 +69,7 @@ internal sealed class PriceCatalog : IPriceCatalog
         if (!response.IsSuccessStatusCode)
         {
             throw new HttpRequestException(
-                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {endpoint.Redact(Excerpt(body))}",
+                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {Excerpt(endpoint.Redact(System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 64 * 1024))))}",
                 inner: null,
                 response.StatusCode);
         }
@@ -151,10 +151,11 @@ internal sealed class PriceCatalog : IPriceCatalog
         }
     }
 
-    private static string Excerpt(byte[] body)
+    /// <summary>The start of an error body for a message: redacted first, so a key cut in two cannot show.</summary>
+    private static string Excerpt(string body)
     {
-        var text = System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300)).ReplaceLineEndings(" ");
-        return body.Length > 300 ? text + "..." : text;
+        var text = body.ReplaceLineEndings(" ");
+        return text.Length > 300 ? text[..300] + "..." : text;
     }
 
     /// <summary>An immutable set of prices with its lookups.</summary>

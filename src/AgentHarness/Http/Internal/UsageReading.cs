@@ -100,6 +100,12 @@ internal struct UsageReading
                 reader.Read();
                 ReadChoices(ref reader, deltas);
             }
+            else if (!nested && Deltas is { } items && reader.ValueTextEquals("output"u8))
+            {
+                // A whole Responses answer: its output items' text and function call arguments.
+                reader.Read();
+                CollectText(ref reader, items);
+            }
             else if (!nested && Deltas is { } text && reader.ValueTextEquals("delta"u8))
             {
                 // Responses stream events carry their output text (and function arguments) as a top-level "delta".
@@ -213,14 +219,43 @@ internal struct UsageReading
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("delta"u8))
+                if (reader.ValueTextEquals("delta"u8) || reader.ValueTextEquals("message"u8))
                 {
+                    // A stream chunk's delta, or a whole answer's message: the same fields.
                     reader.Read();
                     ReadDelta(ref reader, text);
                 }
                 else
                 {
                     reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+    }
+
+    /// <summary>Collects every <c>text</c>, <c>refusal</c> and <c>arguments</c> string under the value the reader is on.</summary>
+    private static void CollectText(ref Utf8JsonReader reader, OutputText text)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        {
+            reader.Skip();
+            return;
+        }
+
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName
+                && (reader.ValueTextEquals("text"u8) || reader.ValueTextEquals("refusal"u8) || reader.ValueTextEquals("arguments"u8)))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    text.Append(ref reader);
+                }
+                else
+                {
                     reader.Skip();
                 }
             }

@@ -44,6 +44,8 @@ internal sealed class LogicalCall : IStreamCompletion
     private (BudgetStatus Status, decimal Estimate)? _budgetRefusal;
     private List<string>? _unpriced;
     private bool _anySent;
+    private bool _attemptSent;
+    private byte[]? _answer;
 
     public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string relativePath, string operation, long started, CancellationToken callerToken)
     {
@@ -132,13 +134,15 @@ internal sealed class LogicalCall : IStreamCompletion
             {
                 for (var attempt = 1; ; attempt++)
                 {
-                    lastResponse?.Dispose();
-                    lastResponse = null;
                     _price = price;
                     if (_budget is { Limited: true } && !await ReserveAsync(candidate, price).ConfigureAwait(false))
                     {
+                        // The last answer stays: a direct call whose retry does not fit returns it.
                         break;
                     }
+
+                    lastResponse?.Dispose();
+                    lastResponse = null;
 
                     var result = await AttemptAsync(candidate, settings, total).ConfigureAwait(false);
                     if (result.Failure is not { } failure)
@@ -261,7 +265,17 @@ internal sealed class LogicalCall : IStreamCompletion
     public void OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error)
     {
         _reading = observer.Reading;
-        ChargeAnswer(observer.Output);
+        try
+        {
+            ChargeAnswer(observer.Output);
+        }
+#pragma warning disable CA1031 // Pricing must never lose the call's record or leave its reservation held.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Charge(0m, _costBasis);
+        }
+
         var outcome = endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete;
         if (outcome == UsageOutcome.Incomplete && _current is { } candidate)
         {
@@ -338,7 +352,7 @@ internal sealed class LogicalCall : IStreamCompletion
     /// <returns>Whether the attempt may be sent.</returns>
     private async ValueTask<bool> ReserveAsync(Candidate candidate, ModelPrice? price)
     {
-        // An unpriced model the options allow reserves nothing, but is still refused by a budget with no room at all.
+        // An unpriced model the options allow reserves nothing, but is still refused by a budget already overspent.
         var worst = price is null ? 0m : WorstCase(price);
         if (_budgetRefusal is { } refused && worst >= refused.Estimate)
         {
@@ -385,7 +399,7 @@ internal sealed class LogicalCall : IStreamCompletion
         }
         else if (_reading.ReportedCost is { } reported)
         {
-            Charge(reported, CostBasis.Reported);
+            Charge(Math.Min(reported, CallCost.Ceiling), CostBasis.Reported);
         }
         else if (_price is not { } price)
         {
@@ -397,9 +411,22 @@ internal sealed class LogicalCall : IStreamCompletion
         }
         else
         {
-            var received = output?.CountTokens(TokenEstimator.CountTokens) ?? 0;
-            Charge(CallCost.Of(price, InputEstimate, received, 0), CostBasis.Estimated);
+            Charge(CallCost.Of(price, InputEstimate, output is null ? AnswerOutputTokens() : output.CountTokens(TokenEstimator.CountTokens), 0), CostBasis.Estimated);
         }
+    }
+
+    /// <summary>The output tokens of a whole answer that reported no usage, counted from its text.</summary>
+    private long AnswerOutputTokens()
+    {
+        if (_answer is null)
+        {
+            return 0;
+        }
+
+        using var text = new OutputText();
+        var reading = new UsageReading { Deltas = text };
+        reading.Read(_answer);
+        return text.CountTokens(TokenEstimator.CountTokens);
     }
 
     /// <summary>Charges an attempt the caller cancelled after it was sent: the provider has likely billed the prompt.</summary>
@@ -409,9 +436,13 @@ internal sealed class LogicalCall : IStreamCompletion
         {
             Charge(0m, CostBasis.None);
         }
+        else if (!_attemptSent)
+        {
+            Charge(0m, _costBasis);
+        }
         else if (_price is { } price)
         {
-            Charge(InputEstimate * price.InputPerToken, CostBasis.Estimated);
+            Charge(CallCost.Of(price, InputEstimate, 0, 0), CostBasis.Estimated);
         }
         else
         {
@@ -508,7 +539,7 @@ internal sealed class LogicalCall : IStreamCompletion
 
     private HttpResponseMessage ExhaustedOrThrow(Candidate? last, HttpResponseMessage? response, Exception? exception, string? reason)
     {
-        if (_budgetRefusal is { } refusal)
+        if (_budgetRefusal is { } refusal && !_anySent)
         {
             response?.Dispose();
             throw new BudgetExceededException(ModelRequested, refusal.Status, refusal.Estimate, _attempts.ToArray());
@@ -520,7 +551,7 @@ internal sealed class LogicalCall : IStreamCompletion
             throw new UnpricedModelException(ModelRequested, _unpriced.ToArray());
         }
 
-        if (last is { Policy: null } && _attempts.Count > 0 && _attempts[^1].Outcome != AttemptOutcome.Skipped)
+        if (last is { Policy: null } && _anySent && (response is not null || exception is not null))
         {
             // A direct call keeps the provider's own answer, so the client raises its usual error with the status.
             return Final(response, exception, new Failure(FailureKind.Transient, null, reason ?? "failed"));
@@ -536,7 +567,9 @@ internal sealed class LogicalCall : IStreamCompletion
         var started = time.GetTimestamp();
         _current = candidate;
         var attempt = CreateAttempt(candidate);
-        _anySent = true;
+        // A caller who cancelled before the request left is not charged for it.
+        _attemptSent = !_callerToken.IsCancellationRequested;
+        _anySent |= _attemptSent;
         using var attemptTimeout = new CancellationTokenSource(settings.AttemptTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, attemptTimeout.Token);
         HttpResponseMessage? response = null;
@@ -561,6 +594,7 @@ internal sealed class LogicalCall : IStreamCompletion
                 if (response.IsSuccessStatusCode)
                 {
                     _reading.Read(bytes);
+                    _answer = bytes;
                     Attempted(candidate, AttemptOutcome.Succeeded, status, null, started);
                     return new AttemptResult(response, null, null);
                 }
