@@ -112,31 +112,35 @@ internal sealed class PriceCatalog : IPriceCatalog
     /// <summary>Finds a candidate's price by the id it is sent as.</summary>
     public ModelPrice? Find(string catalogId) => Volatile.Read(ref _snapshot).Find(catalogId);
 
-    internal static ModelPrice Merge(ModelPrice? known, ModelPriceOptions configured) => known is null
-        ? new ModelPrice
+    internal static ModelPrice Merge(ModelPrice? known, ModelPriceOptions configured)
+    {
+        if (known is null)
         {
-            // The validator has made sure a model the table lacks has both prices.
-            InputPerToken = configured.InputPerToken ?? 0m,
-            OutputPerToken = configured.OutputPerToken ?? 0m,
-            CachedInputPerToken = configured.CachedInputPerToken,
-            ContextWindow = configured.ContextWindow,
-            MaxOutputTokens = configured.MaxOutputTokens,
-            Source = "configuration",
+            return new ModelPrice
+            {
+                // The validator has made sure a model the table lacks has both prices.
+                InputPerToken = configured.InputPerToken ?? 0m,
+                OutputPerToken = configured.OutputPerToken ?? 0m,
+                CachedInputPerToken = configured.CachedInputPerToken,
+                ContextWindow = configured.ContextWindow,
+                MaxOutputTokens = configured.MaxOutputTokens,
+                Source = "configuration",
+            };
         }
-        : known with
+
+        // Limits alone leave the price's source and date as they were; a configured price replaces them.
+        var repriced = configured.InputPerToken is not null || configured.OutputPerToken is not null || configured.CachedInputPerToken is not null;
+        return known with
         {
             InputPerToken = configured.InputPerToken ?? known.InputPerToken,
             OutputPerToken = configured.OutputPerToken ?? known.OutputPerToken,
             CachedInputPerToken = configured.CachedInputPerToken ?? known.CachedInputPerToken,
             ContextWindow = configured.ContextWindow ?? known.ContextWindow,
             MaxOutputTokens = configured.MaxOutputTokens ?? known.MaxOutputTokens,
-            Source = configured.InputPerToken is null && configured.OutputPerToken is null && configured.CachedInputPerToken is null
-                ? known.Source
-                : "configuration",
-            AsOf = configured.InputPerToken is null && configured.OutputPerToken is null && configured.CachedInputPerToken is null
-                ? known.AsOf
-                : null,
+            Source = repriced ? "configuration" : known.Source,
+            AsOf = repriced ? null : known.AsOf,
         };
+    }
 
     private static void Validate(string model, ModelPrice price)
     {

@@ -356,7 +356,7 @@ internal sealed class LogicalCall : IStreamCompletion
         var worst = price is null ? 0m : WorstCase(price);
         if (_budgetRefusal is { } refused && worst >= refused.Estimate)
         {
-            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.######} is not below the ${refused.Estimate:0.######} that budget '{refused.Status.Rule}' refused"));
+            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.########} is not below the ${refused.Estimate:0.########} that budget '{refused.Status.Rule}' refused"));
             return false;
         }
 
@@ -368,7 +368,7 @@ internal sealed class LogicalCall : IStreamCompletion
                 _budgetRefusal = (status, worst);
             }
 
-            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.######} does not fit budget '{status.Rule}' (limit ${status.LimitUsd:0.######}, spent ${status.SpentUsd:0.######}, reserved ${status.ReservedUsd:0.######})"));
+            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.########} does not fit budget '{status.Rule}' (limit ${status.LimitUsd:0.########}, spent ${status.SpentUsd:0.########}, reserved ${status.ReservedUsd:0.########})"));
             return false;
         }
 
