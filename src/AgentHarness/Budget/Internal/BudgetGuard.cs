@@ -75,8 +75,9 @@ internal sealed record BudgetRule(string Name, string? MetadataKey, string? Valu
 /// <summary>What an attempt holds in the budgets until it is settled.</summary>
 /// <param name="AmountUsd">The amount reserved on every counter.</param>
 /// <param name="Counters">The store's counters it was reserved on.</param>
+/// <param name="WindowStarts">When each counter's window began, for threshold events.</param>
 /// <param name="OnRun">Whether it was also reserved on the run.</param>
-internal sealed record Reservation(decimal AmountUsd, BudgetCounter[] Counters, bool OnRun);
+internal sealed record Reservation(decimal AmountUsd, BudgetCounter[] Counters, DateTimeOffset[] WindowStarts, bool OnRun);
 
 /// <summary>The answer of a reservation: the reservation, or the figures of the budget that refused it.</summary>
 internal readonly record struct ReserveOutcome(Reservation? Reservation, BudgetStatus? Refusal);
@@ -114,6 +115,9 @@ internal sealed partial class BudgetGuard : IBudgetGuard
     public event EventHandler<BudgetThresholdEventArgs>? ThresholdReached;
 
     internal TimeProvider TimeProvider => _timeProvider;
+
+    /// <summary>Gets a value indicating whether anyone listens for thresholds: without a listener, settles build no events.</summary>
+    internal bool HasThresholdHandlers => ThresholdReached is not null;
 
     internal IBudgetStore Store => _store;
 
@@ -242,7 +246,7 @@ internal sealed class CallBudget
 
         if (_store.Length == 0)
         {
-            return new ReserveOutcome(new Reservation(amountUsd, [], onRun), null);
+            return new ReserveOutcome(new Reservation(amountUsd, [], [], onRun), null);
         }
 
         var counters = Counters(out var starts);
@@ -272,7 +276,7 @@ internal sealed class CallBudget
             return new ReserveOutcome(null, new BudgetStatus(rule.Name, value, starts[result.RefusedIndex], rule.LimitUsd, result.Refused.SpentUsd, result.Refused.ReservedUsd));
         }
 
-        return new ReserveOutcome(new Reservation(amountUsd, counters, onRun), null);
+        return new ReserveOutcome(new Reservation(amountUsd, counters, starts, onRun), null);
     }
 
     /// <summary>
@@ -285,13 +289,15 @@ internal sealed class CallBudget
         if (_run is not null)
         {
             var (before, after) = _run.Settle(reservation is { OnRun: true } ? reservation.AmountUsd : 0m, actualUsd);
-            if (actualUsd > 0m)
+            if (actualUsd > 0m && _guard.HasThresholdHandlers)
             {
                 RunThresholds(before, after);
             }
         }
 
-        var counters = reservation?.Counters ?? (actualUsd > 0m && _store.Length > 0 ? Counters(out _) : []);
+        DateTimeOffset[] starts = [];
+        var counters = reservation?.Counters ?? (actualUsd > 0m && _store.Length > 0 ? Counters(out starts) : []);
+        starts = reservation?.WindowStarts ?? starts;
         if (counters.Length == 0)
         {
             return;
@@ -303,11 +309,11 @@ internal sealed class CallBudget
             var pending = _guard.Store.SettleAsync(counters, reserved, actualUsd, CancellationToken.None);
             if (pending.IsCompletedSuccessfully)
             {
-                StoreThresholds(pending.Result, actualUsd);
+                StoreThresholds(pending.Result, starts, actualUsd);
             }
             else
             {
-                _ = CompleteAsync(pending, actualUsd);
+                _ = CompleteAsync(pending, starts, actualUsd);
             }
         }
 #pragma warning disable CA1031 // See the summary: bookkeeping never fails the call.
@@ -318,11 +324,11 @@ internal sealed class CallBudget
         }
     }
 
-    private async Task CompleteAsync(ValueTask<IReadOnlyList<BudgetCounterState>> pending, decimal actualUsd)
+    private async Task CompleteAsync(ValueTask<IReadOnlyList<BudgetCounterState>> pending, DateTimeOffset[] starts, decimal actualUsd)
     {
         try
         {
-            StoreThresholds(await pending.ConfigureAwait(false), actualUsd);
+            StoreThresholds(await pending.ConfigureAwait(false), starts, actualUsd);
         }
 #pragma warning disable CA1031 // See Settle.
         catch (Exception ex)
@@ -332,22 +338,23 @@ internal sealed class CallBudget
         }
     }
 
-    private void StoreThresholds(IReadOnlyList<BudgetCounterState> states, decimal actualUsd)
+    /// <param name="states">Each counter's figures after the settle.</param>
+    /// <param name="starts">The window each counter was reserved in: the one it was charged to, even if the clock has moved on.</param>
+    /// <param name="actualUsd">What the settle added to each counter's spend.</param>
+    private void StoreThresholds(IReadOnlyList<BudgetCounterState> states, DateTimeOffset[] starts, decimal actualUsd)
     {
-        if (actualUsd <= 0m)
+        if (actualUsd <= 0m || !_guard.HasThresholdHandlers)
         {
             return;
         }
 
-        var now = _guard.TimeProvider.GetUtcNow();
-        for (var i = 0; i < states.Count && i < _store.Length; i++)
+        for (var i = 0; i < states.Count && i < _store.Length && i < starts.Length; i++)
         {
             var (rule, value) = _store[i];
-            rule.Counter(value, now, out var start);
             var state = states[i];
 
             // The store settled atomically, so exactly one settle moves a counter across each threshold.
-            _guard.OnSpent(new BudgetStatus(rule.Name, value, start, rule.LimitUsd, state.SpentUsd, state.ReservedUsd), state.SpentUsd - actualUsd, _run?.RunId);
+            _guard.OnSpent(new BudgetStatus(rule.Name, value, starts[i], rule.LimitUsd, state.SpentUsd, state.ReservedUsd), state.SpentUsd - actualUsd, _run?.RunId);
         }
     }
 
