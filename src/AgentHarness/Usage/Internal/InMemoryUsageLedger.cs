@@ -43,6 +43,14 @@ internal sealed class InMemoryUsageLedger : IUsageLedger
         }
     }
 
+    /// <summary>Answers a query from the records held: the most recent <see cref="AgentHarnessOptions.UsageLedgerCapacity"/> calls.</summary>
+    public Task<UsageReport> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(UsageReport.FromRecords(query, GetRecords()));
+    }
+
     public IReadOnlyList<UsageRecord> GetRecords()
     {
         lock (_gate)
