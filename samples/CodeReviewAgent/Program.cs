@@ -57,13 +57,6 @@ Console.WriteLine($"Summary: {summary.Trim()}");
 Console.WriteLine();
 Console.WriteLine($"Calls of run {run.RunId} (agent {run.Agent}, branch {run.Branch}):");
 Setup.PrintCalls(run.Calls);
-Console.WriteLine();
-Console.WriteLine("Cost per task:");
-foreach (var (task, totals) in run.TaskTotals.OrderByDescending(static t => t.Value.CostUsd))
-{
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {(task.Length == 0 ? "(no task)" : task),-10} {totals.Calls,3} call(s)  ${totals.CostUsd:0.000000}"));
-}
-
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Run total: ${run.SpentUsd:0.000000} of a ${run.MaxCostUsd:0.00} cap (${run.RemainingUsd:0.000000} left)."));
 
 if (sandbox is not null)
@@ -79,6 +72,19 @@ if (sandbox is not null)
         Console.WriteLine($"  {request.Model,-24} {string.Join("; ", tags)}");
     }
 }
+
+// Where the money went, as a usage report: the same UsageQuery a gateway's usage API answers
+// (RequestyUsageClient), here answered by the in-process ledger.
+var usage = await provider.GetRequiredService<IUsageLedger>().GetUsageAsync(new UsageQuery
+{
+    Start = run.StartedAt,
+    End = DateTimeOffset.UtcNow,
+    Resolution = UsageResolution.Day,
+    GroupBy = [UsageGroupKeys.Extra("task"), UsageGroupKeys.ModelRequested],
+});
+Console.WriteLine();
+Console.WriteLine($"Usage of run {run.RunId} by task (UsageQuery {usage.Query}):");
+Console.WriteLine(usage.ToTable());
 
 /// <summary>The model id of each step.</summary>
 internal sealed record StepModels(string Classify, string Review, string Summarize);
