@@ -31,6 +31,17 @@ public interface IPriceCatalog
     /// <exception cref="ArgumentException">The id is empty, or a price or limit is negative.</exception>
     void SetPrice(string model, ModelPrice price);
 
+    /// <summary>
+    /// Sets the price of every model that has one under its <see cref="DiscoveredModel.CatalogId"/>,
+    /// the id calls to it are priced by. The listed values replace the catalog's; a context window,
+    /// max output or cached-input price the list lacks is kept from what the catalog knows. Models
+    /// without a price are skipped and keep what the catalog has.
+    /// </summary>
+    /// <param name="models">Models from <see cref="IModelDiscovery"/>, or made by hand.</param>
+    /// <returns>How many prices were set.</returns>
+    /// <exception cref="ArgumentException">An entry is null, has no catalog id, or has a negative price or a limit that is not positive; nothing is set.</exception>
+    int SetPrices(IEnumerable<DiscoveredModel> models);
+
     /// <summary>Returns every price the catalog holds, keyed by model id.</summary>
     /// <returns>A snapshot.</returns>
     IReadOnlyDictionary<string, ModelPrice> GetPrices();
@@ -39,7 +50,8 @@ public interface IPriceCatalog
     /// Reads a configured provider's model list (<c>GET /models</c>) and sets the price of every
     /// model it lists with one: Requesty's per-token <c>input_price</c>, <c>output_price</c>,
     /// <c>cached_price</c>, or OpenRouter's <c>pricing</c> strings. Models listed without prices keep
-    /// what the catalog has.
+    /// what the catalog has. The same as <see cref="IModelDiscovery.ListModelsAsync"/> followed by
+    /// <see cref="SetPrices"/>.
     /// </summary>
     /// <param name="provider">The provider's name in <see cref="AgentHarnessOptions.Providers"/>.</param>
     /// <param name="cancellationToken">Cancels the request.</param>

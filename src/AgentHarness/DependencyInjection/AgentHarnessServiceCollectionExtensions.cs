@@ -77,6 +77,8 @@ public static class AgentHarnessServiceCollectionExtensions
             return new CooldownTracker(sp.GetRequiredService<TimeProvider>(), options.FailuresBeforeCooldown, options.CooldownPeriod);
         });
         services.TryAddSingleton<IBudgetStore, InMemoryBudgetStore>();
+        services.TryAddSingleton<ModelListClient>();
+        services.TryAddSingleton<IModelDiscovery, ModelDiscovery>();
         services.TryAddSingleton<PriceCatalog>();
         services.TryAddSingleton<IPriceCatalog>(static sp => sp.GetRequiredService<PriceCatalog>());
         services.TryAddSingleton<BudgetGuard>();
@@ -111,9 +113,11 @@ public static class AgentHarnessServiceCollectionExtensions
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
 
         // Management calls (model lists) are idempotent reads: the standard resilience handler's
-        // retries and timeouts suit them, unlike model calls whose retries the harness owns.
+        // retries and timeouts suit them, unlike model calls whose retries the harness owns. One
+        // pipeline per host, so a provider that keeps failing opens only its own circuit breaker.
         services.AddHttpClient(PriceCatalog.ManagementClientName)
-            .AddStandardResilienceHandler();
+            .AddStandardResilienceHandler()
+            .SelectPipelineByAuthority();
 
         return builder;
     }

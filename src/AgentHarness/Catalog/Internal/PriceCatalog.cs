@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
-using AgentHarness.Routing.Internal;
 using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Catalog.Internal;
@@ -11,19 +10,15 @@ namespace AgentHarness.Catalog.Internal;
 /// </summary>
 internal sealed class PriceCatalog : IPriceCatalog
 {
-    public const string ManagementClientName = "AgentHarness.Management";
+    public const string ManagementClientName = ModelListClient.ManagementClientName;
 
     private readonly Lock _writeGate = new();
-    private readonly ProviderRegistry _registry;
-    private readonly IHttpClientFactory _httpClientFactory;
-    private readonly TimeProvider _timeProvider;
+    private readonly ModelListClient _models;
     private Snapshot _snapshot;
 
-    public PriceCatalog(IOptions<AgentHarnessOptions> options, ProviderRegistry registry, IHttpClientFactory httpClientFactory, TimeProvider timeProvider)
+    public PriceCatalog(IOptions<AgentHarnessOptions> options, ModelListClient models)
     {
-        _registry = registry;
-        _httpClientFactory = httpClientFactory;
-        _timeProvider = timeProvider;
+        _models = models;
         var prices = new Dictionary<string, ModelPrice>(EmbeddedPrices.Load(), StringComparer.OrdinalIgnoreCase);
         foreach (var (id, configured) in options.Value.Catalog.Models)
         {
@@ -44,7 +39,7 @@ internal sealed class PriceCatalog : IPriceCatalog
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(model);
         ArgumentNullException.ThrowIfNull(price);
-        Validate(model, price);
+        Validate(model, price, nameof(price));
         lock (_writeGate)
         {
             var prices = new Dictionary<string, ModelPrice>(_snapshot.Prices, StringComparer.OrdinalIgnoreCase) { [model] = price };
@@ -55,58 +50,52 @@ internal sealed class PriceCatalog : IPriceCatalog
     public IReadOnlyDictionary<string, ModelPrice> GetPrices() =>
         new Dictionary<string, ModelPrice>(Volatile.Read(ref _snapshot).Prices, StringComparer.OrdinalIgnoreCase);
 
-    public async Task<int> RefreshFromProviderAsync(string provider, CancellationToken cancellationToken = default)
+    public int SetPrices(IEnumerable<DiscoveredModel> models)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(provider);
-        var endpoint = _registry.FindProvider(provider)
-            ?? throw new ArgumentException($"No provider named '{provider}' is configured ({string.Join(", ", _registry.ProviderNames)}).", nameof(provider));
-
-        using var request = new HttpRequestMessage(HttpMethod.Get, endpoint.BuildUri("/models"));
-        endpoint.Authorize(request);
-        var client = _httpClientFactory.CreateClient(ManagementClientName);
-        using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        ArgumentNullException.ThrowIfNull(models);
+        var priced = new List<(string Id, ModelPrice Price)>();
+        foreach (var model in models)
         {
-            throw new HttpRequestException(
-                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {Excerpt(endpoint.Redact(System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 64 * 1024))))}",
-                inner: null,
-                response.StatusCode);
+            if (model is null)
+            {
+                throw new ArgumentException("The models must not contain null.", nameof(models));
+            }
+
+            if (model.Price is not { } price)
+            {
+                continue;
+            }
+
+            if (string.IsNullOrWhiteSpace(model.CatalogId))
+            {
+                throw new ArgumentException($"The model '{model.Id}' of provider '{model.Provider}' has no catalog id.", nameof(models));
+            }
+
+            Validate(model.CatalogId, price, nameof(models));
+            priced.Add((model.CatalogId, price));
         }
 
-        var source = $"GET /models of provider '{endpoint.Name}'";
-        var listed = ModelListParser.Parse(body, source, DateOnly.FromDateTime(_timeProvider.GetUtcNow().UtcDateTime));
-        var updated = 0;
+        // Checked first and written in one snapshot: a bad entry changes nothing, and no call is priced
+        // by half a list.
         lock (_writeGate)
         {
             var prices = new Dictionary<string, ModelPrice>(_snapshot.Prices, StringComparer.OrdinalIgnoreCase);
-            foreach (var model in listed)
+            foreach (var (id, price) in priced)
             {
-                if (model.Price is not { } price)
-                {
-                    continue;
-                }
-
-                // A gateway lists the ids it is called with; another provider lists its bare names.
-                var id = endpoint.IsGateway ? model.Id : endpoint.Name + "/" + model.Id;
-                if (prices.TryGetValue(id, out var known))
-                {
-                    price = price with
-                    {
-                        ContextWindow = price.ContextWindow ?? known.ContextWindow,
-                        MaxOutputTokens = price.MaxOutputTokens ?? known.MaxOutputTokens,
-                        CachedInputPerToken = price.CachedInputPerToken ?? known.CachedInputPerToken,
-                    };
-                }
-
-                prices[id] = price;
-                updated++;
+                prices[id] = MergeListed(prices.GetValueOrDefault(id), price);
             }
 
             Volatile.Write(ref _snapshot, new Snapshot(prices));
         }
 
-        return updated;
+        return priced.Count;
+    }
+
+    public async Task<int> RefreshFromProviderAsync(string provider, CancellationToken cancellationToken = default)
+    {
+        var endpoint = _models.GetProvider(provider);
+        var listed = await _models.ListAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        return SetPrices(listed);
     }
 
     /// <summary>Finds a candidate's price by the id it is sent as.</summary>
@@ -142,24 +131,31 @@ internal sealed class PriceCatalog : IPriceCatalog
         };
     }
 
-    private static void Validate(string model, ModelPrice price)
+    /// <summary>
+    /// A listed price over what the catalog knows: the list's values win, and a context window, max
+    /// output or cached price the list lacks is kept.
+    /// </summary>
+    private static ModelPrice MergeListed(ModelPrice? known, ModelPrice listed) =>
+        known is null
+            ? listed
+            : listed with
+            {
+                ContextWindow = listed.ContextWindow ?? known.ContextWindow,
+                MaxOutputTokens = listed.MaxOutputTokens ?? known.MaxOutputTokens,
+                CachedInputPerToken = listed.CachedInputPerToken ?? known.CachedInputPerToken,
+            };
+
+    private static void Validate(string model, ModelPrice price, string paramName)
     {
         if (price.InputPerToken < 0 || price.OutputPerToken < 0 || price.CachedInputPerToken < 0)
         {
-            throw new ArgumentException($"The prices of '{model}' must not be negative (input {price.InputPerToken}, output {price.OutputPerToken}, cached input {price.CachedInputPerToken}).", nameof(price));
+            throw new ArgumentException($"The prices of '{model}' must not be negative (input {price.InputPerToken}, output {price.OutputPerToken}, cached input {price.CachedInputPerToken}).", paramName);
         }
 
         if (price.ContextWindow <= 0 || price.MaxOutputTokens <= 0)
         {
-            throw new ArgumentException($"The limits of '{model}' must be greater than zero when set (context window {price.ContextWindow}, max output tokens {price.MaxOutputTokens}).", nameof(price));
+            throw new ArgumentException($"The limits of '{model}' must be greater than zero when set (context window {price.ContextWindow}, max output tokens {price.MaxOutputTokens}).", paramName);
         }
-    }
-
-    /// <summary>The start of an error body for a message: redacted first, so a key cut in two cannot show.</summary>
-    private static string Excerpt(string body)
-    {
-        var text = body.ReplaceLineEndings(" ");
-        return text.Length > 300 ? text[..300] + "..." : text;
     }
 
     /// <summary>An immutable set of prices with its lookups.</summary>

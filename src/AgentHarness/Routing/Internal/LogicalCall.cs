@@ -329,9 +329,10 @@ internal sealed class LogicalCall : IStreamCompletion
             _handler.Ledger.Add(record);
         }
 #pragma warning disable CA1031 // A ledger failure must never fail the model call that it records.
-        catch (Exception)
+        catch (Exception exception)
 #pragma warning restore CA1031
         {
+            RoutingHandler.LogLedgerFailed(_handler.Logger, exception, _handler.Ledger.GetType().Name, record.ModelRequested);
         }
 
         _run?.AddCall(record);

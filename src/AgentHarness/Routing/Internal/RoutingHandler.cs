@@ -113,4 +113,7 @@ internal sealed partial class RoutingHandler(
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Policy}: {FailedModel} via {Provider} failed ({Reason}); falling back to {NextModel}.")]
     internal static partial void LogFallback(ILogger logger, string policy, string failedModel, string provider, string reason, string nextModel);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "The usage ledger {Ledger} failed to add the record of a call to {Model}; the call itself is unaffected.")]
+    internal static partial void LogLedgerFailed(ILogger logger, Exception exception, string ledger, string model);
 }

@@ -1,0 +1,27 @@
+using AgentHarness.Routing.Internal;
+using Microsoft.Extensions.Options;
+
+namespace AgentHarness.Usage.Internal;
+
+/// <summary>
+/// Requesty's management API as the options describe it, resolved once: its address and key (held
+/// in a <see cref="ProviderEndpoint"/>, which builds addresses, sets the bearer token and redacts the
+/// key from text) and the query form.
+/// </summary>
+internal sealed class RequestyUsageEndpoint
+{
+    public RequestyUsageEndpoint(IOptions<RequestyUsageOptions> options, IOptions<AgentHarnessOptions> harness, RequestyUsageRegistration registration)
+    {
+        // Reading Value runs the validator, so an unresolvable key has failed with its message already.
+        var value = options.Value;
+        var key = RequestyUsageOptionsValidator.ResolveKey(value, harness.Value, registration.SectionPath, out var error)
+            ?? throw new InvalidOperationException(error);
+        Api = new ProviderEndpoint("requesty-management", new ProviderOptions { BaseUrl = value.BaseAddress, ApiKey = key });
+        QueryForm = value.QueryForm;
+    }
+
+    /// <summary>Gets the management API: <see cref="ProviderEndpoint.BuildUri"/>, <see cref="ProviderEndpoint.Authorize"/>, <see cref="ProviderEndpoint.Redact"/>.</summary>
+    public ProviderEndpoint Api { get; }
+
+    public RequestyQueryForm QueryForm { get; }
+}
