@@ -1,0 +1,108 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace AgentHarness.Sqlite.Internal;
+
+/// <summary>The tables of the ledger file, versioned with <c>PRAGMA user_version</c>.</summary>
+internal static class LedgerSchema
+{
+    /// <summary>The schema version this code writes and reads.</summary>
+    public const int Version = 1;
+
+    /// <summary>Unix epoch in <see cref="DateTime"/> ticks.</summary>
+    public const long UnixEpochTicks = 621_355_968_000_000_000;
+
+    /// <summary>
+    /// Version 1. <c>usage_records</c> keeps every field of a <see cref="UsageRecord"/>: the timestamp as
+    /// Unix milliseconds (UTC, indexed) plus the 100 ns ticks within the millisecond and the original
+    /// offset, so it round-trips exactly; the cost as exact decimal text plus <c>cost_pico</c>, the cost
+    /// counted to the picodollar as reports count it, which SQL sums exactly, and <c>cost_scale</c>, the
+    /// decimals of that rounded cost, so a sum carries the same decimals as the in-memory report's.
+    /// <c>usage_metadata</c> keeps the run metadata, one row per key, keyed by record and lower-case key
+    /// so each group-by join is a primary-key lookup.
+    /// </summary>
+    private const string CreateVersion1 = """
+        CREATE TABLE IF NOT EXISTS usage_records (
+            id INTEGER PRIMARY KEY,
+            timestamp_ms INTEGER NOT NULL,
+            timestamp_ticks INTEGER NOT NULL,
+            offset_minutes INTEGER NOT NULL,
+            run_id TEXT,
+            agent TEXT,
+            task TEXT,
+            model_requested TEXT,
+            model_used TEXT,
+            provider TEXT,
+            operation TEXT,
+            streaming INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cached_input_tokens INTEGER NOT NULL,
+            cost_usd TEXT NOT NULL,
+            cost_pico INTEGER NOT NULL,
+            cost_scale INTEGER NOT NULL,
+            cost_basis TEXT NOT NULL,
+            latency_ticks INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            attempts TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS usage_records_timestamp ON usage_records (timestamp_ms);
+        CREATE TABLE IF NOT EXISTS usage_metadata (
+            record_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (record_id, key)
+        ) WITHOUT ROWID;
+        """;
+
+    /// <summary>
+    /// Switches the file to write-ahead logging (queries read while the writer writes), then creates
+    /// or checks the schema in one immediate transaction, so two processes opening a new file at once
+    /// do not both create it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The file was written by a newer schema version.</exception>
+    public static void Initialize(SqliteConnection connection, string setting, string path)
+    {
+        Execute(connection, "PRAGMA journal_mode = WAL;");
+
+        // With WAL, NORMAL still never corrupts the file; a power loss may lose the last commits only.
+        Execute(connection, "PRAGMA synchronous = NORMAL;");
+
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var version = ReadVersion(connection, transaction);
+        if (version > Version)
+        {
+            throw new InvalidOperationException(
+                $"The usage ledger database '{path}' ({setting}) has schema version {version.ToString(CultureInfo.InvariantCulture)}, "
+                + $"written by a newer version of AgentHarness.Sqlite; this version reads schema version {Version.ToString(CultureInfo.InvariantCulture)} at most. "
+                + "Upgrade the package, or point the setting to another file.");
+        }
+
+        Execute(connection, CreateVersion1, transaction);
+        if (version < Version)
+        {
+            Execute(connection, $"PRAGMA user_version = {Version.ToString(CultureInfo.InvariantCulture)};", transaction);
+        }
+
+        transaction.Commit();
+    }
+
+    private static long ReadVersion(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,125 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace AgentHarness.Sqlite.Internal;
+
+/// <summary>Writes batches of records in one transaction each, with two commands prepared once. Used by the ledger's single writer loop only.</summary>
+internal sealed class RecordWriter : IDisposable
+{
+    private const string InsertRecordSql = """
+        INSERT INTO usage_records (
+            timestamp_ms, timestamp_ticks, offset_minutes, run_id, agent, task, model_requested, model_used,
+            provider, operation, streaming, input_tokens, output_tokens, cached_input_tokens, cost_usd,
+            cost_pico, cost_scale, cost_basis, latency_ticks, outcome, status_code, error, attempts)
+        VALUES (
+            $timestamp_ms, $timestamp_ticks, $offset_minutes, $run_id, $agent, $task, $model_requested, $model_used,
+            $provider, $operation, $streaming, $input_tokens, $output_tokens, $cached_input_tokens, $cost_usd,
+            $cost_pico, $cost_scale, $cost_basis, $latency_ticks, $outcome, $status_code, $error, $attempts)
+        RETURNING id;
+        """;
+
+    // A record built outside the harness may hold two keys that differ only in case; the first is kept.
+    private const string InsertMetadataSql = "INSERT OR IGNORE INTO usage_metadata (record_id, key, name, value) VALUES ($record_id, $key, $name, $value);";
+
+    private static readonly Dictionary<string, string> Empty = [];
+
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _insertRecord;
+    private readonly SqliteCommand _insertMetadata;
+    private readonly SqliteParameter[] _record;
+    private readonly SqliteParameter _recordId;
+    private readonly SqliteParameter _key;
+    private readonly SqliteParameter _name;
+    private readonly SqliteParameter _value;
+    private readonly ArrayBufferWriter<byte> _jsonBuffer = new(256);
+    private readonly Utf8JsonWriter _json;
+
+    public RecordWriter(SqliteConnection connection)
+    {
+        _connection = connection;
+        _json = new Utf8JsonWriter(_jsonBuffer);
+
+        _insertRecord = connection.CreateCommand();
+        _insertRecord.CommandText = InsertRecordSql;
+        string[] names =
+        [
+            "$timestamp_ms", "$timestamp_ticks", "$offset_minutes", "$run_id", "$agent", "$task", "$model_requested", "$model_used",
+            "$provider", "$operation", "$streaming", "$input_tokens", "$output_tokens", "$cached_input_tokens", "$cost_usd",
+            "$cost_pico", "$cost_scale", "$cost_basis", "$latency_ticks", "$outcome", "$status_code", "$error", "$attempts",
+        ];
+        _record = new SqliteParameter[names.Length];
+        for (var i = 0; i < names.Length; i++)
+        {
+            _record[i] = _insertRecord.Parameters.Add(new SqliteParameter(names[i], DBNull.Value));
+        }
+
+        _insertMetadata = connection.CreateCommand();
+        _insertMetadata.CommandText = InsertMetadataSql;
+        _recordId = _insertMetadata.Parameters.Add("$record_id", SqliteType.Integer);
+        _key = _insertMetadata.Parameters.Add("$key", SqliteType.Text);
+        _name = _insertMetadata.Parameters.Add("$name", SqliteType.Text);
+        _value = _insertMetadata.Parameters.Add("$value", SqliteType.Text);
+    }
+
+    /// <summary>Writes the records (each already checked with <see cref="RecordCodec.TryGetPicodollars"/>) in one transaction; throws and writes nothing when any fails.</summary>
+    public void Write(IReadOnlyList<(UsageRecord Record, long Picodollars, int Scale)> batch)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _insertRecord.Transaction = transaction;
+        _insertMetadata.Transaction = transaction;
+        foreach (var (record, picodollars, scale) in batch)
+        {
+            Bind(record, picodollars, scale);
+            var id = (long)_insertRecord.ExecuteScalar()!;
+            foreach (var (name, value) in record.Metadata ?? Empty)
+            {
+                _recordId.Value = id;
+                _key.Value = name.ToLowerInvariant();
+                _name.Value = name;
+                _value.Value = (object?)value ?? DBNull.Value;
+                _insertMetadata.ExecuteNonQuery();
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    public void Dispose()
+    {
+        _insertRecord.Dispose();
+        _insertMetadata.Dispose();
+        _json.Dispose();
+    }
+
+    private void Bind(UsageRecord record, long picodollars, int scale)
+    {
+        var (milliseconds, ticks) = RecordCodec.SplitTimestamp(record.Timestamp);
+        var p = _record;
+        p[0].Value = milliseconds;
+        p[1].Value = ticks;
+        p[2].Value = (long)record.Timestamp.Offset.TotalMinutes;
+        p[3].Value = Nullable(record.RunId);
+        p[4].Value = Nullable(record.Agent);
+        p[5].Value = Nullable(record.Task);
+        p[6].Value = Nullable(record.ModelRequested);
+        p[7].Value = Nullable(record.ModelUsed);
+        p[8].Value = Nullable(record.Provider);
+        p[9].Value = Nullable(record.Operation);
+        p[10].Value = record.Streaming ? 1L : 0L;
+        p[11].Value = (long)record.InputTokens;
+        p[12].Value = (long)record.OutputTokens;
+        p[13].Value = (long)record.CachedInputTokens;
+        p[14].Value = RecordCodec.FormatCost(record.CostUsd);
+        p[15].Value = picodollars;
+        p[16].Value = (long)scale;
+        p[17].Value = RecordCodec.FormatEnum(record.CostBasis);
+        p[18].Value = record.Latency.Ticks;
+        p[19].Value = RecordCodec.FormatEnum(record.Outcome);
+        p[20].Value = record.StatusCode is { } status ? (long)status : DBNull.Value;
+        p[21].Value = Nullable(record.Error);
+        p[22].Value = RecordCodec.WriteAttempts(record.Attempts, _jsonBuffer, _json);
+    }
+
+    private static object Nullable(string? value) => (object?)value ?? DBNull.Value;
+}
