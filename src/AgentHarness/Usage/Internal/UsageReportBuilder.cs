@@ -88,15 +88,14 @@ internal sealed class UsageReportBuilder
                 values[i] = ValueOf(record, keys[i]);
             }
 
-            Add(record.Timestamp, values, new UsageTotals
+            var period = PeriodOf(record.Timestamp);
+            var completions = IsCompletion(record.Operation) ? 1 : 0;
+            var spend = RoundSpend(record.CostUsd);
+            period.Totals.AddCall(completions, record.InputTokens, record.OutputTokens, spend);
+            if (values.Length > 0)
             {
-                Requests = 1,
-                CompletionsRequests = IsCompletion(record.Operation) ? 1 : 0,
-                InputTokens = record.InputTokens,
-                OutputTokens = record.OutputTokens,
-                TotalTokens = (long)record.InputTokens + record.OutputTokens,
-                SpendUsd = RoundSpend(record.CostUsd),
-            });
+                period.Groups.Find(values).AddCall(completions, record.InputTokens, record.OutputTokens, spend);
+            }
         }
     }
 
@@ -105,13 +104,8 @@ internal sealed class UsageReportBuilder
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(totals);
-        var start = UsagePeriods.Floor(instant, _query.Resolution);
-        if (!_periods.TryGetValue(start, out var period))
-        {
-            _periods[start] = period = new PeriodAccumulator(_query.GroupBy);
-        }
-
-        period.Totals += totals;
+        var period = PeriodOf(instant);
+        period.Totals.Add(totals);
         if (_query.GroupBy.Count > 0)
         {
             period.Groups.Add(values, totals);
@@ -122,13 +116,7 @@ internal sealed class UsageReportBuilder
     public void AddPeriodTotals(DateTimeOffset instant, UsageTotals totals)
     {
         ArgumentNullException.ThrowIfNull(totals);
-        var start = UsagePeriods.Floor(instant, _query.Resolution);
-        if (!_periods.TryGetValue(start, out var period))
-        {
-            _periods[start] = period = new PeriodAccumulator(_query.GroupBy);
-        }
-
-        period.Totals += totals;
+        PeriodOf(instant).Totals.Add(totals);
     }
 
     /// <summary>Adds a group row to a period without adding to its totals (the source reported them apart).</summary>
@@ -136,12 +124,7 @@ internal sealed class UsageReportBuilder
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(totals);
-        var start = UsagePeriods.Floor(instant, _query.Resolution);
-        if (!_periods.TryGetValue(start, out var period))
-        {
-            _periods[start] = period = new PeriodAccumulator(_query.GroupBy);
-        }
-
+        var period = PeriodOf(instant);
         if (_query.GroupBy.Count > 0)
         {
             period.Groups.Add(values, totals);
@@ -162,7 +145,7 @@ internal sealed class UsageReportBuilder
                 Start = start,
                 End = UsagePeriods.Next(start, resolution),
                 Label = UsagePeriods.Label(start, resolution),
-                Totals = accumulated?.Totals ?? UsageTotals.Zero,
+                Totals = accumulated?.Totals.ToTotals() ?? UsageTotals.Zero,
                 Groups = accumulated?.Groups.ToGroups() ?? [],
             });
         }
@@ -170,18 +153,81 @@ internal sealed class UsageReportBuilder
         return new UsageReport(_query, periods);
     }
 
+    private PeriodAccumulator PeriodOf(DateTimeOffset instant)
+    {
+        var start = UsagePeriods.Floor(instant, _query.Resolution);
+        if (!_periods.TryGetValue(start, out var period))
+        {
+            _periods[start] = period = new PeriodAccumulator(_query.GroupBy);
+        }
+
+        return period;
+    }
+
     private sealed class PeriodAccumulator(IReadOnlyList<string> keys)
     {
-        public UsageTotals Totals { get; set; } = UsageTotals.Zero;
+        public TotalsAccumulator Totals { get; } = new();
 
         public UsageGroupAccumulator Groups { get; } = new(keys);
     }
 }
 
+/// <summary>Running totals, summed in place so counting a call allocates nothing.</summary>
+internal sealed class TotalsAccumulator
+{
+    private long _requests;
+    private long _completions;
+    private long _input;
+    private long _output;
+    private long _total;
+    private decimal _spend;
+
+    public void AddCall(long completions, long inputTokens, long outputTokens, decimal spendUsd)
+    {
+        _requests++;
+        _completions += completions;
+        _input += inputTokens;
+        _output += outputTokens;
+        _total += inputTokens + outputTokens;
+        _spend += spendUsd;
+    }
+
+    public void Add(UsageTotals totals)
+    {
+        _requests += totals.Requests;
+        _completions += totals.CompletionsRequests;
+        _input += totals.InputTokens;
+        _output += totals.OutputTokens;
+        _total += totals.TotalTokens;
+        _spend += totals.SpendUsd;
+    }
+
+    public UsageTotals ToTotals() => new()
+    {
+        Requests = _requests,
+        CompletionsRequests = _completions,
+        InputTokens = _input,
+        OutputTokens = _output,
+        TotalTokens = _total,
+        SpendUsd = _spend,
+    };
+}
+
 /// <summary>Sums totals per distinct combination of group values, and lists them most spend first.</summary>
 internal sealed class UsageGroupAccumulator(IReadOnlyList<string> keys)
 {
-    private readonly Dictionary<string, Entry> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string?[], TotalsAccumulator> _groups = new(ValuesComparer.Instance);
+
+    /// <summary>Returns the totals of a combination of values, adding it when new; <paramref name="values"/> may be reused by the caller afterwards.</summary>
+    public TotalsAccumulator Find(string?[] values)
+    {
+        if (!_groups.TryGetValue(values, out var totals))
+        {
+            _groups[(string?[])values.Clone()] = totals = new TotalsAccumulator();
+        }
+
+        return totals;
+    }
 
     public void Add(IReadOnlyList<string?> values, UsageTotals totals)
     {
@@ -190,15 +236,7 @@ internal sealed class UsageGroupAccumulator(IReadOnlyList<string> keys)
             throw new ArgumentException($"A group row has {values.Count} values for {keys.Count} group keys.", nameof(values));
         }
 
-        var id = Identity(values);
-        if (_groups.TryGetValue(id, out var entry))
-        {
-            entry.Totals += totals;
-        }
-        else
-        {
-            _groups[id] = new Entry([.. values], totals);
-        }
+        Find(values as string?[] ?? [.. values]).Add(totals);
     }
 
     public void Add(UsageGroup group)
@@ -209,7 +247,7 @@ internal sealed class UsageGroupAccumulator(IReadOnlyList<string> keys)
             values[i] = group.Values.TryGetValue(keys[i], out var value) ? value : null;
         }
 
-        Add(values, group.Totals);
+        Find(values).Add(group.Totals);
     }
 
     public IReadOnlyList<UsageGroup> ToGroups()
@@ -219,7 +257,7 @@ internal sealed class UsageGroupAccumulator(IReadOnlyList<string> keys)
             return [];
         }
 
-        var entries = _groups.Values.ToList();
+        var entries = _groups.Select(static g => (Values: g.Key, Totals: g.Value.ToTotals())).ToList();
         entries.Sort(static (a, b) =>
         {
             var bySpend = b.Totals.SpendUsd.CompareTo(a.Totals.SpendUsd);
@@ -261,31 +299,44 @@ internal sealed class UsageGroupAccumulator(IReadOnlyList<string> keys)
         return groups;
     }
 
-    /// <summary>A collision-free key for a combination of values, null distinct from empty.</summary>
-    private static string Identity(IReadOnlyList<string?> values)
+    /// <summary>Compares combinations of values ordinally, element by element; null is distinct from empty.</summary>
+    private sealed class ValuesComparer : IEqualityComparer<string?[]>
     {
-        var builder = new System.Text.StringBuilder();
-        foreach (var value in values)
+        public static readonly ValuesComparer Instance = new();
+
+        public bool Equals(string?[]? x, string?[]? y)
         {
-            if (value is null)
+            if (ReferenceEquals(x, y))
             {
-                builder.Append('-');
-            }
-            else
-            {
-                builder.Append(value.Length).Append(':').Append(value);
+                return true;
             }
 
-            builder.Append('|');
+            if (x is null || y is null || x.Length != y.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < x.Length; i++)
+            {
+                if (!string.Equals(x[i], y[i], StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
-        return builder.ToString();
-    }
+        public int GetHashCode(string?[] obj)
+        {
+            var hash = default(HashCode);
+            foreach (var value in obj)
+            {
+                // Null hashes apart from the empty string, so the two stay distinct groups.
+                hash.Add(value is null ? -1 : StringComparer.Ordinal.GetHashCode(value));
+            }
 
-    private sealed class Entry(string?[] values, UsageTotals totals)
-    {
-        public string?[] Values { get; } = values;
-
-        public UsageTotals Totals { get; set; } = totals;
+            return hash.ToHashCode();
+        }
     }
 }
