@@ -83,7 +83,7 @@ var usage = await provider.GetRequiredService<IUsageLedger>().GetUsageAsync(new 
     GroupBy = [UsageGroupKeys.Extra("task"), UsageGroupKeys.ModelRequested],
 });
 Console.WriteLine();
-Console.WriteLine($"Usage of run {run.RunId} by task (UsageQuery {usage.Query}):");
+Console.WriteLine($"Usage by task and model since run {run.RunId} started (UsageQuery {usage.Query}):");
 Console.WriteLine(usage.ToTable());
 
 /// <summary>The model id of each step.</summary>

@@ -24,10 +24,17 @@ namespace AgentHarness;
 /// it never appears in a message or a log.
 /// </para>
 /// <para>
-/// A query is refused before anything is sent when it is not valid (<see cref="UsageQuery.Validate"/>)
-/// or spans more than 100 days, which Requesty does not answer. The group key
-/// <see cref="UsageGroupKeys.Provider"/> is sent as Requesty's <c>provider_used</c>; other keys are
-/// sent as they are.
+/// A query is refused before anything is sent when it is not valid (<see cref="UsageQuery.Validate"/>),
+/// does not end after it starts, or spans more than 100 days, which Requesty does not answer. The
+/// group key <see cref="UsageGroupKeys.Provider"/> is sent as Requesty's <c>provider_used</c>; other
+/// keys are sent as they are. An API key's usage query is sent as a JSON body on the <c>GET</c> and the
+/// organisation's in the query string, as Requesty documents each; <see cref="RequestyUsageOptions.QueryForm"/>
+/// overrides both.
+/// </para>
+/// <para>
+/// Like every typed client, it is transient and holds a pooled handler: resolve it where it is used
+/// rather than keeping it (or a source from <see cref="ForApiKey"/>) in a singleton, so the factory
+/// can rotate handlers.
 /// </para>
 /// <para>
 /// Code written against <see cref="IUsageSource"/> can ask Requesty instead of the local ledger through
@@ -63,7 +70,7 @@ public sealed partial class RequestyUsageClient
     /// <param name="query">The range, resolution and group keys; at most 100 days.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The report: every period of the range, each with its totals and, when the query groups, its rows.</returns>
-    /// <exception cref="ArgumentException"><paramref name="apiKeyId"/> is empty, or the query is not valid or spans more than 100 days; nothing was sent.</exception>
+    /// <exception cref="ArgumentException"><paramref name="apiKeyId"/> is empty, the query is not valid, does not end after it starts, spans more than 100 days, or groups by <c>model_used</c> or <c>provider</c> (which only the organisation's usage groups by); nothing was sent.</exception>
     /// <exception cref="HttpRequestException">Requesty answered with an error status (after the resilience handler's retries); <see cref="HttpRequestException.StatusCode"/> is set and the message has the path, status and an excerpt of the body.</exception>
     /// <exception cref="InvalidDataException">Requesty answered with success, but not with a usage answer that can be read; the message says what could not be read.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
@@ -71,21 +78,33 @@ public sealed partial class RequestyUsageClient
     {
         var path = ApiKeyPath(apiKeyId) + "/usage";
         CheckQuery(query);
-        return GetUsageAsync(path, query, cancellationToken);
+        foreach (var key in query.GroupBy)
+        {
+            // Requesty groups an API key's usage by these only; another key would come back as one
+            // row without a value, hiding the breakdown the caller asked for.
+            if (key is UsageGroupKeys.ModelUsed or UsageGroupKeys.Provider)
+            {
+                throw new ArgumentException(
+                    $"UsageQuery.GroupBy has '{key}', which Requesty's API key usage does not group by (it groups by {UsageGroupKeys.ModelRequested}, {UsageGroupKeys.UserId} and extra.<name>); the organisation's usage (GetOrganizationUsageAsync) does.",
+                    nameof(query));
+            }
+        }
+
+        return GetUsageAsync(path, query, _endpoint.QueryForm ?? RequestyQueryForm.JsonBody, cancellationToken);
     }
 
     /// <summary>Gets the usage of the whole organisation the key belongs to (<c>GET /v1/manage/org/usage</c>).</summary>
     /// <param name="query">The range, resolution and group keys; at most 100 days.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The report: every period of the range, each with its totals and, when the query groups, its rows.</returns>
-    /// <exception cref="ArgumentException">The query is not valid or spans more than 100 days; nothing was sent.</exception>
+    /// <exception cref="ArgumentException">The query is not valid, does not end after it starts, or spans more than 100 days; nothing was sent.</exception>
     /// <exception cref="HttpRequestException">Requesty answered with an error status (after the resilience handler's retries); <see cref="HttpRequestException.StatusCode"/> is set and the message has the path, status and an excerpt of the body.</exception>
     /// <exception cref="InvalidDataException">Requesty answered with success, but not with a usage answer that can be read; the message says what could not be read.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     public Task<UsageReport> GetOrganizationUsageAsync(UsageQuery query, CancellationToken cancellationToken = default)
     {
         CheckQuery(query);
-        return GetUsageAsync("/v1/manage/org/usage", query, cancellationToken);
+        return GetUsageAsync("/v1/manage/org/usage", query, _endpoint.QueryForm ?? RequestyQueryForm.QueryString, cancellationToken);
     }
 
     /// <summary>Gets an API key's description (<c>GET /v1/manage/apikey/{id}</c>): its name, spend this month, limit and permissions.</summary>
@@ -126,6 +145,13 @@ public sealed partial class RequestyUsageClient
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
+        if (query.End <= query.Start)
+        {
+            throw new ArgumentException(
+                $"UsageQuery.End ({UsageQuery.Format(query.End)}) must be after UsageQuery.Start ({UsageQuery.Format(query.Start)}) for Requesty's usage API.",
+                nameof(UsageQuery.End));
+        }
+
         var span = query.End - query.Start;
         if (span > MaxRange)
         {
@@ -135,9 +161,9 @@ public sealed partial class RequestyUsageClient
         }
     }
 
-    private async Task<UsageReport> GetUsageAsync(string path, UsageQuery query, CancellationToken cancellationToken)
+    private async Task<UsageReport> GetUsageAsync(string path, UsageQuery query, RequestyQueryForm form, CancellationToken cancellationToken)
     {
-        using var request = CreateUsageRequest(path, query);
+        using var request = CreateUsageRequest(path, query, form);
         var body = await SendAsync(request, path, cancellationToken).ConfigureAwait(false);
         return RequestyUsageParser.ParseUsage(body, query, Source(path), _endpoint.Api.Redact);
     }
@@ -149,12 +175,12 @@ public sealed partial class RequestyUsageClient
         return RequestyUsageParser.ParseApiKeyInfo(body, Source(path), _endpoint.Api.Redact);
     }
 
-    private HttpRequestMessage CreateUsageRequest(string path, UsageQuery query)
+    private HttpRequestMessage CreateUsageRequest(string path, UsageQuery query, RequestyQueryForm form)
     {
         var start = UsageQuery.Format(query.Start);
         var end = UsageQuery.Format(query.End);
         var resolution = UsageReportWriter.ResolutionName(query.Resolution);
-        if (_endpoint.QueryForm == RequestyQueryForm.QueryString)
+        if (form == RequestyQueryForm.QueryString)
         {
             var uri = new StringBuilder(path)
                 .Append("?start=").Append(Uri.EscapeDataString(start))

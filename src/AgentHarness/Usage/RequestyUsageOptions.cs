@@ -35,7 +35,11 @@ public sealed class RequestyUsageOptions
     /// <value>The default value is <see langword="null"/>: the default gateway's key is used.</value>
     public string? Provider { get; set; }
 
-    /// <summary>Gets or sets how a usage query's parameters are sent.</summary>
-    /// <value>The default value is <see cref="RequestyQueryForm.JsonBody"/>, as Requesty documents it.</value>
-    public RequestyQueryForm QueryForm { get; set; } = RequestyQueryForm.JsonBody;
+    /// <summary>Gets or sets how a usage query's parameters are sent to both usage endpoints, overriding the documented form of each.</summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: each endpoint in the form Requesty documents for it,
+    /// <see cref="RequestyQueryForm.JsonBody"/> for an API key's usage and
+    /// <see cref="RequestyQueryForm.QueryString"/> for the organisation's.
+    /// </value>
+    public RequestyQueryForm? QueryForm { get; set; }
 }

@@ -68,6 +68,11 @@ public sealed class UsageQuery
     /// <summary>The most periods one query may produce, so a typo in a range cannot build millions of empty hours.</summary>
     public const int MaxPeriods = 100_000;
 
+    /// <summary>The most group keys one query may have, so every source (a SQL join per metadata key) can answer it.</summary>
+    public const int MaxGroupKeys = 16;
+
+    private static readonly DateTimeOffset LatestEnd = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     /// <summary>Gets the start of the range (inclusive).</summary>
     public required DateTimeOffset Start { get; init; }
 
@@ -82,13 +87,22 @@ public sealed class UsageQuery
     /// <value>The default value is empty.</value>
     public IReadOnlyList<string> GroupBy { get; init; } = [];
 
-    /// <summary>Checks the query: a known resolution, an end not before the start, known and distinct group keys, and at most <see cref="MaxPeriods"/> periods.</summary>
+    /// <summary>
+    /// Checks the query: a known resolution, an end not before the start and before the year 9999,
+    /// at most <see cref="MaxGroupKeys"/> known and distinct group keys, and at most
+    /// <see cref="MaxPeriods"/> periods.
+    /// </summary>
     /// <exception cref="ArgumentException">The query is not valid; the message names the property and the bad value.</exception>
     public void Validate()
     {
         if (!Enum.IsDefined(Resolution))
         {
             throw new ArgumentException($"UsageQuery.Resolution '{(int)Resolution}' is not one of Hour, Day, Month.", nameof(Resolution));
+        }
+
+        if (End >= LatestEnd)
+        {
+            throw new ArgumentException($"UsageQuery.End ({Format(End)}) must be before {Format(LatestEnd)}.", nameof(End));
         }
 
         if (End < Start)
@@ -99,6 +113,13 @@ public sealed class UsageQuery
         if (GroupBy is null)
         {
             throw new ArgumentException("UsageQuery.GroupBy must not be null; use an empty list for totals only.", nameof(GroupBy));
+        }
+
+        if (GroupBy.Count > MaxGroupKeys)
+        {
+            throw new ArgumentException(
+                $"UsageQuery.GroupBy has {GroupBy.Count.ToString(CultureInfo.InvariantCulture)} keys; at most {MaxGroupKeys.ToString(CultureInfo.InvariantCulture)} are allowed.",
+                nameof(GroupBy));
         }
 
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);

@@ -86,16 +86,16 @@ public sealed class RequestyUsageClientTests
     }
 
     [Fact]
-    public async Task GetApiKeyUsageAsync_ProviderGroupKey_SentAsProviderUsedAndReadBackAsProvider()
+    public async Task GetOrganizationUsageAsync_ProviderGroupKeyAsJsonBody_SentAsProviderUsedAndReadBackAsProvider()
     {
-        using var requesty = Requesty.Create();
-        requesty.Answer(ApiKeyUsageUrl, """
+        using var requesty = Requesty.Create(o => o.QueryForm = RequestyQueryForm.JsonBody);
+        requesty.Answer(OrgUsageUrl, """
             {"usage":{"2026-05-02":{"spend":"3","total_requests":3,"grouped_data":[
               {"group_by_values":{"provider_used":"openai","extra.agent":"triage-agent"},"spend":"2","total_requests":2},
               {"group_by_values":{"provider":"anthropic","extra.agent":"docs-agent"},"spend":"1","total_requests":1}]}}}
             """);
 
-        var report = await requesty.Client.GetApiKeyUsageAsync(ApiKeyId, Query(groupBy: [UsageGroupKeys.Provider, "extra.agent"]), Ct);
+        var report = await requesty.Client.GetOrganizationUsageAsync(Query(groupBy: [UsageGroupKeys.Provider, "extra.agent"]), Ct);
 
         Assert.Contains("\"group_by\":[\"provider_used\",\"extra.agent\"]", Assert.Single(requesty.Requests).Body, StringComparison.Ordinal);
         Assert.Equal(
@@ -104,12 +104,12 @@ public sealed class RequestyUsageClientTests
     }
 
     [Fact]
-    public async Task GetApiKeyUsageAsync_ProviderGroupKeyInQueryString_SentAsProviderUsed()
+    public async Task GetOrganizationUsageAsync_ProviderGroupKeyInQueryString_SentAsProviderUsed()
     {
-        using var requesty = Requesty.Create(o => o.QueryForm = RequestyQueryForm.QueryString);
-        requesty.Answer(ApiKeyUsageUrl, """{"usage":{}}""");
+        using var requesty = Requesty.Create();
+        requesty.Answer(OrgUsageUrl, """{"usage":{}}""");
 
-        await requesty.Client.GetApiKeyUsageAsync(ApiKeyId, Query(UsageResolution.Hour, [UsageGroupKeys.Provider, UsageGroupKeys.UserId]), Ct);
+        await requesty.Client.GetOrganizationUsageAsync(Query(UsageResolution.Hour, [UsageGroupKeys.Provider, UsageGroupKeys.UserId]), Ct);
 
         Assert.EndsWith("&resolution=hour&group_by=provider_used&group_by=user_id", Assert.Single(requesty.Requests).Uri.Query, StringComparison.Ordinal);
     }
@@ -126,7 +126,7 @@ public sealed class RequestyUsageClientTests
     }
 
     [Fact]
-    public async Task GetOrganizationUsageAsync_AnyForm_SendsTheOrganizationPath()
+    public async Task GetOrganizationUsageAsync_DefaultForm_SendsTheDocumentedQueryString()
     {
         using var requesty = Requesty.Create();
         requesty.Answer(OrgUsageUrl, """{"usage":{"2026-05-01":{"spend":"0.25","total_requests":1}}}""");
@@ -134,12 +134,70 @@ public sealed class RequestyUsageClientTests
         var report = await requesty.Client.GetOrganizationUsageAsync(SeedQuery, Ct);
 
         var request = Assert.Single(requesty.Requests);
+        Assert.Equal(HttpMethod.Get, request.Method);
+        Assert.Equal("/v1/manage/org/usage", request.Uri.AbsolutePath);
+        Assert.Equal(
+            "?start=2026-05-01T00%3A00%3A00Z&end=2026-05-07T23%3A59%3A59Z&resolution=day&group_by=model_requested&group_by=extra.agent&group_by=extra.task",
+            request.Uri.Query);
+        Assert.Null(request.Body);
+        Assert.Equal("Bearer " + Key, request.Authorization);
+        Assert.Equal(0.25m, report.Totals.SpendUsd);
+    }
+
+    [Fact]
+    public async Task GetOrganizationUsageAsync_JsonBodyForm_SendsTheBody()
+    {
+        using var requesty = Requesty.Create(o => o.QueryForm = RequestyQueryForm.JsonBody);
+        requesty.Answer(OrgUsageUrl, """{"usage":{}}""");
+
+        await requesty.Client.GetOrganizationUsageAsync(SeedQuery, Ct);
+
+        var request = Assert.Single(requesty.Requests);
         Assert.Equal(OrgUsageUrl, request.Uri.AbsoluteUri);
         Assert.Equal(
             """{"start":"2026-05-01T00:00:00Z","end":"2026-05-07T23:59:59Z","resolution":"day","group_by":["model_requested","extra.agent","extra.task"]}""",
             request.Body);
-        Assert.Equal("Bearer " + Key, request.Authorization);
-        Assert.Equal(0.25m, report.Totals.SpendUsd);
+    }
+
+    [Theory]
+    [InlineData(UsageGroupKeys.ModelUsed)]
+    [InlineData(UsageGroupKeys.Provider)]
+    public async Task GetApiKeyUsageAsync_GroupKeyOnlyTheOrganizationGroupsBy_RefusedBeforeSending(string key)
+    {
+        using var requesty = Requesty.Create();
+        requesty.Answer(Origin + "/*", """{"usage":{}}""");
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => requesty.Client.GetApiKeyUsageAsync(ApiKeyId, Query(groupBy: [key]), Ct));
+
+        Assert.Contains($"'{key}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("GetOrganizationUsageAsync", error.Message, StringComparison.Ordinal);
+        Assert.Empty(requesty.Requests);
+    }
+
+    [Fact]
+    public async Task GetApiKeyUsageAsync_EndEqualToStart_RefusedBeforeSending()
+    {
+        using var requesty = Requesty.Create();
+        requesty.Answer(Origin + "/*", """{"usage":{}}""");
+        var at = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => requesty.Client.GetApiKeyUsageAsync(ApiKeyId, new UsageQuery { Start = at, End = at }, Ct));
+
+        Assert.Contains("must be after UsageQuery.Start", error.Message, StringComparison.Ordinal);
+        Assert.Empty(requesty.Requests);
+    }
+
+    [Fact]
+    public async Task GetOrganizationUsageAsync_AnswerWithPeriodsOutsideTheRange_CountsOnlyTheRange()
+    {
+        using var requesty = Requesty.Create();
+        requesty.Answer(OrgUsageUrl, """{"usage":{"2026-05-01":{"spend":"1.5","total_requests":1},"2026-07-01":{"spend":"9","total_requests":4}}}""");
+
+        var report = await requesty.Client.GetOrganizationUsageAsync(SeedQuery, Ct);
+
+        Assert.Equal(7, report.Periods.Count);
+        Assert.Equal(1.5m, report.Totals.SpendUsd);
+        Assert.Equal(1, report.Totals.Requests);
     }
 
     [Fact]
@@ -728,7 +786,7 @@ public sealed class RequestyUsageClientTests
 
         var report = await source.GetUsageAsync(Query(), Ct);
 
-        Assert.Equal(OrgUsageUrl, Assert.Single(requesty.Requests).Uri.AbsoluteUri);
+        Assert.Equal("/v1/manage/org/usage", Assert.Single(requesty.Requests).Uri.AbsolutePath);
         Assert.Equal(7m, report.Totals.SpendUsd);
     }
 
@@ -882,7 +940,7 @@ public sealed class RequestyUsageClientTests
         Assert.Equal(new Uri("https://api-v2.requesty.ai"), options.BaseAddress);
         Assert.Null(options.ApiKey);
         Assert.Null(options.Provider);
-        Assert.Equal(RequestyQueryForm.JsonBody, options.QueryForm);
+        Assert.Null(options.QueryForm);
     }
 
     [Fact]

@@ -249,6 +249,42 @@ public sealed class UsageReportTests
     }
 
     [Fact]
+    public void Validate_EndAtTheLastRepresentableInstant_NamesTheProperty()
+    {
+        var error = Assert.Throws<ArgumentException>(new UsageQuery { Start = UsageSamples.From, End = DateTimeOffset.MaxValue, Resolution = UsageResolution.Month }.Validate);
+
+        Assert.Contains("UsageQuery.End (9999-12-31T23:59:59.9999999Z) must be before 9999-01-01T00:00:00Z", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_MoreGroupKeysThanSourcesCanJoin_Refuses()
+    {
+        var keys = Enumerable.Range(0, UsageQuery.MaxGroupKeys + 1).Select(i => "extra.k" + i).ToArray();
+
+        var error = Assert.Throws<ArgumentException>(new UsageQuery { Start = UsageSamples.From, End = UsageSamples.From, GroupBy = keys }.Validate);
+
+        Assert.Contains("has 17 keys; at most 16", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromRecords_MetadataInAnOrdinalDictionary_FindsKeysOfAnyCaseExactMatchFirst()
+    {
+        var at = new DateTimeOffset(2026, 5, 7, 10, 0, 0, TimeSpan.Zero);
+        UsageRecord[] records =
+        [
+            Record(at, 1m) with { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["User"] = "bob", ["Task"] = "a", ["task"] = "b" } },
+            Record(at, 2m) with { Metadata = null! },
+        ];
+
+        var report = UsageReport.FromRecords(new UsageQuery { Start = at, End = at, GroupBy = [UsageGroupKeys.UserId, "extra.task"] }, records);
+
+        Assert.Collection(
+            report.Groups,
+            g => { Assert.Null(g.Values[UsageGroupKeys.UserId]); Assert.Null(g.Values["extra.task"]); },
+            g => { Assert.Equal("bob", g.Values[UsageGroupKeys.UserId]); Assert.Equal("b", g.Values["extra.task"]); });
+    }
+
+    [Fact]
     public void ToTable_GroupedReport_ShowsPeriodsGroupsAndTotal()
     {
         var at = new DateTimeOffset(2026, 5, 7, 10, 0, 0, TimeSpan.Zero);

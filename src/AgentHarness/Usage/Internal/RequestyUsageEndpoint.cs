@@ -23,5 +23,6 @@ internal sealed class RequestyUsageEndpoint
     /// <summary>Gets the management API: <see cref="ProviderEndpoint.BuildUri"/>, <see cref="ProviderEndpoint.Authorize"/>, <see cref="ProviderEndpoint.Redact"/>.</summary>
     public ProviderEndpoint Api { get; }
 
-    public RequestyQueryForm QueryForm { get; }
+    /// <summary>Gets the form that overrides each endpoint's documented one, or <see langword="null"/>.</summary>
+    public RequestyQueryForm? QueryForm { get; }
 }

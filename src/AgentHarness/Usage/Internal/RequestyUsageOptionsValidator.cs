@@ -31,9 +31,9 @@ internal sealed class RequestyUsageOptionsValidator(RequestyUsageRegistration re
             failures.Add($"{path}:BaseAddress must be an absolute http or https address; got '{address.OriginalString}'.");
         }
 
-        if (!Enum.IsDefined(options.QueryForm))
+        if (options.QueryForm is { } form && !Enum.IsDefined(form))
         {
-            failures.Add($"{path}:QueryForm is '{((int)options.QueryForm).ToString(CultureInfo.InvariantCulture)}', which is not one of JsonBody, QueryString.");
+            failures.Add($"{path}:QueryForm is '{((int)form).ToString(CultureInfo.InvariantCulture)}', which is not one of JsonBody, QueryString.");
         }
 
         var key = ResolveKey(options, harness.Value, path, out var error);

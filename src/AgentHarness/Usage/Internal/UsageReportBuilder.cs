@@ -12,6 +12,8 @@ internal sealed class UsageReportBuilder
 
     private readonly UsageQuery _query;
     private readonly DateTimeOffset _endExclusive;
+    private readonly DateTimeOffset _firstPeriod;
+    private readonly DateTimeOffset _lastPeriod;
     private readonly Dictionary<DateTimeOffset, PeriodAccumulator> _periods = [];
 
     public UsageReportBuilder(UsageQuery query)
@@ -20,6 +22,8 @@ internal sealed class UsageReportBuilder
         query.Validate();
         _query = query;
         _endExclusive = UsagePeriods.EndExclusive(query);
+        _firstPeriod = UsagePeriods.Floor(query.Start, query.Resolution);
+        _lastPeriod = UsagePeriods.Last(query);
     }
 
     public UsageQuery Query => _query;
@@ -38,37 +42,41 @@ internal sealed class UsageReportBuilder
     public static decimal RoundSpend(decimal costUsd) => decimal.Round(costUsd, SpendDecimals, MidpointRounding.ToEven);
 
     /// <summary>Returns a record's value for a group key, or <see langword="null"/> when it has none.</summary>
-    public static string? ValueOf(UsageRecord record, string key)
+    public static string? ValueOf(UsageRecord record, string key) => key switch
     {
-        string? value;
-        switch (key)
+        UsageGroupKeys.ModelRequested => record.ModelRequested,
+        UsageGroupKeys.ModelUsed => record.ModelUsed,
+        UsageGroupKeys.Provider => record.Provider,
+        UsageGroupKeys.UserId => MetadataValue(record.Metadata, "user"),
+        _ => MetadataValue(record.Metadata, key[UsageGroupKeys.ExtraPrefix.Length..]),
+    };
+
+    /// <summary>
+    /// Finds a metadata value the way every ledger must: the dictionary's own match first, else the
+    /// first key equal without regard to case (a record built outside the harness may use an ordinal
+    /// dictionary, or another case); no metadata means no value.
+    /// </summary>
+    public static string? MetadataValue(IReadOnlyDictionary<string, string>? metadata, string name)
+    {
+        if (metadata is null)
         {
-            case UsageGroupKeys.ModelRequested:
-                return record.ModelRequested;
-            case UsageGroupKeys.ModelUsed:
-                return record.ModelUsed;
-            case UsageGroupKeys.Provider:
-                return record.Provider;
-            case UsageGroupKeys.UserId:
-                return record.Metadata.TryGetValue("user", out value) ? value : null;
-            default:
-                var name = key[UsageGroupKeys.ExtraPrefix.Length..];
-                if (record.Metadata.TryGetValue(name, out value))
-                {
-                    return value;
-                }
-
-                // A record built outside the harness may key its metadata with another case.
-                foreach (var (k, v) in record.Metadata)
-                {
-                    if (string.Equals(k, name, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return v;
-                    }
-                }
-
-                return null;
+            return null;
         }
+
+        if (metadata.TryGetValue(name, out var value))
+        {
+            return value;
+        }
+
+        foreach (var (k, v) in metadata)
+        {
+            if (string.Equals(k, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return v;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Adds the records in the query's range; calls refused before sending are not counted.</summary>
@@ -88,7 +96,7 @@ internal sealed class UsageReportBuilder
                 values[i] = ValueOf(record, keys[i]);
             }
 
-            var period = PeriodOf(record.Timestamp);
+            var period = PeriodOf(record.Timestamp)!;
             var completions = IsCompletion(record.Operation) ? 1 : 0;
             var spend = RoundSpend(record.CostUsd);
             period.Totals.AddCall(completions, record.InputTokens, record.OutputTokens, spend);
@@ -99,12 +107,16 @@ internal sealed class UsageReportBuilder
         }
     }
 
-    /// <summary>Adds totals to the period an instant falls in, under the group of <paramref name="values"/> (one per group key, in order).</summary>
+    /// <summary>Adds totals to the period an instant falls in, under the group of <paramref name="values"/> (one per group key, in order); an instant outside the query's periods is ignored.</summary>
     public void Add(DateTimeOffset instant, IReadOnlyList<string?> values, UsageTotals totals)
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(totals);
-        var period = PeriodOf(instant);
+        if (PeriodOf(instant) is not { } period)
+        {
+            return;
+        }
+
         period.Totals.Add(totals);
         if (_query.GroupBy.Count > 0)
         {
@@ -116,7 +128,7 @@ internal sealed class UsageReportBuilder
     public void AddPeriodTotals(DateTimeOffset instant, UsageTotals totals)
     {
         ArgumentNullException.ThrowIfNull(totals);
-        PeriodOf(instant).Totals.Add(totals);
+        PeriodOf(instant)?.Totals.Add(totals);
     }
 
     /// <summary>Adds a group row to a period without adding to its totals (the source reported them apart).</summary>
@@ -124,8 +136,7 @@ internal sealed class UsageReportBuilder
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(totals);
-        var period = PeriodOf(instant);
-        if (_query.GroupBy.Count > 0)
+        if (_query.GroupBy.Count > 0 && PeriodOf(instant) is { } period)
         {
             period.Groups.Add(values, totals);
         }
@@ -134,10 +145,8 @@ internal sealed class UsageReportBuilder
     public UsageReport Build()
     {
         var resolution = _query.Resolution;
-        var starts = new SortedSet<DateTimeOffset>(UsagePeriods.Enumerate(_query));
-        starts.UnionWith(_periods.Keys);
-        var periods = new List<UsagePeriod>(starts.Count);
-        foreach (var start in starts)
+        var periods = new List<UsagePeriod>();
+        foreach (var start in UsagePeriods.Enumerate(_query))
         {
             _periods.TryGetValue(start, out var accumulated);
             periods.Add(new UsagePeriod
@@ -153,9 +162,15 @@ internal sealed class UsageReportBuilder
         return new UsageReport(_query, periods);
     }
 
-    private PeriodAccumulator PeriodOf(DateTimeOffset instant)
+    /// <summary>Returns the accumulator of an instant's period, or <see langword="null"/> when the period is outside the query's range (a source that answers more than was asked).</summary>
+    private PeriodAccumulator? PeriodOf(DateTimeOffset instant)
     {
         var start = UsagePeriods.Floor(instant, _query.Resolution);
+        if (start < _firstPeriod || start > _lastPeriod)
+        {
+            return null;
+        }
+
         if (!_periods.TryGetValue(start, out var period))
         {
             _periods[start] = period = new PeriodAccumulator(_query.GroupBy);
