@@ -135,9 +135,15 @@ public sealed partial class RequestyUsageClient
     /// <returns>A source whose queries go to <see cref="GetOrganizationUsageAsync"/> through this client.</returns>
     public IUsageSource ForOrganization() => new RequestyUsageSource(this, null);
 
-    private static string ApiKeyPath(string apiKeyId)
+    private string ApiKeyPath(string apiKeyId)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(apiKeyId);
+        if (!string.Equals(_endpoint.Api.Redact(apiKeyId), apiKeyId, StringComparison.Ordinal))
+        {
+            // The factory's request logging writes request URIs: the key must never become a path.
+            throw new ArgumentException("The API key id contains the API key itself; pass the key's id (RequestyApiKeyInfo.Id), not the key.", nameof(apiKeyId));
+        }
+
         return "/v1/manage/apikey/" + Uri.EscapeDataString(apiKeyId);
     }
 

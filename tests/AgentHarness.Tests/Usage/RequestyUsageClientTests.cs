@@ -664,20 +664,20 @@ public sealed class RequestyUsageClientTests
     }
 
     [Fact]
-    public async Task GetApiKeyUsageAsync_KeyPassedAsTheId_KeyAbsentFromMessageAndLog()
+    public async Task GetApiKeyUsageAsync_KeyPassedAsTheId_RefusedBeforeSendingWithoutTheKey()
     {
         var logs = new FakeLogCollector();
         using var requesty = Requesty.Create(configureServices: s => s.AddLogging(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(logs))));
         requesty.Answer(Origin + "/*", """{"error":"no such key"}""", HttpStatusCode.NotFound);
 
-        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => requesty.Client.GetApiKeyUsageAsync(Key, SeedQuery, Ct));
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => requesty.Client.GetApiKeyUsageAsync(Key, SeedQuery, Ct));
+        var info = await Assert.ThrowsAsync<ArgumentException>(() => requesty.Client.GetApiKeyInfoAsync(Key, Ct));
 
-        Assert.Contains("/v1/manage/apikey/[key removed]/usage", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("pass the key's id", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Key, ex.ToString(), StringComparison.Ordinal);
-        var log = Assert.Single(logs.GetSnapshot(), r => r.Category == typeof(RequestyUsageClient).FullName);
-        Assert.Equal(LogLevel.Debug, log.Level);
-        Assert.Contains("answered HTTP 404", log.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(Key, log.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Key, info.ToString(), StringComparison.Ordinal);
+        Assert.Empty(requesty.Requests);
+        Assert.DoesNotContain(logs.GetSnapshot(), r => r.Message.Contains(Key, StringComparison.Ordinal));
     }
 
     [Fact]
