@@ -5,7 +5,9 @@ public sealed class SqliteUsageLedgerOptions
 {
     /// <summary>
     /// Gets or sets the path of the database file, absolute or relative to the current directory.
-    /// The file and its directory are created when missing. Required.
+    /// The file and its directory are created when missing, when the first records are written (or a
+    /// report is asked for); a file that cannot be opened then is logged and its records counted in
+    /// <see cref="SqliteUsageLedger.Failed"/>, and never fails the harness. Required.
     /// </summary>
     /// <value>The default value is empty, which is not valid: a path must be set.</value>
     public string Path { get; set; } = string.Empty;

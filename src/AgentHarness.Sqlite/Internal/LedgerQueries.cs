@@ -83,9 +83,12 @@ internal static class LedgerQueries
     /// Sums the query's range in SQL, one row per period, group values and operation, and feeds the
     /// rows to <paramref name="builder"/>: periods by the UTC calendar, one metadata join per
     /// metadata group key, calls refused before sending left out, spend summed in picodollars.
+    /// Synchronous (Microsoft.Data.Sqlite's async methods are too): run it off the caller's thread,
+    /// and interrupt the connection to stop the statement; the token is also checked between rows.
     /// </summary>
-    public static async Task AddUsageAsync(SqliteConnection connection, UsageReportBuilder builder, CancellationToken cancellationToken)
+    public static void AddUsage(SqliteConnection connection, UsageReportBuilder builder, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var query = builder.Query;
         var keys = query.GroupBy;
         using var command = connection.CreateCommand();
@@ -102,9 +105,10 @@ internal static class LedgerQueries
         command.Parameters.AddWithValue("$rejected", RecordCodec.FormatEnum(UsageOutcome.Rejected));
 
         var values = new string?[keys.Count];
-        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var period = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0));
             var operation = reader.IsDBNull(1) ? null : reader.GetString(1);
             for (var i = 0; i < values.Length; i++)

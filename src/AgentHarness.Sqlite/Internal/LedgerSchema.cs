@@ -59,28 +59,36 @@ internal static class LedgerSchema
         """;
 
     /// <summary>
-    /// Switches the file to write-ahead logging (queries read while the writer writes), then creates
-    /// or checks the schema in one immediate transaction, so two processes opening a new file at once
-    /// do not both create it.
+    /// Checks the schema and creates it when the file is new: switches the file to write-ahead
+    /// logging (queries read while the writer writes) and creates the tables in one immediate
+    /// transaction, so two processes or connections opening a new file at once do not both create it.
+    /// A file already at this version is only read, so opening it never waits for another writer.
     /// </summary>
+    /// <param name="connection">An open connection to the file.</param>
+    /// <param name="setting">The setting that names the file, for the error message.</param>
+    /// <param name="path">The file's full path, for the error message.</param>
+    /// <param name="writer">Whether the connection is the writer's: it then also gets the durability it writes with.</param>
     /// <exception cref="InvalidOperationException">The file was written by a newer schema version.</exception>
-    public static void Initialize(SqliteConnection connection, string setting, string path)
+    /// <exception cref="SqliteException">The file is not a database, or cannot be read or written.</exception>
+    public static void Initialize(SqliteConnection connection, string setting, string path, bool writer)
     {
-        Execute(connection, "PRAGMA journal_mode = WAL;");
-
-        // With WAL, NORMAL still never corrupts the file; a power loss may lose the last commits only.
-        Execute(connection, "PRAGMA synchronous = NORMAL;");
-
-        using var transaction = connection.BeginTransaction(deferred: false);
-        var version = ReadVersion(connection, transaction);
-        if (version > Version)
+        var version = ReadVersion(connection, null);
+        ThrowIfNewer(version, setting, path);
+        if (writer)
         {
-            throw new InvalidOperationException(
-                $"The usage ledger database '{path}' ({setting}) has schema version {version.ToString(CultureInfo.InvariantCulture)}, "
-                + $"written by a newer version of AgentHarness.Sqlite; this version reads schema version {Version.ToString(CultureInfo.InvariantCulture)} at most. "
-                + "Upgrade the package, or point the setting to another file.");
+            // With WAL, NORMAL still never corrupts the file; a power loss may lose the last commits only.
+            Execute(connection, "PRAGMA synchronous = NORMAL;");
         }
 
+        if (version == Version)
+        {
+            return;
+        }
+
+        Execute(connection, "PRAGMA journal_mode = WAL;");
+        using var transaction = connection.BeginTransaction(deferred: false);
+        version = ReadVersion(connection, transaction);
+        ThrowIfNewer(version, setting, path);
         Execute(connection, CreateVersion1, transaction);
         if (version < Version)
         {
@@ -90,7 +98,18 @@ internal static class LedgerSchema
         transaction.Commit();
     }
 
-    private static long ReadVersion(SqliteConnection connection, SqliteTransaction transaction)
+    private static void ThrowIfNewer(long version, string setting, string path)
+    {
+        if (version > Version)
+        {
+            throw new InvalidOperationException(
+                $"The usage ledger database '{path}' ({setting}) has schema version {version.ToString(CultureInfo.InvariantCulture)}, "
+                + $"written by a newer version of AgentHarness.Sqlite; this version reads schema version {Version.ToString(CultureInfo.InvariantCulture)} at most. "
+                + "Upgrade the package, or point the setting to another file.");
+        }
+    }
+
+    private static long ReadVersion(SqliteConnection connection, SqliteTransaction? transaction)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;

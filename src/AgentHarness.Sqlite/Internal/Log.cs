@@ -19,4 +19,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "The usage ledger at {Path} cannot store a usage record whose cost does not fit 64-bit picodollars (more than 9,223,372 USD); {Failed} records failed so far.")]
     public static partial void CostOutOfRange(ILogger logger, string path, long failed);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Error, Message = "The usage ledger cannot open its database {Path} ({Setting}); usage records are counted as failed until it can. It tries again before each later batch, and logs this once until it succeeds.")]
+    public static partial void OpenFailed(ILogger logger, Exception exception, string path, string setting);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Information, Message = "The usage ledger opened its database {Path} after failing to; {Failed} records failed so far.")]
+    public static partial void OpenRecovered(ILogger logger, string path, long failed);
+
+    [LoggerMessage(EventId = 307, Level = LogLevel.Error, Message = "The usage ledger at {Path} is being disposed and its database refused a write: the {Count} usage records still queued were not tried and are counted as failed; {Failed} records failed so far.")]
+    public static partial void AbandonedOnDispose(ILogger logger, string path, long count, long failed);
 }

@@ -19,10 +19,7 @@ internal sealed class RecordWriter : IDisposable
         RETURNING id;
         """;
 
-    // A record built outside the harness may hold two keys that differ only in case; the first is kept.
-    private const string InsertMetadataSql = "INSERT OR IGNORE INTO usage_metadata (record_id, key, name, value) VALUES ($record_id, $key, $name, $value);";
-
-    private static readonly Dictionary<string, string> Empty = [];
+    private const string InsertMetadataSql = "INSERT INTO usage_metadata (record_id, key, name, value) VALUES ($record_id, $key, $name, $value);";
 
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _insertRecord;
@@ -34,6 +31,8 @@ internal sealed class RecordWriter : IDisposable
     private readonly SqliteParameter _value;
     private readonly ArrayBufferWriter<byte> _jsonBuffer = new(256);
     private readonly Utf8JsonWriter _json;
+    private readonly Dictionary<string, int> _metadataIndex = new(StringComparer.Ordinal);
+    private readonly List<MetadataEntry> _metadata = [];
 
     public RecordWriter(SqliteConnection connection)
     {
@@ -72,17 +71,68 @@ internal sealed class RecordWriter : IDisposable
         {
             Bind(record, picodollars, scale);
             var id = (long)_insertRecord.ExecuteScalar()!;
-            foreach (var (name, value) in record.Metadata ?? Empty)
+            if (record.Metadata is not { } metadata)
+            {
+                continue;
+            }
+
+            foreach (var entry in Resolve(metadata))
             {
                 _recordId.Value = id;
-                _key.Value = name.ToLowerInvariant();
-                _name.Value = name;
-                _value.Value = (object?)value ?? DBNull.Value;
+                _key.Value = entry.Key;
+                _name.Value = entry.Name;
+                _value.Value = (object?)entry.Value ?? DBNull.Value;
                 _insertMetadata.ExecuteNonQuery();
             }
         }
 
         transaction.Commit();
+    }
+
+    /// <summary>
+    /// Returns one entry per lower-case key, holding the value a report of the in-memory ledger finds
+    /// for that key (<see cref="AgentHarness.Usage.Internal.UsageReportBuilder.MetadataValue"/>): the key's exact
+    /// match under the dictionary's own comparer, else the first key equal to it in any case, in
+    /// enumeration order. A record built outside the harness may hold keys that differ only in case.
+    /// </summary>
+    private List<MetadataEntry> Resolve(IReadOnlyDictionary<string, string> metadata)
+    {
+        _metadata.Clear();
+        _metadataIndex.Clear();
+        foreach (var (name, value) in metadata)
+        {
+            if (name is null)
+            {
+                continue;
+            }
+
+            var key = name.ToLowerInvariant();
+            var exact = string.Equals(name, key, StringComparison.Ordinal);
+            if (_metadataIndex.TryGetValue(key, out var index))
+            {
+                if (exact)
+                {
+                    _metadata[index] = _metadata[index] with { HasLowerCaseSpelling = true };
+                }
+
+                continue;
+            }
+
+            _metadataIndex[key] = _metadata.Count;
+            _metadata.Add(new MetadataEntry(key, name, value, exact));
+        }
+
+        for (var i = 0; i < _metadata.Count; i++)
+        {
+            var entry = _metadata[i];
+            if (metadata.TryGetValue(entry.Key, out var value))
+            {
+                // The exact match wins; its spelling is the lower-case key itself when the record holds one.
+                _metadata[i] = entry with { Name = entry.HasLowerCaseSpelling ? entry.Key : entry.Name, Value = value };
+            }
+        }
+
+        return _metadata;
     }
 
     public void Dispose()
@@ -122,4 +172,7 @@ internal sealed class RecordWriter : IDisposable
     }
 
     private static object Nullable(string? value) => (object?)value ?? DBNull.Value;
+
+    /// <summary>The value kept for one lower-case key, the spelling of the key it came from, and whether the record spells the key in lower case.</summary>
+    private readonly record struct MetadataEntry(string Key, string Name, string? Value, bool HasLowerCaseSpelling);
 }

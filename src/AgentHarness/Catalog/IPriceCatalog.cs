@@ -39,7 +39,7 @@ public interface IPriceCatalog
     /// </summary>
     /// <param name="models">Models from <see cref="IModelDiscovery"/>, or made by hand.</param>
     /// <returns>How many prices were set.</returns>
-    /// <exception cref="ArgumentException">An entry is null, has no catalog id, or has a negative price or a limit that is not positive; nothing is set.</exception>
+    /// <exception cref="ArgumentException">An entry is null, or a priced entry has no catalog id, a negative price or a limit that is not positive; nothing is set.</exception>
     int SetPrices(IEnumerable<DiscoveredModel> models);
 
     /// <summary>Returns every price the catalog holds, keyed by model id.</summary>

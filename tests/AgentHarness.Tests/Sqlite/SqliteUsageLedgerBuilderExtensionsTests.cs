@@ -2,6 +2,8 @@ using AgentHarness.Sqlite;
 using AgentHarness.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using OpenAI.Chat;
 
@@ -104,17 +106,57 @@ public sealed class SqliteUsageLedgerBuilderExtensionsTests
     }
 
     [Fact]
-    public void AddSqliteUsageLedger_PathThatCannotBeOpened_ThrowsNamingTheSettingAndPath()
+    public async Task AddSqliteUsageLedger_PathThatCannotBeOpened_ModelCallsStillSucceed()
     {
         using var db = new TempDatabase();
         Directory.CreateDirectory(db.FilePath);
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("gpt-4.1-nano-2025-04-14")));
+        var logs = new FakeLogCollector();
+
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b =>
+            {
+                TestHarness.ThreeProviders(b);
+                b.AddSqliteUsageLedger(db.FilePath);
+            },
+            s => s.AddLogging(l => l.AddProvider(new FakeLoggerProvider(logs))));
+        var chat = host.Harness.GetChatClient("openai/gpt-4.1-nano");
+        var first = await chat.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        var second = await chat.CompleteChatAsync([new UserChatMessage("b")], cancellationToken: Ct);
+
+        Assert.Equal("ok", first.Value.Content[0].Text);
+        Assert.Equal("ok", second.Value.Content[0].Text);
+        var ledger = Assert.IsType<SqliteUsageLedger>(host.Ledger);
+        await ledger.FlushAsync(Ct);
+        Assert.Equal((0L, 2L), (ledger.Written, ledger.Failed));
+        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 305 && r.Message.Contains(db.FilePath, StringComparison.Ordinal));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ledger.GetUsageAsync(new UsageQuery
+        {
+            Start = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero),
+            End = new DateTimeOffset(2026, 5, 1, 23, 59, 59, TimeSpan.Zero),
+        }, Ct));
+        Assert.Contains("AgentHarness:Sqlite:Path", error.Message, StringComparison.Ordinal);
+        Assert.Contains(db.FilePath, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddSqliteUsageLedger_SectionPathThatCannotBeOpened_ResolvesAndQueriesNameTheSetting()
+    {
+        using var db = new TempDatabase();
+        Directory.CreateDirectory(db.FilePath);
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Usage:Ledger:Path"] = db.FilePath })
+            .Build();
         var services = new ServiceCollection();
-        services.AddAgentHarness().AddSqliteUsageLedger(o => o.Path = db.FilePath);
+        services.AddAgentHarness().AddSqliteUsageLedger(configuration.GetSection("Usage:Ledger"));
         using var provider = services.BuildServiceProvider();
 
-        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IUsageLedger>());
+        var ledger = Assert.IsType<SqliteUsageLedger>(provider.GetRequiredService<IUsageLedger>());
 
-        Assert.Contains("AgentHarness:Sqlite:Path", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<InvalidOperationException>(() => ledger.GetRecords());
+        Assert.Contains("Usage:Ledger:Path", error.Message, StringComparison.Ordinal);
         Assert.Contains(db.FilePath, error.Message, StringComparison.Ordinal);
     }
 

@@ -19,6 +19,13 @@ public sealed partial class SqliteUsageLedgerTests
         CostBasis = CostBasis.Catalog,
     };
 
+    /// <summary>A ledger with a short lock wait, so a test that holds the file's lock waits one second, not thirty.</summary>
+    private static SqliteUsageLedger ShortWait(SqliteUsageLedgerOptions options, FakeLogger<SqliteUsageLedger>? logger = null) =>
+        new(options, "AgentHarness:Sqlite", logger, busyTimeout: TimeSpan.FromSeconds(1));
+
+    /// <summary>Creates the file and its schema through a query, so a test can open it before the writer has written anything.</summary>
+    private static void CreateFile(SqliteUsageLedger ledger) => _ = ledger.GetRecords();
+
     private static UsageQuery May2026(params string[] groupBy) => new()
     {
         Start = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero),
@@ -147,6 +154,59 @@ public sealed partial class SqliteUsageLedgerTests
         Assert.Equal(4, report.Groups.Count);
     }
 
+    /// <summary>Records built outside the harness: ordinal metadata dictionaries, keys differing only in case, no metadata at all.</summary>
+    private static UsageRecord[] OddMetadataRecords() =>
+    [
+        Record("a") with { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["User"] = "bob" } },
+        Record("b") with { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["Task"] = "a", ["task"] = "b" } },
+        Record("c") with { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["TASK"] = "x", ["Task"] = "y", ["USER"] = "ann", ["User"] = "al" } },
+        Record("d") with { Metadata = null! },
+    ];
+
+    [Fact]
+    public async Task GetUsageAsync_MetadataKeysDifferingOnlyInCase_TakesTheExactLowerCaseKeyElseTheFirst()
+    {
+        using var db = new TempDatabase();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        Array.ForEach(OddMetadataRecords(), ledger.Add);
+
+        var report = await ledger.GetUsageAsync(May2026(UsageGroupKeys.ModelRequested, UsageGroupKeys.UserId, "extra.task"), Ct);
+
+        string?[] Values(string model)
+        {
+            var group = report.Groups.Single(g => g.Values[UsageGroupKeys.ModelRequested] == model);
+            return [group.Values[UsageGroupKeys.UserId], group.Values["extra.task"]];
+        }
+
+        Assert.Equal(["bob", null], Values("a"));
+        Assert.Equal([null, "b"], Values("b"));
+        Assert.Equal(["ann", "x"], Values("c"));
+        Assert.Equal([null, null], Values("d"));
+        var records = ledger.GetRecords();
+        Assert.Equal("b", records[1].Metadata["task"]);
+        Assert.Empty(records[3].Metadata);
+        using var connection = db.Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM usage_metadata WHERE record_id = (SELECT MAX(id) FROM usage_records);";
+        Assert.Equal(0L, command.ExecuteScalar());
+    }
+
+    [Theory]
+    [InlineData(UsageGroupKeys.UserId)]
+    [InlineData("extra.task")]
+    public async Task GetUsageAsync_MetadataKeysDifferingOnlyInCase_GroupsLikeInMemory(string key)
+    {
+        using var db = new TempDatabase();
+        var records = OddMetadataRecords();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        Array.ForEach(records, ledger.Add);
+        var query = May2026(UsageGroupKeys.ModelRequested, key);
+
+        var report = await ledger.GetUsageAsync(query, Ct);
+
+        UsageReportAssert.Equal(UsageReport.FromRecords(query, records), report);
+    }
+
     [Fact]
     public async Task GetUsageAsync_CostsOfFewDecimals_KeepTheirDecimalsLikeInMemory()
     {
@@ -168,6 +228,7 @@ public sealed partial class SqliteUsageLedgerTests
         using var db = new TempDatabase();
         var logger = new FakeLogger<SqliteUsageLedger>();
         await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath, QueueCapacity = 1 }, logger);
+        CreateFile(ledger);
         var taken = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         ledger.BatchStarting = count => taken.TrySetResult(count);
 
@@ -203,6 +264,7 @@ public sealed partial class SqliteUsageLedgerTests
         using var db = new TempDatabase();
         var logger = new FakeLogger<SqliteUsageLedger>();
         await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }, logger);
+        CreateFile(ledger);
         db.Execute("""
             CREATE TRIGGER refuse_boom BEFORE INSERT ON usage_records WHEN NEW.model_requested = 'boom'
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
@@ -232,6 +294,7 @@ public sealed partial class SqliteUsageLedgerTests
         using var db = new TempDatabase();
         var logger = new FakeLogger<SqliteUsageLedger>();
         await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }, logger);
+        CreateFile(ledger);
         db.Execute("DROP TABLE usage_records;");
 
         ledger.Add(Record("a"));
@@ -309,6 +372,7 @@ public sealed partial class SqliteUsageLedgerTests
     {
         using var db = new TempDatabase();
         await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        CreateFile(ledger);
         var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ledger.BatchStarting = _ => taken.TrySetResult();
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -330,12 +394,17 @@ public sealed partial class SqliteUsageLedgerTests
     }
 
     [Fact]
-    public async Task GetUsageAsync_CancelledToken_Throws()
+    public async Task GetUsageAsync_CancelledToken_ThrowsWithoutQuerying()
     {
         using var db = new TempDatabase();
         await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        var queried = false;
+        ledger.QueryStarting = _ => queried = true;
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ledger.GetUsageAsync(May2026(), new CancellationToken(canceled: true)));
+
+        Assert.False(queried);
+        Assert.False(Directory.Exists(db.DirectoryPath));
     }
 
     [Fact]
@@ -385,15 +454,18 @@ public sealed partial class SqliteUsageLedgerTests
     }
 
     [Fact]
-    public void Constructor_MissingDirectory_CreatesItAndTheFile()
+    public async Task Constructor_MissingDirectory_TouchesNoFileUntilTheFirstWrite()
     {
         using var db = new TempDatabase();
-        Assert.False(Directory.Exists(db.DirectoryPath));
 
-        using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
 
-        Assert.True(File.Exists(db.FilePath));
         Assert.Equal(Path.GetFullPath(db.FilePath), ledger.Path);
+        Assert.False(Directory.Exists(db.DirectoryPath));
+        ledger.Add(Record("a"));
+        await ledger.FlushAsync(Ct);
+        Assert.Equal(1, ledger.Written);
+        Assert.True(File.Exists(db.FilePath));
         using var connection = db.Connect();
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA user_version;";
@@ -403,43 +475,239 @@ public sealed partial class SqliteUsageLedgerTests
     }
 
     [Fact]
-    public void Constructor_PathIsADirectory_ThrowsNamingTheSettingAndPath()
+    public async Task Add_PathCannotBeOpened_CountsFailedLogsOnceAndWritesOnceItCan()
     {
         using var db = new TempDatabase();
         Directory.CreateDirectory(db.FilePath);
+        var logger = new FakeLogger<SqliteUsageLedger>();
 
-        var error = Assert.Throws<InvalidOperationException>(() => new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }));
+        // Neither throws: the ledger is built inside the harness's HTTP pipeline, where a failure would fail every call.
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath, BatchSize = 1 }, logger);
+        ledger.Add(Record("lost 1"));
+        ledger.Add(Record("lost 2"));
+        await ledger.FlushAsync(Ct);
+        ledger.Add(Record("lost 3"));
+        await ledger.FlushAsync(Ct);
 
-        Assert.Contains("AgentHarness:Sqlite:Path", error.Message, StringComparison.Ordinal);
+        Assert.Equal((0L, 3L, 0L), (ledger.Written, ledger.Failed, ledger.Pending));
+        var error = Assert.Single(logger.Collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal((305, LogLevel.Error), (error.Id.Id, error.Level));
         Assert.Contains(db.FilePath, error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.Exception);
+        var queryError = await Assert.ThrowsAsync<InvalidOperationException>(() => ledger.GetUsageAsync(May2026(), Ct));
+        Assert.Contains("AgentHarness:Sqlite:Path", queryError.Message, StringComparison.Ordinal);
+        Assert.Contains(db.FilePath, queryError.Message, StringComparison.Ordinal);
+        Assert.Contains(db.FilePath, Assert.Throws<InvalidOperationException>(() => ledger.GetRecords()).Message, StringComparison.Ordinal);
+
+        // The obstacle goes away: the writer opens the file before its next batch.
+        Directory.Delete(db.FilePath);
+        ledger.Add(Record("kept"));
+        await ledger.FlushAsync(Ct);
+
+        Assert.Equal((1L, 3L), (ledger.Written, ledger.Failed));
+        Assert.Equal("kept", Assert.Single(ledger.GetRecords()).ModelRequested);
+        Assert.Equal(1, (await ledger.GetUsageAsync(May2026(), Ct)).Totals.Requests);
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Id.Id == 306);
+        Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 305);
     }
 
     [Fact]
-    public void Constructor_FileIsNotADatabase_ThrowsNamingTheSettingAndPath()
+    public async Task Add_FileIsNotADatabase_CountsFailedAndQueriesThrowNamingThePath()
     {
         using var db = new TempDatabase();
         Directory.CreateDirectory(db.DirectoryPath);
         File.WriteAllText(db.FilePath, new string('x', 4096));
+        var logger = new FakeLogger<SqliteUsageLedger>();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }, logger);
 
-        var error = Assert.Throws<InvalidOperationException>(() => new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }));
+        ledger.Add(Record("a"));
+        await ledger.FlushAsync(Ct);
 
+        Assert.Equal((0L, 1L), (ledger.Written, ledger.Failed));
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Id.Id == 305 && r.Message.Contains(db.FilePath, StringComparison.Ordinal));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ledger.GetUsageAsync(May2026(), Ct));
         Assert.Contains("AgentHarness:Sqlite:Path", error.Message, StringComparison.Ordinal);
         Assert.Contains(db.FilePath, error.Message, StringComparison.Ordinal);
         Assert.Contains("not a database", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Constructor_FileOfANewerSchemaVersion_RefusesIt()
+    public async Task Add_FileOfANewerSchemaVersion_RefusesItCountsFailedAndQueriesThrow()
     {
         using var db = new TempDatabase();
         Directory.CreateDirectory(db.DirectoryPath);
         db.Execute("PRAGMA user_version = 99;");
+        var logger = new FakeLogger<SqliteUsageLedger>();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }, logger);
 
-        var error = Assert.Throws<InvalidOperationException>(() => new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }));
+        ledger.Add(Record("a"));
+        await ledger.FlushAsync(Ct);
 
-        Assert.Contains("schema version 99", error.Message, StringComparison.Ordinal);
-        Assert.Contains("newer version", error.Message, StringComparison.Ordinal);
-        Assert.Contains(db.FilePath, error.Message, StringComparison.Ordinal);
+        Assert.Equal((0L, 1L), (ledger.Written, ledger.Failed));
+        var logged = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 305);
+        Assert.Contains("schema version 99", logged.Exception!.Message, StringComparison.Ordinal);
+        foreach (var error in new[]
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => ledger.GetUsageAsync(May2026(), Ct)),
+            Assert.Throws<InvalidOperationException>(() => ledger.GetRecords()),
+        })
+        {
+            Assert.Contains("schema version 99", error.Message, StringComparison.Ordinal);
+            Assert.Contains("newer version", error.Message, StringComparison.Ordinal);
+            Assert.Contains(db.FilePath, error.Message, StringComparison.Ordinal);
+        }
+
+        using var connection = db.Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master;";
+        Assert.Equal(0L, command.ExecuteScalar());
+    }
+
+    [Fact]
+    public async Task DisposeAsync_DatabaseLockedWithRecordsQueued_TriesOneBatchAndCountsTheRestFailed()
+    {
+        using var db = new TempDatabase();
+        var logger = new FakeLogger<SqliteUsageLedger>();
+        var ledger = ShortWait(new SqliteUsageLedgerOptions { Path = db.FilePath, BatchSize = 1 }, logger);
+        CreateFile(ledger);
+        var batches = 0;
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var disposing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ledger.BatchStarting = _ =>
+        {
+            if (Interlocked.Increment(ref batches) == 1)
+            {
+                // The first batch waits for the lock only once disposal has begun, so its failure is one during disposal.
+                taken.TrySetResult();
+                disposing.Task.Wait(Ct);
+            }
+        };
+
+        using (db.HoldWriteLock())
+        {
+            ledger.Add(Record("first"));
+            await taken.Task.WaitAsync(Ct);
+            for (var i = 0; i < 4; i++)
+            {
+                ledger.Add(Record("queued " + i));
+            }
+
+            var disposal = ledger.DisposeAsync();
+            disposing.SetResult();
+            await disposal;
+        }
+
+        Assert.Equal(1, batches);
+        Assert.Equal((0L, 5L, 0L), (ledger.Written, ledger.Failed, ledger.Pending));
+        var logs = logger.Collector.GetSnapshot();
+        Assert.Single(logs, r => r.Id.Id == 303);
+        var abandoned = Assert.Single(logs, r => r.Id.Id == 307);
+        Assert.Contains("the 4 usage records still queued", abandoned.Message, StringComparison.Ordinal);
+        Assert.Contains(db.FilePath, abandoned.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FlushAsync_TwoWaitingWhileTheWriterIsHeldUp_LeaveTheQueueToRecords()
+    {
+        using var db = new TempDatabase();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath, QueueCapacity = 2 });
+        CreateFile(ledger);
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ledger.BatchStarting = _ => taken.TrySetResult();
+        Task first, second;
+
+        using (db.HoldWriteLock())
+        {
+            ledger.Add(Record("first"));
+            await taken.Task.WaitAsync(Ct);
+            first = ledger.FlushAsync(Ct);
+            second = ledger.FlushAsync(Ct);
+            Assert.False(first.IsCompleted || second.IsCompleted);
+
+            // The queue is empty, and its two slots are the records'.
+            ledger.Add(Record("second"));
+            ledger.Add(Record("third"));
+
+            Assert.Equal(0, ledger.Dropped);
+        }
+
+        await Task.WhenAll(first, second).WaitAsync(Ct);
+        await ledger.FlushAsync(Ct);
+        Assert.Equal(3, ledger.Written);
+        Assert.Equal(["first", "second", "third"], ledger.GetRecords().Select(r => r.ModelRequested));
+    }
+
+    [Fact]
+    public async Task FlushAsync_NothingAdded_CompletesAtOnceWithoutOpeningTheFile()
+    {
+        using var db = new TempDatabase();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+
+        Assert.True(ledger.FlushAsync(Ct).IsCompletedSuccessfully);
+        Assert.False(Directory.Exists(db.DirectoryPath));
+    }
+
+    [Fact]
+    public async Task GetUsageAsync_Query_RunsOffTheCallersThread()
+    {
+        using var db = new TempDatabase();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        ledger.Add(Record("a"));
+        await ledger.FlushAsync(Ct);
+        var caller = -1;
+        int? queryThread = null;
+        ledger.QueryStarting = _ => queryThread = Volatile.Read(ref caller) == Environment.CurrentManagedThreadId ? -1 : Environment.CurrentManagedThreadId;
+
+        // Set only while the call runs synchronously on this thread: a query run here would see it.
+        Volatile.Write(ref caller, Environment.CurrentManagedThreadId);
+        var pending = ledger.GetUsageAsync(May2026(), Ct);
+        Volatile.Write(ref caller, -1);
+        var report = await pending;
+
+        Assert.Equal(1, report.Totals.Requests);
+        Assert.NotNull(queryThread);
+        Assert.NotEqual(-1, queryThread);
+    }
+
+    [Fact]
+    public async Task GetUsageAsync_CancelledWhileSqliteRunsTheQuery_InterruptsItAndThrowsOperationCanceled()
+    {
+        using var db = new TempDatabase();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        for (var i = 0; i < 500; i++)
+        {
+            ledger.Add(Record("m" + (i % 50), i % 60));
+        }
+
+        await ledger.FlushAsync(Ct);
+        using var cancellation = new CancellationTokenSource();
+        var steps = 0;
+        var stepsAfterCancel = 0;
+        ledger.QueryStarting = connection => SQLitePCL.raw.sqlite3_progress_handler(
+            connection.Handle,
+            1,
+            _ =>
+            {
+                // Cancels from inside SQLite, while the statement runs: only an interrupt can stop it now.
+                if (++steps == 1)
+                {
+                    cancellation.Cancel();
+                }
+                else
+                {
+                    stepsAfterCancel++;
+                }
+
+                return 0;
+            },
+            null);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ledger.GetUsageAsync(May2026(UsageGroupKeys.ModelRequested), cancellation.Token));
+
+        // Interrupted, the statement stops within a few steps; run to its end it takes over 13,000.
+        Assert.InRange(stepsAfterCancel, 0, 100);
+        ledger.QueryStarting = connection => SQLitePCL.raw.sqlite3_progress_handler(connection.Handle, 0, null, null);
+        Assert.Equal(500, (await ledger.GetUsageAsync(May2026(UsageGroupKeys.ModelRequested), Ct)).Totals.Requests);
     }
 
     [Theory]
