@@ -86,6 +86,23 @@ Console.WriteLine();
 Console.WriteLine($"Usage by task and model since run {run.RunId} started (UsageQuery {usage.Query}):");
 Console.WriteLine(usage.ToTable());
 
+if (provider.GetService<RequestyUsageClient>() is { } requesty)
+{
+    // With a real gateway, the same query goes to its analytics (needs a key with the manage permission).
+    Console.WriteLine();
+    try
+    {
+        var key = await requesty.GetApiKeyInfoAsync();
+        var gatewayUsage = await requesty.ForApiKey(key.Id).GetUsageAsync(usage.Query);
+        Console.WriteLine($"The same query, answered by Requesty's usage API for key '{key.Name}' (its analytics may lag by a few minutes):");
+        Console.WriteLine(gatewayUsage.ToTable());
+    }
+    catch (Exception e) when (e is HttpRequestException or InvalidDataException)
+    {
+        Console.WriteLine($"Requesty's usage API did not answer the same query: {e.Message}");
+    }
+}
+
 /// <summary>The model id of each step.</summary>
 internal sealed record StepModels(string Classify, string Review, string Summarize);
 
@@ -103,6 +120,7 @@ internal static class Setup
                 p.IsGateway = true;
                 p.MetadataHeaderPrefix = "X-Requesty-";
             });
+            builder.AddRequestyUsageClient(o => o.Provider = "requesty");
             return ("Running against the Requesty gateway (REQUESTY_API_KEY is set).",
                 new StepModels("openai/gpt-4.1-nano", "policy/claude-4", "google/gemini-2.5-flash"), null);
         }
