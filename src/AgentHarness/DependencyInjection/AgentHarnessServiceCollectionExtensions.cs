@@ -1,3 +1,4 @@
+using AgentHarness.DependencyInjection.Internal;
 using AgentHarness;
 using AgentHarness.Budget.Internal;
 using AgentHarness.Catalog.Internal;
@@ -88,22 +89,13 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddTransient<RoutingHandler>();
         services.TryAddTransient<MetadataHandler>();
 
-        services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
+        var client = services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
             .AddHttpMessageHandler<RoutingHandler>()
-            .AddHttpMessageHandler<MetadataHandler>()
-            // An application-wide resilience handler (ConfigureHttpClientDefaults, as service defaults
-            // templates add) would retry and time out whole logical calls on top of the harness's own
-            // attempts: one call would cost several times the attempts its provider allows.
-            .ConfigureAdditionalHttpMessageHandlers(static (handlers, _) =>
-            {
-                for (var i = handlers.Count - 1; i >= 0; i--)
-                {
-                    if (handlers[i] is ResilienceHandler)
-                    {
-                        handlers.RemoveAt(i);
-                    }
-                }
-            })
+            .AddHttpMessageHandler<MetadataHandler>();
+
+        // An application-wide resilience handler would retry and time out whole logical calls on top
+        // of the harness's own attempts: one call would cost several times the attempts its provider allows.
+        ResilienceHandlers.RemoveApplicationWide(client)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
             {
                 // The client lives as long as the harness; recycling pooled connections keeps DNS changes visible.
@@ -115,7 +107,7 @@ public static class AgentHarnessServiceCollectionExtensions
         // Management calls (model lists) are idempotent reads: the standard resilience handler's
         // retries and timeouts suit them, unlike model calls whose retries the harness owns. One
         // pipeline per host, so a provider that keeps failing opens only its own circuit breaker.
-        services.AddHttpClient(PriceCatalog.ManagementClientName)
+        services.AddHttpClient(ModelListClient.ManagementClientName)
             .AddStandardResilienceHandler()
             .SelectPipelineByAuthority();
 

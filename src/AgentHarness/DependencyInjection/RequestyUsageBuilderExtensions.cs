@@ -1,8 +1,8 @@
+using AgentHarness.DependencyInjection.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -91,19 +91,8 @@ public static class RequestyUsageBuilderExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<RequestyUsageClient>>()));
 
-        // Usage queries are idempotent reads, which the standard handler may retry. A resilience
-        // handler added to every client (ConfigureHttpClientDefaults, as service defaults templates
-        // do) is removed first, so that one request is not retried by two handlers, one inside the other.
-        client.ConfigureAdditionalHttpMessageHandlers(static (handlers, _) =>
-        {
-            for (var i = handlers.Count - 1; i >= 0; i--)
-            {
-                if (handlers[i] is ResilienceHandler)
-                {
-                    handlers.RemoveAt(i);
-                }
-            }
-        });
+        // Usage queries are idempotent reads, which the standard handler may retry, alone.
+        ResilienceHandlers.RemoveApplicationWide(client);
         client.AddStandardResilienceHandler();
         return client;
     }

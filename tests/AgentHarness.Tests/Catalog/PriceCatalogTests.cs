@@ -36,7 +36,7 @@ public sealed class PriceCatalogTests
     [Fact]
     public void PriceCatalog_ManagementClientName_IsTheNameTestsRoute()
     {
-        Assert.Equal(ManagementClient, PriceCatalog.ManagementClientName);
+        Assert.Equal(ManagementClient, ModelListClient.ManagementClientName);
     }
 
     [Fact]

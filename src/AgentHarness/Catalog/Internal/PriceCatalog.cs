@@ -10,8 +10,6 @@ namespace AgentHarness.Catalog.Internal;
 /// </summary>
 internal sealed class PriceCatalog : IPriceCatalog
 {
-    public const string ManagementClientName = ModelListClient.ManagementClientName;
-
     private readonly Lock _writeGate = new();
     private readonly ModelListClient _models;
     private Snapshot _snapshot;
