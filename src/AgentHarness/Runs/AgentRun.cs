@@ -16,6 +16,12 @@ namespace AgentHarness;
 /// helper that returns it, since an ambient value set inside an awaited method does not flow back out.
 /// </para>
 /// <para>
+/// Runs nest: a run begun while another is open tags its calls with its own metadata and id, and
+/// each of its calls also counts against every enclosing open run's cap and appears in that run's
+/// figures (<see cref="SpentUsd"/>, <see cref="ReservedUsd"/>, <see cref="Calls"/>,
+/// <see cref="CallCount"/>, <see cref="TaskTotals"/>), so an inner run can never spend past an outer cap.
+/// </para>
+/// <para>
 /// Every metadata value is checked when it is set: it must be printable ASCII of at most 1,024
 /// characters, because it is sent as an HTTP header. Members are safe to use from several threads.
 /// </para>
@@ -58,6 +64,54 @@ public sealed class AgentRun : IDisposable
         get
         {
             var run = Ambient.Value;
+            while (run is not null && Volatile.Read(ref run._disposed) != 0)
+            {
+                run = run._previous;
+            }
+
+            return run;
+        }
+    }
+
+    /// <summary>
+    /// The open runs of the current flow, innermost first: a call made inside a nested run counts
+    /// against every enclosing run's cap and appears in every one's figures. Empty when none is open.
+    /// </summary>
+    internal static AgentRun[] OpenRuns()
+    {
+        var innermost = Current;
+        if (innermost is null)
+        {
+            return [];
+        }
+
+        var count = 0;
+        for (var run = innermost; run is not null; run = run.OpenParent)
+        {
+            count++;
+        }
+
+        if (count == 1)
+        {
+            return [innermost];
+        }
+
+        var runs = new AgentRun[count];
+        var i = 0;
+        for (var run = innermost; run is not null; run = run.OpenParent)
+        {
+            runs[i++] = run;
+        }
+
+        return runs;
+    }
+
+    /// <summary>The nearest enclosing run that is still open, skipping runs disposed out of order.</summary>
+    private AgentRun? OpenParent
+    {
+        get
+        {
+            var run = _previous;
             while (run is not null && Volatile.Read(ref run._disposed) != 0)
             {
                 run = run._previous;
@@ -143,6 +197,7 @@ public sealed class AgentRun : IDisposable
     /// Before each attempt of each call the attempt's worst-case cost is reserved against it, and a
     /// call whose worst case does not fit is refused with a <see cref="BudgetExceededException"/>
     /// before anything is sent. Lowering it below <see cref="SpentUsd"/> refuses every further call.
+    /// A call made inside a nested run counts against this cap too, as against every enclosing run's.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public decimal? MaxCostUsd
@@ -169,7 +224,10 @@ public sealed class AgentRun : IDisposable
         }
     }
 
-    /// <summary>Gets what the run's calls have cost so far, in US dollars: the sum of their records' <see cref="UsageRecord.CostUsd"/>.</summary>
+    /// <summary>
+    /// Gets what the run's calls have cost so far, in US dollars: the sum of their records'
+    /// <see cref="UsageRecord.CostUsd"/>, including the calls made inside runs nested in this one.
+    /// </summary>
     public decimal SpentUsd
     {
         get

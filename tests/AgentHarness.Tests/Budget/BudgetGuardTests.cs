@@ -236,6 +236,94 @@ public sealed class BudgetGuardTests
     }
 
     [Fact]
+    public async Task Reserve_NestedRunsWithoutCapsInsideACappedRun_OuterCapRefusesEveryInnerCall()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 1000))));
+        using var host = TestHarness.Create(transport, b => Priced(b));
+        var client = host.Harness.GetChatClient("openai/flat");
+        using var outer = host.Harness.BeginRun("outer", r => r.MaxCostUsd = 0.05m);
+
+        await Assert.ThrowsAsync<BudgetExceededException>(() => client.CompleteChatAsync([new UserChatMessage("outer")], Max1000, Ct));
+        for (var i = 0; i < 5; i++)
+        {
+            using var inner = host.Harness.BeginRun("inner");
+            var ex = await Assert.ThrowsAsync<BudgetExceededException>(() => client.CompleteChatAsync([new UserChatMessage($"inner {i}")], Max1000, Ct));
+            Assert.Equal("MaxCostUsd", ex.Rule);
+            Assert.Equal(0.05m, ex.LimitUsd);
+            Assert.Equal(0m, inner.ReservedUsd);
+        }
+
+        Assert.Equal(0, transport.Calls);
+        Assert.Equal(0m, outer.SpentUsd);
+        Assert.Equal(0m, outer.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Settle_CallsInsideNestedRuns_CountInEveryEnclosingRunsFigures()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 100))));
+        using var host = TestHarness.Create(transport, b => Priced(b));
+        var client = host.Harness.GetChatClient("openai/flat");
+        using var outer = host.Harness.BeginRun("outer", r => r.MaxCostUsd = 0.25m);
+        var spentInner = 0m;
+        var refused = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            using var middle = host.Harness.BeginRun("middle");
+            using var inner = host.Harness.BeginRun("inner", r => r.MaxCostUsd = 1m);
+            using (inner.Task("step"))
+            {
+                try
+                {
+                    await client.CompleteChatAsync([new UserChatMessage($"inner {i}")], Max1000, Ct);
+                }
+                catch (BudgetExceededException)
+                {
+                    refused++;
+                }
+            }
+
+            Assert.Equal(inner.SpentUsd, middle.SpentUsd);
+            spentInner += inner.SpentUsd;
+        }
+
+        // Each call reserves $0.10 and costs $0.01: the outer cap of $0.25 lets every call through.
+        Assert.Equal(0, refused);
+        Assert.Equal(5 * 100 * OutputPrice, outer.SpentUsd);
+        Assert.Equal(spentInner, outer.SpentUsd);
+        Assert.Equal(0m, outer.ReservedUsd);
+        Assert.Equal(5, outer.CallCount);
+        Assert.Equal(5, outer.Calls.Count);
+        Assert.Equal(5, outer.TaskTotals["step"].Calls);
+        Assert.All(host.Ledger.GetRecords(), r => Assert.Equal("inner", r.Agent));
+    }
+
+    [Fact]
+    public async Task Reserve_InnerRunCallsUpToTheOuterCap_SpendNeverPassesIt()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 1000))));
+        using var host = TestHarness.Create(transport, b => Priced(b));
+        var client = host.Harness.GetChatClient("openai/flat");
+        using var outer = host.Harness.BeginRun("outer", r => r.MaxCostUsd = 0.35m);
+        var sent = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            using var inner = host.Harness.BeginRun("inner");
+            try
+            {
+                await client.CompleteChatAsync([new UserChatMessage($"inner {i}")], Max1000, Ct);
+                sent++;
+            }
+            catch (BudgetExceededException)
+            {
+            }
+        }
+
+        Assert.Equal(3, sent);
+        Assert.Equal(0.30m, outer.SpentUsd);
+    }
+
+    [Fact]
     public async Task Reserve_NoMaxTokens_UsesTheModelsOutputLimitForTheWorstCase()
     {
         var transport = new DelegateHandler((_, _) => throw new InvalidOperationException("nothing may be sent"));

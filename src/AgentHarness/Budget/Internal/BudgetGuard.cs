@@ -76,8 +76,8 @@ internal sealed record BudgetRule(string Name, string? MetadataKey, string? Valu
 /// <param name="AmountUsd">The amount reserved on every counter.</param>
 /// <param name="Counters">The store's counters it was reserved on.</param>
 /// <param name="WindowStarts">When each counter's window began, for threshold events.</param>
-/// <param name="OnRun">Whether it was also reserved on the run.</param>
-internal sealed record Reservation(decimal AmountUsd, BudgetCounter[] Counters, DateTimeOffset[] WindowStarts, bool OnRun);
+/// <param name="Runs">The runs it was also reserved on (every open run of the call that has a limit).</param>
+internal sealed record Reservation(decimal AmountUsd, BudgetCounter[] Counters, DateTimeOffset[] WindowStarts, AgentRun[] Runs);
 
 /// <summary>The answer of a reservation: the reservation, or the figures of the budget that refused it.</summary>
 internal readonly record struct ReserveOutcome(Reservation? Reservation, BudgetStatus? Refusal);
@@ -122,16 +122,30 @@ internal sealed partial class BudgetGuard : IBudgetGuard
     internal IBudgetStore Store => _store;
 
     /// <summary>The budgets of one call, or <see langword="null"/> when nothing counts its spend: no run and no rule applies.</summary>
-    public CallBudget? ForCall(AgentRun? run, IReadOnlyDictionary<string, string> metadata)
+    /// <param name="runs">The call's open runs, innermost first: each one's cap and per-run rules apply.</param>
+    /// <param name="metadata">The call's metadata: the innermost run's, with the task.</param>
+    /// <param name="task">The call's task, for matching an enclosing run's per-run rules on its own metadata.</param>
+    public CallBudget? ForCall(AgentRun[] runs, IReadOnlyDictionary<string, string> metadata, string? task)
     {
-        if (run is null && _rules.Length == 0)
+        if (runs.Length == 0 && _rules.Length == 0)
         {
             return null;
         }
 
         var store = Match(_rules, metadata);
-        var perRun = run is null ? [] : Match(_runRules, metadata);
-        return run is null && store.Length == 0 ? null : new CallBudget(this, run, store, perRun);
+        if (runs.Length == 0)
+        {
+            return store.Length == 0 ? null : new CallBudget(this, [], store);
+        }
+
+        var limits = new RunLimits[runs.Length];
+        for (var i = 0; i < runs.Length; i++)
+        {
+            // An enclosing run's per-run rules match its own metadata, not the inner run's.
+            limits[i] = new RunLimits(runs[i], Match(_runRules, i == 0 ? metadata : runs[i].MetadataSnapshot.ForCall(task)));
+        }
+
+        return new CallBudget(this, limits, store);
     }
 
     public async ValueTask<BudgetStatus> GetStatusAsync(string rule, string? value = null, CancellationToken cancellationToken = default)
@@ -211,42 +225,76 @@ internal sealed partial class BudgetGuard : IBudgetGuard
     private static partial void LogSettleFailed(ILogger logger, Exception exception, string rule);
 }
 
-/// <summary>The budgets of one logical call: the run's cap and the rules that match the call's metadata.</summary>
+/// <summary>One open run of a call and the per-run rules that match it.</summary>
+internal readonly record struct RunLimits(AgentRun Run, (BudgetRule Rule, string? Value)[] PerRun)
+{
+    /// <summary>The tightest limit on the run: its own cap or a per-run rule; <see langword="null"/> when nothing limits it.</summary>
+    public (string Rule, string? Value, decimal LimitUsd)? Tightest()
+    {
+        (string Rule, string? Value, decimal LimitUsd)? tightest = Run.MaxCostUsd is { } cap ? (BudgetGuard.RunCapRule, null, cap) : null;
+        foreach (var (rule, value) in PerRun)
+        {
+            if (tightest is null || rule.LimitUsd < tightest.Value.LimitUsd)
+            {
+                tightest = (rule.Name, value, rule.LimitUsd);
+            }
+        }
+
+        return tightest;
+    }
+}
+
+/// <summary>
+/// The budgets of one logical call: the cap of every open run (the innermost and each enclosing
+/// one), their per-run rules, and the rules that match the call's metadata.
+/// </summary>
 internal sealed class CallBudget
 {
     private readonly BudgetGuard _guard;
-    private readonly AgentRun? _run;
+    private readonly RunLimits[] _runs;
     private readonly (BudgetRule Rule, string? Value)[] _store;
-    private readonly (BudgetRule Rule, string? Value)[] _perRun;
 
-    public CallBudget(BudgetGuard guard, AgentRun? run, (BudgetRule Rule, string? Value)[] store, (BudgetRule Rule, string? Value)[] perRun)
+    public CallBudget(BudgetGuard guard, RunLimits[] runs, (BudgetRule Rule, string? Value)[] store)
     {
         _guard = guard;
-        _run = run;
+        _runs = runs;
         _store = store;
-        _perRun = perRun;
     }
 
     /// <summary>Whether any limit applies, so that attempts need a worst case and a reservation.</summary>
-    public bool Limited => _store.Length > 0 || _perRun.Length > 0 || _run?.MaxCostUsd is not null;
-
-    /// <summary>Reserves an attempt's worst case on the run and on every matching rule, or on none of them.</summary>
-    public async ValueTask<ReserveOutcome> TryReserveAsync(decimal amountUsd, CancellationToken cancellationToken)
+    public bool Limited
     {
-        var onRun = false;
-        if (_run is not null && RunLimit() is { } limit)
+        get
         {
-            if (!_run.TryReserve(amountUsd, limit.LimitUsd, out var state))
+            if (_store.Length > 0)
             {
-                return new ReserveOutcome(null, new BudgetStatus(limit.Rule, limit.Value, _run.StartedAt, limit.LimitUsd, state.SpentUsd, state.ReservedUsd));
+                return true;
             }
 
-            onRun = true;
+            foreach (var run in _runs)
+            {
+                if (run.PerRun.Length > 0 || run.Run.MaxCostUsd is not null)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>Reserves an attempt's worst case on every limited run and on every matching rule, or on none of them.</summary>
+    public async ValueTask<ReserveOutcome> TryReserveAsync(decimal amountUsd, CancellationToken cancellationToken)
+    {
+        var onRuns = ReserveOnRuns(amountUsd, out var refusal);
+        if (refusal is not null)
+        {
+            return new ReserveOutcome(null, refusal);
         }
 
         if (_store.Length == 0)
         {
-            return new ReserveOutcome(new Reservation(amountUsd, [], [], onRun), null);
+            return new ReserveOutcome(new Reservation(amountUsd, [], [], onRuns), null);
         }
 
         var counters = Counters(out var starts);
@@ -257,26 +305,18 @@ internal sealed class CallBudget
         }
         catch
         {
-            if (onRun)
-            {
-                _run!.Settle(amountUsd, 0m);
-            }
-
+            ReleaseOnRuns(onRuns, amountUsd);
             throw;
         }
 
         if (!result.Succeeded)
         {
-            if (onRun)
-            {
-                _run!.Settle(amountUsd, 0m);
-            }
-
+            ReleaseOnRuns(onRuns, amountUsd);
             var (rule, value) = _store[result.RefusedIndex];
             return new ReserveOutcome(null, new BudgetStatus(rule.Name, value, starts[result.RefusedIndex], rule.LimitUsd, result.Refused.SpentUsd, result.Refused.ReservedUsd));
         }
 
-        return new ReserveOutcome(new Reservation(amountUsd, counters, starts, onRun), null);
+        return new ReserveOutcome(new Reservation(amountUsd, counters, starts, onRuns), null);
     }
 
     /// <summary>
@@ -286,12 +326,13 @@ internal sealed class CallBudget
     /// </summary>
     public void Settle(Reservation? reservation, decimal actualUsd)
     {
-        if (_run is not null)
+        foreach (var limits in _runs)
         {
-            var (before, after) = _run.Settle(reservation is { OnRun: true } ? reservation.AmountUsd : 0m, actualUsd);
+            var reserved = reservation is not null && Array.IndexOf(reservation.Runs, limits.Run) >= 0 ? reservation.AmountUsd : 0m;
+            var (before, after) = limits.Run.Settle(reserved, actualUsd);
             if (actualUsd > 0m && _guard.HasThresholdHandlers)
             {
-                RunThresholds(before, after);
+                RunThresholds(limits, before, after);
             }
         }
 
@@ -303,10 +344,10 @@ internal sealed class CallBudget
             return;
         }
 
-        var reserved = reservation?.AmountUsd ?? 0m;
+        var heldOnStore = reservation?.AmountUsd ?? 0m;
         try
         {
-            var pending = _guard.Store.SettleAsync(counters, reserved, actualUsd, CancellationToken.None);
+            var pending = _guard.Store.SettleAsync(counters, heldOnStore, actualUsd, CancellationToken.None);
             if (pending.IsCompletedSuccessfully)
             {
                 StoreThresholds(pending.Result, starts, actualUsd);
@@ -321,6 +362,52 @@ internal sealed class CallBudget
 #pragma warning restore CA1031
         {
             _guard.OnSettleFailed(ex, _store[0].Rule.Name);
+        }
+    }
+
+    /// <summary>
+    /// Reserves the amount on every run that has a limit, innermost first, or on none: a refusal
+    /// gives back what was reserved on the runs before it.
+    /// </summary>
+    private AgentRun[] ReserveOnRuns(decimal amountUsd, out BudgetStatus? refusal)
+    {
+        refusal = null;
+        if (_runs.Length == 0)
+        {
+            return [];
+        }
+
+        List<AgentRun>? reserved = null;
+        foreach (var limits in _runs)
+        {
+            if (limits.Tightest() is not { } limit)
+            {
+                continue;
+            }
+
+            if (!limits.Run.TryReserve(amountUsd, limit.LimitUsd, out var state))
+            {
+                ReleaseOnRuns(reserved, amountUsd);
+                refusal = new BudgetStatus(limit.Rule, limit.Value, limits.Run.StartedAt, limit.LimitUsd, state.SpentUsd, state.ReservedUsd);
+                return [];
+            }
+
+            (reserved ??= new List<AgentRun>(_runs.Length)).Add(limits.Run);
+        }
+
+        return reserved is null ? [] : [.. reserved];
+    }
+
+    private static void ReleaseOnRuns(IEnumerable<AgentRun>? runs, decimal amountUsd)
+    {
+        if (runs is null)
+        {
+            return;
+        }
+
+        foreach (var run in runs)
+        {
+            run.Settle(amountUsd, 0m);
         }
     }
 
@@ -348,44 +435,30 @@ internal sealed class CallBudget
             return;
         }
 
+        var runId = _runs.Length > 0 ? _runs[0].Run.RunId : null;
         for (var i = 0; i < states.Count && i < _store.Length && i < starts.Length; i++)
         {
             var (rule, value) = _store[i];
             var state = states[i];
 
             // The store settled atomically, so exactly one settle moves a counter across each threshold.
-            _guard.OnSpent(new BudgetStatus(rule.Name, value, starts[i], rule.LimitUsd, state.SpentUsd, state.ReservedUsd), state.SpentUsd - actualUsd, _run?.RunId);
+            _guard.OnSpent(new BudgetStatus(rule.Name, value, starts[i], rule.LimitUsd, state.SpentUsd, state.ReservedUsd), state.SpentUsd - actualUsd, runId);
         }
     }
 
-    private void RunThresholds(decimal before, decimal after)
+    private void RunThresholds(RunLimits limits, decimal before, decimal after)
     {
-        var run = _run!;
+        var run = limits.Run;
         var reserved = run.ReservedUsd;
         if (run.MaxCostUsd is { } cap)
         {
             _guard.OnSpent(new BudgetStatus(BudgetGuard.RunCapRule, null, run.StartedAt, cap, after, reserved), before, run.RunId, i => run.MarkThresholdReached(BudgetGuard.RunCapRule, i));
         }
 
-        foreach (var (rule, value) in _perRun)
+        foreach (var (rule, value) in limits.PerRun)
         {
             _guard.OnSpent(new BudgetStatus(rule.Name, value, run.StartedAt, rule.LimitUsd, after, reserved), before, run.RunId, i => run.MarkThresholdReached(rule.Name, i));
         }
-    }
-
-    /// <summary>The tightest limit on the run: its own cap or a per-run rule.</summary>
-    private (string Rule, string? Value, decimal LimitUsd)? RunLimit()
-    {
-        (string Rule, string? Value, decimal LimitUsd)? tightest = _run!.MaxCostUsd is { } cap ? (BudgetGuard.RunCapRule, null, cap) : null;
-        foreach (var (rule, value) in _perRun)
-        {
-            if (tightest is null || rule.LimitUsd < tightest.Value.LimitUsd)
-            {
-                tightest = (rule.Name, value, rule.LimitUsd);
-            }
-        }
-
-        return tightest;
     }
 
     private BudgetCounter[] Counters(out DateTimeOffset[] starts)

@@ -23,6 +23,7 @@ internal sealed class LogicalCall : IStreamCompletion
     private readonly long _started;
     private readonly DateTimeOffset _timestamp;
     private readonly AgentRun? _run;
+    private readonly AgentRun[] _runs;
     private readonly CancellationToken _callerToken;
     private readonly List<UsageAttempt> _attempts = new(1);
     private Candidate? _current;
@@ -57,12 +58,13 @@ internal sealed class LogicalCall : IStreamCompletion
         _started = started;
         _callerToken = callerToken;
         _timestamp = handler.TimeProvider.GetUtcNow();
-        _run = AgentRun.Current;
+        _runs = AgentRun.OpenRuns();
+        _run = _runs.Length > 0 ? _runs[0] : null;
         Metadata = _run?.MetadataSnapshot;
         Task = _run?.CurrentTask;
         _callMetadata = Metadata?.ForCall(Task) ?? EmptyMetadata;
         _metered = body.Model is not null && CostControl.IsMetered(operation);
-        _budget = _metered ? handler.Costs.Guard.ForCall(_run, _callMetadata) : null;
+        _budget = _metered ? handler.Costs.Guard.ForCall(_runs, _callMetadata, Task) : null;
     }
 
     /// <summary>Gets the run's metadata as it stood when the call began; every attempt sends the same values.</summary>
@@ -335,7 +337,12 @@ internal sealed class LogicalCall : IStreamCompletion
             RoutingHandler.LogLedgerFailed(_handler.Logger, exception, _handler.Ledger.GetType().Name, record.ModelRequested);
         }
 
-        _run?.AddCall(record);
+        foreach (var run in _runs)
+        {
+            // An enclosing run's figures include the calls of the runs nested in it.
+            run.AddCall(record);
+        }
+
         if (outcome is UsageOutcome.Succeeded or UsageOutcome.Canceled)
         {
             RoutingHandler.LogCallEnded(_handler.Logger, record.ModelRequested, record.Provider, _operation, outcome, _attempts.Count, latency.TotalMilliseconds, record.InputTokens, record.OutputTokens);
