@@ -39,6 +39,12 @@ public enum CostBasis
 
     /// <summary>The model has no price and <see cref="CatalogOptions.UnpricedModels"/> allowed the call: its cost is recorded as zero.</summary>
     Unpriced,
+
+    /// <summary>
+    /// The provider reported a cost (<c>usage.cost</c>) more than 100 times what its tokens cost at
+    /// the price catalog's rates: the catalog cost was charged instead, and a warning logged.
+    /// </summary>
+    ReportedCostImplausible,
 }
 
 /// <summary>How one attempt of a call went.</summary>

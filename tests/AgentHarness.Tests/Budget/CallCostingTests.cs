@@ -62,6 +62,57 @@ public sealed class CallCostingTests
         Assert.Equal(0.0123m, run.SpentUsd);
     }
 
+    [Theory]
+    [InlineData("\"1e28\"")]
+    [InlineData("1e28")]
+    [InlineData("0.5")]
+    public async Task Cost_ReportedCostFarAboveTheCatalogCostOfItsTokens_ChargesTheCatalogAndSaysSo(string cost)
+    {
+        // 1,000 in at $1/M and 100 out at $2/M cost $0.0012 at catalog prices; $0.5 is over 400 times that.
+        var json = Responses.ChatJson("m", promptTokens: 1000, completionTokens: 100).Replace(
+            "\"prompt_tokens_details\"", $"\"cost\":{cost},\"prompt_tokens_details\"", StringComparison.Ordinal);
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(json)));
+        using var host = Create(transport);
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(0.0012m, record.CostUsd);
+        Assert.Equal(CostBasis.ReportedCostImplausible, record.CostBasis);
+        Assert.Equal(0.0012m, run.SpentUsd);
+    }
+
+    [Fact]
+    public async Task Cost_ReportedCostWithin100TimesTheCatalog_IsCharged()
+    {
+        var json = Responses.ChatJson("m", promptTokens: 1000, completionTokens: 100).Replace(
+            "\"prompt_tokens_details\"", "\"cost\":0.12,\"prompt_tokens_details\"", StringComparison.Ordinal);
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(json)));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(0.12m, record.CostUsd);
+        Assert.Equal(CostBasis.Reported, record.CostBasis);
+    }
+
+    [Fact]
+    public async Task Cost_NegativeReportedCost_IsIgnoredForTheCatalog()
+    {
+        var json = Responses.ChatJson("m", promptTokens: 1000, completionTokens: 100).Replace(
+            "\"prompt_tokens_details\"", "\"cost\":-5,\"prompt_tokens_details\"", StringComparison.Ordinal);
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(json)));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(0.0012m, record.CostUsd);
+        Assert.Equal(CostBasis.Catalog, record.CostBasis);
+    }
+
     [Fact]
     public async Task Cost_StreamAndNonStreamWithTheSameUsage_CostTheSame()
     {
@@ -96,6 +147,26 @@ public sealed class CallCostingTests
         Assert.Equal(CostBasis.Estimated, record.CostBasis);
         Assert.Equal((input * 0.000001m) + (output * 0.000002m), record.CostUsd);
         Assert.True(record.CostUsd > 0m);
+    }
+
+    [Fact]
+    public async Task Cost_StreamWithoutUsageEvent_RecordsTheTokensItWasChargedFor()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Responses.ChatStream("m", ["Hello", " world"], usage: false))));
+        using var host = Create(transport);
+        using var run = host.Harness.BeginRun("agent");
+
+        await StreamAsync(host.Harness.GetChatClient("openai/m"));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        var input = AgentHarness.Budget.Internal.TokenEstimator.EstimateInputTokens(System.Text.Encoding.UTF8.GetBytes(
+            """{"messages":[{"role":"user","content":"hi"}],"model":"openai/m","stream":true,"stream_options":{"include_usage":true}}"""));
+        var output = AgentHarness.Budget.Internal.TokenEstimator.CountTokens("Hello world");
+        Assert.Equal(CostBasis.Estimated, record.CostBasis);
+        Assert.Equal(input, record.InputTokens);
+        Assert.Equal(output, record.OutputTokens);
+        Assert.Equal((input * 0.000001m) + (output * 0.000002m), record.CostUsd);
+        Assert.Equal(input, run.TaskTotals[string.Empty].InputTokens);
     }
 
     [Fact]

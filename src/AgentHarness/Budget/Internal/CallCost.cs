@@ -10,6 +10,13 @@ internal static class CallCost
     /// </summary>
     public const decimal Ceiling = 1_000_000_000_000m;
 
+    /// <summary>
+    /// How many times the catalog cost of its tokens a reported <c>usage.cost</c> may be before it is
+    /// judged implausible and the catalog cost is charged instead. Wide enough for any gateway's fees
+    /// and rounding, narrow enough that one absurd figure cannot exhaust a budget.
+    /// </summary>
+    public const decimal MaxReportedToCatalogRatio = 100m;
+
     /// <summary>The cost of reported usage: uncached input, cached input at the cached rate, output.</summary>
     public static decimal Of(ModelPrice price, long inputTokens, long outputTokens, long cachedInputTokens)
     {

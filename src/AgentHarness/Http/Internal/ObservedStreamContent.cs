@@ -72,6 +72,9 @@ internal sealed class ObservedStreamContent : HttpContent
     private sealed class ObservingStream : Stream
     {
         private const string ClosedEarly = "the caller closed the stream before its end";
+        private const int Idle = 0;
+        private const int Reading = 1;
+        private const int Abandoned = 2;
 
         private readonly Stream _inner;
         private readonly StreamGuard _guard;
@@ -79,7 +82,12 @@ internal sealed class ObservedStreamContent : HttpContent
         private readonly SseUsageObserver _observer = new();
 
         // One timer for the stream's whole life, re-armed for each read, instead of one per read.
+        // During a read it ends the read (a stalled provider); between reads it closes a stream the
+        // caller stopped reading without disposing, so its reservation and connection are not held forever.
         private readonly CancellationTokenSource _idle;
+
+        // Idle, Reading or Abandoned: decides what the idle timer's firing means.
+        private int _state;
 
         // Reads are sequential, but a dispose may race with a read on another thread.
         private readonly Lock _gate = new();
@@ -100,6 +108,10 @@ internal sealed class ObservedStreamContent : HttpContent
             _guard = guard;
             _completion = completion;
             _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, guard.TimeProvider);
+            _idle.Token.UnsafeRegister(static state => ((ObservingStream)state!).OnIdle(), this);
+
+            // Handed to the caller now: from here on, nobody reading for the idle timeout abandons it.
+            _idle.CancelAfter(guard.IdleTimeout);
         }
 
         public override bool CanRead => true;
@@ -144,16 +156,22 @@ internal sealed class ObservedStreamContent : HttpContent
                 return 0;
             }
 
+            if (Volatile.Read(ref _state) == Abandoned)
+            {
+                throw AbandonedError();
+            }
+
             if (TryReadPrefix(buffer.Span, out var fromPrefix))
             {
+                ArmIdle();
                 return fromPrefix;
             }
 
             // The idle timeout runs on the harness's clock; a stalled provider must not hold the caller forever.
             // Re-armed with CancelAfter, not TryReset: TryReset cannot stop a TimeProvider's timer.
-            if (_idle.IsCancellationRequested)
+            if (Interlocked.CompareExchange(ref _state, Reading, Idle) != Idle || _idle.IsCancellationRequested)
             {
-                throw Fail(null, canceled: false, $"no data for {_guard.IdleTimeout}");
+                throw Volatile.Read(ref _state) == Abandoned ? AbandonedError() : Fail(null, canceled: false, $"no data for {_guard.IdleTimeout}");
             }
 
             _idle.CancelAfter(_guard.IdleTimeout);
@@ -180,7 +198,9 @@ internal sealed class ObservedStreamContent : HttpContent
             }
             finally
             {
-                _idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                // Re-armed for the gap until the caller's next read; a finished stream has nothing left to time.
+                Interlocked.CompareExchange(ref _state, Idle, Reading);
+                ArmIdle();
             }
 
             return OnRead(buffer.Span[..read], buffer.Length);
@@ -214,6 +234,46 @@ internal sealed class ObservedStreamContent : HttpContent
             await _inner.DisposeAsync().ConfigureAwait(false);
             _idle.Dispose();
             await base.DisposeAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>Times the gap until the caller's next read, or stops timing once the stream has finished.</summary>
+        private void ArmIdle()
+        {
+            try
+            {
+                _idle.CancelAfter(IsFinished() ? Timeout.InfiniteTimeSpan : _guard.IdleTimeout);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed by the caller on another thread: nothing left to time.
+            }
+        }
+
+        /// <summary>
+        /// The idle timer fired. During a read, the read's own token ends it as a stall. Between reads,
+        /// the caller has stopped reading without disposing: the harness closes the stream so that its
+        /// connection is released and the call is settled to what arrived and recorded as incomplete.
+        /// </summary>
+        private void OnIdle()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Idle) != Idle)
+            {
+                return;
+            }
+
+            Finish(endOfBody: false, $"nobody read the stream for {_guard.IdleTimeout}; the harness closed it", canceled: false);
+            _inner.Dispose();
+        }
+
+        private StreamInterruptedException AbandonedError()
+        {
+            int events;
+            lock (_gate)
+            {
+                events = _observer.Events;
+            }
+
+            return new StreamInterruptedException(_guard.Provider, _guard.Model, $"nobody read the stream for {_guard.IdleTimeout}, so the harness closed it", events, null);
         }
 
         private bool TryReadPrefix(Span<byte> buffer, out int read)

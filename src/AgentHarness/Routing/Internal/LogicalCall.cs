@@ -404,23 +404,42 @@ internal sealed class LogicalCall : IStreamCompletion
         if (!_metered)
         {
             Charge(0m, CostBasis.None);
+            return;
         }
-        else if (_reading.ReportedCost is { } reported)
+
+        var reported = _reading.ReportedCost is { } cost && cost >= 0m ? cost : (decimal?)null;
+        if (_price is not { } price)
         {
-            Charge(Math.Min(reported, CallCost.Ceiling), CostBasis.Reported);
+            // Nothing to check a reported cost against: it is the only figure there is.
+            Charge(reported is { } r ? Math.Min(r, CallCost.Ceiling) : 0m, reported is null ? CostBasis.Unpriced : CostBasis.Reported);
+            return;
         }
-        else if (_price is not { } price)
+
+        if (!_reading.HasUsage)
         {
-            Charge(0m, CostBasis.Unpriced);
+            // No usage arrived (a stream cut before its usage event, an answer without usage): the
+            // record shows the tokens it is charged for, not zeros beside a cost.
+            _reading.InputTokens = InputEstimate;
+            _reading.OutputTokens = (int)Math.Min(output is null ? AnswerOutputTokens() : output.CountTokens(TokenEstimator.CountTokens), int.MaxValue);
+            _reading.CachedInputTokens = 0;
         }
-        else if (_reading.HasUsage)
+
+        var catalog = CallCost.Of(price, _reading.InputTokens, _reading.OutputTokens, _reading.CachedInputTokens);
+        var basis = _reading.HasUsage ? CostBasis.Catalog : CostBasis.Estimated;
+        if (reported is { } claimed)
         {
-            Charge(CallCost.Of(price, _reading.InputTokens, _reading.OutputTokens, _reading.CachedInputTokens), CostBasis.Catalog);
+            if (claimed <= catalog * CallCost.MaxReportedToCatalogRatio)
+            {
+                Charge(claimed, CostBasis.Reported);
+                return;
+            }
+
+            // A number from outside is not charged blindly: one absurd usage.cost would exhaust every budget it touches.
+            RoutingHandler.LogImplausibleCost(_handler.Logger, ModelRequested, _current?.Provider.Name, claimed, catalog, CallCost.MaxReportedToCatalogRatio);
+            basis = CostBasis.ReportedCostImplausible;
         }
-        else
-        {
-            Charge(CallCost.Of(price, InputEstimate, output is null ? AnswerOutputTokens() : output.CountTokens(TokenEstimator.CountTokens), 0), CostBasis.Estimated);
-        }
+
+        Charge(catalog, basis);
     }
 
     /// <summary>The output tokens of a whole answer that reported no usage, counted from its text.</summary>
@@ -450,6 +469,7 @@ internal sealed class LogicalCall : IStreamCompletion
         }
         else if (_price is { } price)
         {
+            _reading.InputTokens = InputEstimate;
             Charge(CallCost.Of(price, InputEstimate, 0, 0), CostBasis.Estimated);
         }
         else
