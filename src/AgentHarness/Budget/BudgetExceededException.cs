@@ -3,10 +3,11 @@ using System.Globalization;
 namespace AgentHarness;
 
 /// <summary>
-/// Thrown when a call is refused before anything is sent because the worst-case cost of every
-/// candidate it could use does not fit a budget: a run's <see cref="AgentRun.MaxCostUsd"/> or a rule
-/// of <see cref="AgentHarnessOptions.Budgets"/>. <see cref="Attempts"/> lists each candidate and why
-/// it was not sent.
+/// Thrown when a budget is why a call cannot go on: the worst-case cost of every candidate it could
+/// still try does not fit a budget, a run's <see cref="AgentRun.MaxCostUsd"/> (its own or an
+/// enclosing run's) or a rule of <see cref="AgentHarnessOptions.Budgets"/>. That is before anything
+/// is sent, or after earlier attempts failed and their retries or fallbacks do not fit.
+/// <see cref="Attempts"/> lists every attempt that was sent and every candidate that was not, and why.
 /// </summary>
 public sealed class BudgetExceededException : Exception
 {
@@ -43,7 +44,7 @@ public sealed class BudgetExceededException : Exception
     /// <param name="estimateUsd">That candidate's worst-case cost.</param>
     /// <param name="attempts">Every candidate and why it was not sent (or how it failed), in order.</param>
     public BudgetExceededException(string model, BudgetStatus status, decimal estimateUsd, IReadOnlyList<UsageAttempt> attempts)
-        : base(Describe(model, status, estimateUsd))
+        : base(Describe(model, status, estimateUsd, attempts))
     {
         ArgumentNullException.ThrowIfNull(status);
         Model = model;
@@ -77,15 +78,19 @@ public sealed class BudgetExceededException : Exception
     /// <summary>Gets the worst-case cost that did not fit, in US dollars.</summary>
     public decimal EstimateUsd { get; }
 
-    /// <summary>Gets every candidate of the call and why it was not sent, in order.</summary>
+    /// <summary>Gets every attempt of the call (sent and failed, or not sent and why), in order.</summary>
     public IReadOnlyList<UsageAttempt> Attempts { get; }
 
-    private static string Describe(string model, BudgetStatus status, decimal estimate)
+    private static string Describe(string model, BudgetStatus status, decimal estimate, IReadOnlyList<UsageAttempt>? attempts)
     {
         ArgumentNullException.ThrowIfNull(status);
         var budget = status.Value is null ? $"'{status.Rule}'" : $"'{status.Rule}' for '{status.Value}'";
+        var sent = attempts?.Count(static a => a is not null && a.Outcome != AttemptOutcome.Skipped) ?? 0;
+        var opening = sent == 0
+            ? $"The call to '{model}' was refused before sending: its worst-case cost"
+            : $"The call to '{model}' cannot go on after {sent} failed attempt(s): the worst-case cost of the next";
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"The call to '{model}' was refused before sending: its worst-case cost of ${estimate:0.########} does not fit budget {budget} (limit ${status.LimitUsd:0.########}, spent ${status.SpentUsd:0.########}, reserved by calls in flight ${status.ReservedUsd:0.########}, remaining ${status.RemainingUsd:0.########}).");
+            $"{opening} of ${estimate:0.########} does not fit budget {budget} (limit ${status.LimitUsd:0.########}, spent ${status.SpentUsd:0.########}, reserved by calls in flight ${status.ReservedUsd:0.########}, remaining ${status.RemainingUsd:0.########}).");
     }
 }

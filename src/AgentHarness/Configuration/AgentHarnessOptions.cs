@@ -74,4 +74,21 @@ public sealed class AgentHarnessOptions
 #pragma warning disable CA1819 // Bound from configuration; see the value's remarks.
     public double[]? BudgetThresholds { get; set; }
 #pragma warning restore CA1819
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a request that sets no maximum output tokens, and whose
+    /// worst case (the model's whole output limit) does not fit a budget, is sent with the most output
+    /// that fits what is left (<c>max_completion_tokens</c>, or <c>max_output_tokens</c> for the
+    /// Responses API) instead of being refused. The attempt's <see cref="UsageAttempt.OutputTokenLimit"/>
+    /// records the limit it was sent with. A request that sets its own maximum is never changed.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>. <see langword="false"/> refuses such calls.</value>
+    public bool FitOutputToBudget { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets the fewest output tokens <see cref="FitOutputToBudget"/> may limit a request to:
+    /// when less than this fits the budget, the call is refused with a <see cref="BudgetExceededException"/>.
+    /// </summary>
+    /// <value>The default value is 256.</value>
+    public int MinFittedOutputTokens { get; set; } = 256;
 }

@@ -67,7 +67,15 @@ public enum AttemptOutcome
 /// <param name="StatusCode">The HTTP status of the answer, or <see langword="null"/> when none arrived.</param>
 /// <param name="Error">A short description of the failure or skip (never a key or a prompt), or <see langword="null"/> on success.</param>
 /// <param name="Latency">How long the attempt took, until its response headers (and a non-streamed body, or a stream's first event) arrived.</param>
-public sealed record UsageAttempt(string Provider, string Model, AttemptOutcome Outcome, int? StatusCode, string? Error, TimeSpan Latency);
+public sealed record UsageAttempt(string Provider, string Model, AttemptOutcome Outcome, int? StatusCode, string? Error, TimeSpan Latency)
+{
+    /// <summary>
+    /// Gets the maximum output tokens the harness set on this attempt so that its worst case fitted a
+    /// budget (see <see cref="AgentHarnessOptions.FitOutputToBudget"/>), or <see langword="null"/> when
+    /// the request was sent with the limit its caller set, or none.
+    /// </summary>
+    public int? OutputTokenLimit { get; init; }
+}
 
 /// <summary>
 /// The record of one logical call through the harness (one <c>CompleteChat</c>, one

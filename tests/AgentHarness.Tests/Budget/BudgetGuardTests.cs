@@ -327,7 +327,7 @@ public sealed class BudgetGuardTests
     public async Task Reserve_NoMaxTokens_UsesTheModelsOutputLimitForTheWorstCase()
     {
         var transport = new DelegateHandler((_, _) => throw new InvalidOperationException("nothing may be sent"));
-        using var host = TestHarness.Create(transport, b => Priced(b));
+        using var host = TestHarness.Create(transport, b => Priced(b, static o => o.FitOutputToBudget = false));
         using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.39m);
 
         var ex = await Assert.ThrowsAsync<BudgetExceededException>(() => host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
@@ -399,7 +399,7 @@ public sealed class BudgetGuardTests
     }
 
     [Fact]
-    public async Task Reserve_DirectRetryDoesNotFit_ReturnsTheProvidersOwnAnswer()
+    public async Task Reserve_DirectRetryDoesNotFit_ThrowsBudgetExceededListingTheSentAttempt()
     {
         IBudgetStore? store = null;
         var transport = new DelegateHandler(async (_, ct) =>
@@ -417,11 +417,15 @@ public sealed class BudgetGuardTests
         });
         store = host.Services.GetRequiredService<IBudgetStore>();
 
-        var ex = await Assert.ThrowsAsync<System.ClientModel.ClientResultException>(() => host.Harness.GetChatClient("retrying/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct));
+        var ex = await Assert.ThrowsAsync<BudgetExceededException>(() => host.Harness.GetChatClient("retrying/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct));
 
-        Assert.Equal(503, ex.Status);
+        Assert.Equal("tight", ex.Rule);
+        Assert.Equal([AttemptOutcome.Failed, AttemptOutcome.Skipped], ex.Attempts.Select(static a => a.Outcome));
+        Assert.Equal(503, ex.Attempts[0].StatusCode);
+        Assert.Contains("cannot go on after 1 failed attempt(s)", ex.Message, StringComparison.Ordinal);
         Assert.Equal(1, transport.Calls);
         var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Failed, record.Outcome);
         Assert.Contains("does not fit budget 'tight'", record.Attempts[^1].Error, StringComparison.Ordinal);
     }
 

@@ -531,7 +531,13 @@ public sealed class PolicyRoutingTests
     public async Task Streaming_StallAfterOutputStarted_ThrowsAfterIdleTimeoutWithoutFallback()
     {
         var mock = new RecordingMock();
-        mock.Respond("https://openai.test/v1/chat/completions", _ => StallingStream.Response(Responses.ChatStream("gpt-4.1", ["partial"], done: false, usage: false)));
+        StallingStream? stalling = null;
+        mock.Respond("https://openai.test/v1/chat/completions", _ =>
+        {
+            var response = StallingStream.Response([Responses.ChatStream("gpt-4.1", ["partial"], done: false, usage: false)], end: false, out var stream);
+            stalling = stream;
+            return response;
+        });
         mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["x"])));
         using var host = TestHarness.Create(mock.Handler, b =>
         {
@@ -547,7 +553,14 @@ public sealed class PolicyRoutingTests
                 received += string.Concat(update.ContentUpdate.Select(p => p.Text));
             }
         }, Ct);
-        await host.Time.WaitForTimerAsync(TimeSpan.FromSeconds(10), Ct);
+
+        // The caller is waiting in a read: the provider has gone silent, not the caller.
+        while (Volatile.Read(ref stalling) is null)
+        {
+            await Task.Yield();
+        }
+
+        await stalling!.Stalled.WaitAsync(Ct);
         host.Time.Advance(TimeSpan.FromSeconds(10));
 
         var ex = await Assert.ThrowsAsync<StreamInterruptedException>(() => reading);

@@ -178,6 +178,12 @@ internal sealed class HangingHandler : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        // As a real transport does, the request (body included) is written before the answer is awaited.
+        if (request.Content is not null)
+        {
+            await request.Content.LoadIntoBufferAsync(cancellationToken);
+        }
+
         _entered.TrySetResult();
         _arrivals.Release();
         await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
@@ -191,14 +197,21 @@ internal sealed class HangingHandler : HttpMessageHandler
 /// </summary>
 internal sealed class StallingStream(byte[][] chunks, bool end = false) : Stream
 {
+    private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _chunk;
     private int _offset;
 
+    /// <summary>Completes when a read finds every chunk handed out and waits (so a test can time the stall).</summary>
+    public Task Stalled => _stalled.Task;
+
     public static HttpResponseMessage Response(string first) => Response([first]);
 
-    public static HttpResponseMessage Response(string[] chunks, bool end = false)
+    public static HttpResponseMessage Response(string[] chunks, bool end = false) => Response(chunks, end, out _);
+
+    public static HttpResponseMessage Response(string[] chunks, bool end, out StallingStream stream)
     {
-        var content = new StreamContent(new StallingStream([.. chunks.Select(System.Text.Encoding.UTF8.GetBytes)], end));
+        stream = new StallingStream([.. chunks.Select(System.Text.Encoding.UTF8.GetBytes)], end);
+        var content = new StreamContent(stream);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/event-stream");
         return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
     }
@@ -232,6 +245,7 @@ internal sealed class StallingStream(byte[][] chunks, bool end = false) : Stream
 
         if (!end)
         {
+            _stalled.TrySetResult();
             await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
         }
 

@@ -317,6 +317,11 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
                 failures.Add($"{sectionPath}:BudgetThresholds must hold fractions of a limit greater than 0 and at most 1 (0.8 is 80%); got {threshold.ToString(CultureInfo.InvariantCulture)}.");
             }
         }
+
+        if (options.MinFittedOutputTokens < 1)
+        {
+            failures.Add($"{sectionPath}:MinFittedOutputTokens must be at least 1; got {options.MinFittedOutputTokens.ToString(CultureInfo.InvariantCulture)}.");
+        }
     }
 
     private static void CheckPrice(decimal? price, string path, List<string> failures)

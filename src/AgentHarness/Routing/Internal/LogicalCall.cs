@@ -46,6 +46,11 @@ internal sealed class LogicalCall : IStreamCompletion
     private List<string>? _unpriced;
     private bool _anySent;
     private bool _attemptSent;
+
+    // The output limit the budget stage set on the attempt being made, or null; and whether a
+    // budget refused a candidate after the last attempt that was sent (then it is why the call ends).
+    private int? _outputLimit;
+    private bool _budgetEndedCall;
     private byte[]? _answer;
 
     public LogicalCall(RoutingHandler handler, HttpRequestMessage request, RequestBody body, string relativePath, string operation, long started, CancellationToken callerToken)
@@ -137,9 +142,15 @@ internal sealed class LogicalCall : IStreamCompletion
                 for (var attempt = 1; ; attempt++)
                 {
                     _price = price;
-                    if (_budget is { Limited: true } && !await ReserveAsync(candidate, price).ConfigureAwait(false))
+                    _outputLimit = null;
+                    if (_budget is { Limited: true } && !await ReserveAsync(candidate, price, total).ConfigureAwait(false))
                     {
-                        // The last answer stays: a direct call whose retry does not fit returns it.
+                        if (total.IsCancellationRequested)
+                        {
+                            // The budget store did not answer in time: the total timeout bounds the reservation too.
+                            return ExhaustedOrThrow(candidate, lastResponse, lastException, $"the call's total timeout of {settings.TotalTimeout} elapsed");
+                        }
+
                         break;
                     }
 
@@ -358,19 +369,61 @@ internal sealed class LogicalCall : IStreamCompletion
     /// candidate is skipped: a cheaper one after it may still fit, and a dearer one is skipped without asking.
     /// </summary>
     /// <returns>Whether the attempt may be sent.</returns>
-    private async ValueTask<bool> ReserveAsync(Candidate candidate, ModelPrice? price)
+    private async ValueTask<bool> ReserveAsync(Candidate candidate, ModelPrice? price, CancellationTokenSource total)
     {
         // An unpriced model the options allow reserves nothing, but is still refused by a budget already overspent.
-        var worst = price is null ? 0m : WorstCase(price);
-        if (_budgetRefusal is { } refused && worst >= refused.Estimate)
+        var worst = price is null ? 0m : WorstCase(price, outputTokens: null);
+        var fit = price is not null && CanFitOutput(price);
+        var least = fit ? WorstCase(price!, _handler.Costs.MinFittedOutputTokens) : worst;
+        if (_budgetRefusal is { } refused && least >= refused.Estimate)
         {
-            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.########} is not below the ${refused.Estimate:0.########} that budget '{refused.Status.Rule}' refused"));
+            Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${least:0.########} is not below the ${refused.Estimate:0.########} that budget '{refused.Status.Rule}' refused"));
+            _budgetEndedCall = true;
             return false;
         }
 
-        var outcome = await _budget!.TryReserveAsync(worst, _callerToken).ConfigureAwait(false);
+        ReserveOutcome outcome;
+        try
+        {
+            outcome = await ReserveWithinAsync(worst, total.Token).ConfigureAwait(false);
+
+            // A request without an output limit reserves the model's whole output; when that does
+            // not fit, the most output that fits what is left may be asked for instead. A few
+            // rounds at most: each refusal names the budget that is tightest now.
+            for (var round = 0; fit && outcome.Refusal is { } tight && round < 4; round++)
+            {
+                if (FittingOutputTokens(price!, tight) is not { } tokens)
+                {
+                    break;
+                }
+
+                var fitted = WorstCase(price!, tokens);
+                var retry = await ReserveWithinAsync(fitted, total.Token).ConfigureAwait(false);
+                if (retry.Refusal is null)
+                {
+                    _outputLimit = tokens;
+                }
+                else
+                {
+                    worst = fitted;
+                }
+
+                outcome = retry;
+            }
+        }
+        catch (OperationCanceledException) when (total.IsCancellationRequested && !_callerToken.IsCancellationRequested)
+        {
+            Skip(candidate, "skipped: the budget store did not answer within the call's total timeout");
+            return false;
+        }
+        catch (OperationCanceledException) when (_callerToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, _callerToken);
+        }
+
         if (outcome.Refusal is { } status)
         {
+            _budgetEndedCall = true;
             if (_budgetRefusal is null || worst < _budgetRefusal.Value.Estimate)
             {
                 _budgetRefusal = (status, worst);
@@ -384,14 +437,87 @@ internal sealed class LogicalCall : IStreamCompletion
         return true;
     }
 
-    /// <summary>The most an attempt at this price can cost: the input estimate at the full input rate, and the most output the answer can have.</summary>
-    private decimal WorstCase(ModelPrice price)
+    /// <summary>
+    /// The most an attempt at this price can cost: the input estimate at the full input rate, and the
+    /// most output the answer can have (per choice: <paramref name="outputTokens"/> when the harness
+    /// limits it, else what the request allows).
+    /// </summary>
+    private decimal WorstCase(ModelPrice price, int? outputTokens)
     {
         var input = InputEstimate;
         var output = CostControl.ProducesOutput(_operation)
-            ? CallCost.WorstCaseOutputTokens(price, _body.MaxOutputTokens, _body.Choices, input, _handler.Costs.DefaultMaxOutputTokens)
+            ? CallCost.WorstCaseOutputTokens(price, outputTokens ?? _body.MaxOutputTokens, _body.Choices, input, _handler.Costs.DefaultMaxOutputTokens)
             : 0;
         return CallCost.WorstCase(price, input, output);
+    }
+
+    /// <summary>Whether this request may be sent with an output limit the budget stage sets: it has none of its own, and its operation takes one.</summary>
+    private bool CanFitOutput(ModelPrice price) =>
+        _handler.Costs.FitOutputToBudget
+        && _body.MaxOutputTokens is null
+        && price.OutputPerToken > 0m
+        && CostControl.OutputLimitProperty(_operation) is not null
+        && !OutputLimit.Mentions(_body.Bytes);
+
+    /// <summary>
+    /// The most output tokens per choice whose worst case fits what the refusing budget has left,
+    /// or <see langword="null"/> when fewer than the configured floor fit.
+    /// </summary>
+    private int? FittingOutputTokens(ModelPrice price, BudgetStatus refusal)
+    {
+        var left = refusal.LimitUsd - refusal.SpentUsd - refusal.ReservedUsd - CallCost.WorstCase(price, InputEstimate, 0);
+        if (left <= 0m)
+        {
+            return null;
+        }
+
+        var perChoice = price.OutputPerToken * Math.Max(1, _body.Choices);
+        var tokens = Math.Floor(left / perChoice);
+        var whole = CallCost.WorstCaseOutputTokens(price, null, 1, InputEstimate, _handler.Costs.DefaultMaxOutputTokens);
+        if (tokens >= whole)
+        {
+            // Another call's settle freed room between the two reservations: one token less than the
+            // whole output still makes the retry a strictly smaller reservation.
+            tokens = whole - 1;
+        }
+
+        return tokens >= _handler.Costs.MinFittedOutputTokens ? (int)tokens : null;
+    }
+
+    /// <summary>
+    /// Reserves within the call's total timeout. A store that ignores cancellation may still
+    /// reserve after the call gave up on it: that reservation is released as soon as it arrives.
+    /// </summary>
+    private async ValueTask<ReserveOutcome> ReserveWithinAsync(decimal amountUsd, CancellationToken token)
+    {
+        var pending = _budget!.TryReserveAsync(amountUsd, token);
+        if (pending.IsCompleted)
+        {
+            return pending.GetAwaiter().GetResult();
+        }
+
+        var task = pending.AsTask();
+        try
+        {
+            return await task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Also when the store finished just as the wait gave up: its reservation is nobody's now.
+            _ = task.ContinueWith(
+                static (reserved, budget) =>
+                {
+                    if (reserved.IsCompletedSuccessfully && reserved.Result.Reservation is { } reservation)
+                    {
+                        ((CallBudget)budget!).Settle(reservation, 0m);
+                    }
+                },
+                _budget,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            throw;
+        }
     }
 
     /// <summary>
@@ -567,8 +693,9 @@ internal sealed class LogicalCall : IStreamCompletion
 
     private HttpResponseMessage ExhaustedOrThrow(Candidate? last, HttpResponseMessage? response, Exception? exception, string? reason)
     {
-        if (_budgetRefusal is { } refusal && !_anySent)
+        if (_budgetRefusal is { } refusal && (!_anySent || _budgetEndedCall))
         {
+            // A budget is why nothing more could be tried, also when earlier attempts were sent.
             response?.Dispose();
             throw new BudgetExceededException(ModelRequested, refusal.Status, refusal.Estimate, _attempts.ToArray());
         }
@@ -594,10 +721,17 @@ internal sealed class LogicalCall : IStreamCompletion
         var time = _handler.TimeProvider;
         var started = time.GetTimestamp();
         _current = candidate;
+        if (_callerToken.IsCancellationRequested)
+        {
+            // Nothing is sent for a caller who has already given up.
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, _callerToken);
+        }
+
         var attempt = CreateAttempt(candidate);
-        // A caller who cancelled before the request left is not charged for it.
-        _attemptSent = !_callerToken.IsCancellationRequested;
-        _anySent |= _attemptSent;
+
+        // Sent unless the caller cancels before the transport starts writing the body: then nothing
+        // left the process, and the caller is charged nothing for it.
+        _attemptSent = true;
         using var attemptTimeout = new CancellationTokenSource(settings.AttemptTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, attemptTimeout.Token);
         HttpResponseMessage? response = null;
@@ -634,6 +768,13 @@ internal sealed class LogicalCall : IStreamCompletion
 
             return await PeekAsync(candidate, settings, response, total, started).ConfigureAwait(false);
         }
+        catch (Exception ex) when (ex is not StreamInterruptedException && _callerToken.IsCancellationRequested && attempt.Content is AttemptContent { Started: false })
+        {
+            response?.Dispose();
+            _attemptSent = false;
+            Skip(candidate, "not sent: the caller cancelled before the request left");
+            return new AttemptResult(null, new Failure(FailureKind.Canceled, null, "cancelled by the caller"), ex);
+        }
         catch (Exception ex) when (ex is not StreamInterruptedException)
         {
             response?.Dispose();
@@ -642,6 +783,15 @@ internal sealed class LogicalCall : IStreamCompletion
                 : FailureClassifier.Classify(ex, _callerToken.IsCancellationRequested, settings.AttemptTimeout);
             Attempted(candidate, AttemptOutcome.Failed, null, failure.Reason, started);
             return new AttemptResult(null, failure, ex);
+        }
+        finally
+        {
+            _anySent |= _attemptSent;
+            if (_attemptSent)
+            {
+                // A budget refusal before this attempt is no longer why the call ends.
+                _budgetEndedCall = false;
+            }
         }
     }
 
@@ -690,7 +840,7 @@ internal sealed class LogicalCall : IStreamCompletion
     private TimeSpan Attempted(Candidate candidate, AttemptOutcome outcome, int? status, string? error, long started)
     {
         var latency = _handler.TimeProvider.GetElapsedTime(started);
-        _attempts.Add(new UsageAttempt(candidate.Provider.Name, candidate.Model, outcome, status, error, latency));
+        _attempts.Add(new UsageAttempt(candidate.Provider.Name, candidate.Model, outcome, status, error, latency) { OutputTokenLimit = _outputLimit });
         if (outcome == AttemptOutcome.Succeeded && !_body.Stream)
         {
             candidate.Policy?.ReportLatency(candidate.Member, latency);
@@ -721,7 +871,10 @@ internal sealed class LogicalCall : IStreamCompletion
                 _upstreamBodyModel = candidate.Model;
             }
 
-            attempt.Content = new ByteArrayContent(_upstreamBody!);
+            // A limit the budget stage set goes into this attempt's body only; the cached body stays the caller's.
+            attempt.Content = new AttemptContent(_outputLimit is { } limit
+                ? OutputLimit.Insert(_upstreamBody!, CostControl.OutputLimitProperty(_operation)!, limit)
+                : _upstreamBody!);
             foreach (var header in _request.Content.Headers.NonValidated)
             {
                 if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))

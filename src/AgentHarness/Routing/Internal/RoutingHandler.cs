@@ -44,11 +44,29 @@ internal sealed partial class RoutingHandler(
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
-        var body = request.Content is null
-            ? RequestBody.Empty
-            : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
         var relative = RelativePathAndQuery(request.RequestUri);
+        RequestBody body;
+        try
+        {
+            // A caller who has already cancelled still gets the call's one record, with its model:
+            // the official clients' bodies are in memory, so reading one costs no wait.
+            body = request.Content is null
+                ? RequestBody.Empty
+                : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            new LogicalCall(this, request, RequestBody.Empty, relative, Operation(relative), started, cancellationToken)
+                .Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw;
+        }
+
         var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
+        }
 
         if (!registry.TryPlan(body.Model, out var plan, out var error))
         {
