@@ -336,6 +336,94 @@ public sealed class BudgetGuardTests
     }
 
     [Fact]
+    public async Task Reserve_NoMaxTokensAndTheWholeOutputDoesNotFit_SendsTheMostOutputThatFits()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 300)));
+        using var host = TestHarness.Create(mock.Handler, b => Priced(b));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.39m);
+
+        // No max output tokens, as Microsoft.Extensions.AI and Agent Framework send: the worst case is the model's 4,000 ($0.40).
+        await host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var request = Assert.Single(mock.Requests);
+        using var body = JsonDocument.Parse(request.Body);
+        Assert.Equal(3900, body.RootElement.GetProperty("max_completion_tokens").GetInt32());
+        Assert.Equal("flat", body.RootElement.GetProperty("model").GetString());
+        var attempt = Assert.Single(Assert.Single(host.Ledger.GetRecords()).Attempts);
+        Assert.Equal(3900, attempt.OutputTokenLimit);
+        Assert.Equal(300 * OutputPrice, run.SpentUsd);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Reserve_NoMaxTokensAndTheWholeOutputFits_RequestIsSentUnchanged()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 300)));
+        using var host = TestHarness.Create(mock.Handler, b => Priced(b));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.40m);
+
+        await host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.DoesNotContain("max_completion_tokens", Assert.Single(mock.Requests).Body, StringComparison.Ordinal);
+        Assert.Null(Assert.Single(Assert.Single(host.Ledger.GetRecords()).Attempts).OutputTokenLimit);
+    }
+
+    [Fact]
+    public async Task Reserve_LessThanTheFloorFits_RefusedWithoutSending()
+    {
+        var transport = new DelegateHandler((_, _) => throw new InvalidOperationException("nothing may be sent"));
+        using var host = TestHarness.Create(transport, b => Priced(b, static o => o.MinFittedOutputTokens = 500));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.0499m);
+
+        var ex = await Assert.ThrowsAsync<BudgetExceededException>(() => host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+
+        Assert.Equal(0, transport.Calls);
+        Assert.Equal("MaxCostUsd", ex.Rule);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Reserve_TightestBudgetIsARuleNotTheRun_FitsTheRulesRemainder()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("flat", promptTokens: 10, completionTokens: 10)));
+        using var host = TestHarness.Create(mock.Handler, b => Priced(b, static o =>
+            o.Budgets["acme-daily"] = new BudgetRuleOptions { Dimension = "customer", Value = "acme", Window = BudgetWindow.Day, LimitUsd = 0.25m }));
+        using var run = host.Harness.BeginRun("agent", r =>
+        {
+            r.Customer = "acme";
+            r.MaxCostUsd = 0.30m;
+        });
+
+        await host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal(2500, Assert.Single(Assert.Single(host.Ledger.GetRecords()).Attempts).OutputTokenLimit);
+    }
+
+    [Fact]
+    public async Task Reserve_PolicysFirstMemberSentAndFailedNextDoesNotFit_ThrowsBudgetExceededListingEveryAttempt()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Error(HttpStatusCode.ServiceUnavailable)));
+        using var host = TestHarness.Create(transport, b =>
+        {
+            Priced(b);
+            b.Configure(o => o.Policies["review"] = new PolicyOptions { AttemptsPerModel = 1, Models = { new() { Model = "openai/flat" }, new() { Model = "openai/big" } } });
+        });
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.50m);
+
+        var ex = await Assert.ThrowsAsync<BudgetExceededException>(() => host.Harness.GetChatClient("policy/review").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct));
+
+        Assert.Equal(1, transport.Calls);
+        Assert.Equal([AttemptOutcome.Failed, AttemptOutcome.Skipped], ex.Attempts.Select(static a => a.Outcome));
+        Assert.Equal("big", ex.Attempts[1].Model);
+        Assert.Equal(1.00m, ex.EstimateUsd);
+        Assert.Equal(UsageOutcome.Failed, Assert.Single(host.Ledger.GetRecords()).Outcome);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
+
+    [Fact]
     public async Task Reserve_PolicysFirstCandidateTooDear_SkipsToTheCheaperOneAndSaysWhy()
     {
         var mock = new RecordingMock();
@@ -455,6 +543,126 @@ public sealed class BudgetGuardTests
         Assert.Equal(0m, record.CostUsd);
         Assert.Equal(0m, run.SpentUsd);
         Assert.Equal(new BudgetCounterState(0m, 0m), await store.GetAsync(store.LastKey!, Ct));
+    }
+
+    [Fact]
+    public async Task Settle_CallerCancelsWhileTheConnectionIsMadeBeforeTheBodyIsWritten_NothingChargedAndNoAttemptSent()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var transport = new DelegateHandler(async (_, ct) =>
+        {
+            // Still connecting: the body has not been written when the caller gives up.
+            entered.TrySetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            throw new InvalidOperationException("unreachable");
+        });
+        using var host = TestHarness.Create(transport, b => Priced(b, o =>
+            o.Catalog.Models["openai/flat"] = new ModelPriceOptions { InputPerToken = 0.001m, OutputPerToken = OutputPrice, MaxOutputTokens = 4000 }));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var call = host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hello there")], Max1000, cts.Token);
+        await entered.Task.WaitAsync(Ct);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Canceled, record.Outcome);
+        Assert.Equal(0m, record.CostUsd);
+        Assert.Equal(0, record.InputTokens);
+        var attempt = Assert.Single(record.Attempts);
+        Assert.Equal(AttemptOutcome.Skipped, attempt.Outcome);
+        Assert.Contains("not sent", attempt.Error, StringComparison.Ordinal);
+        Assert.Equal(0m, run.SpentUsd);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Settle_TokenAlreadyCancelled_EndsAsOneCanceledRecordWithNothingSent()
+    {
+        var transport = new DelegateHandler((_, _) => throw new InvalidOperationException("nothing may be sent"));
+        using var host = TestHarness.Create(transport, b => Priced(b));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, cts.Token));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Canceled, record.Outcome);
+        Assert.Equal("openai/flat", record.ModelRequested);
+        Assert.Equal(0m, record.CostUsd);
+        Assert.Equal(0, transport.Calls);
+        Assert.Equal(1, run.CallCount);
+    }
+
+    [Fact]
+    public async Task Reserve_BudgetStoreHangs_TotalTimeoutEndsTheCallAndALateReservationIsReleased()
+    {
+        var store = new HangingStore();
+        var transport = new DelegateHandler((_, _) => throw new InvalidOperationException("nothing may be sent"));
+        using var host = TestHarness.Create(
+            transport,
+            b =>
+            {
+                Priced(b, static o => o.Budgets["global"] = new BudgetRuleOptions { Dimension = "global", Window = BudgetWindow.Day, LimitUsd = 10m });
+                b.Configure(static o =>
+                {
+                    o.Providers["openai"].AttemptTimeout = TimeSpan.FromSeconds(5);
+                    o.Providers["openai"].TotalTimeout = TimeSpan.FromSeconds(5);
+                });
+            },
+            services => services.AddSingleton<IBudgetStore>(store));
+
+        var call = host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct);
+        await store.Entered.WaitAsync(Ct);
+        await host.Time.WaitForTimerAsync(TimeSpan.FromSeconds(5), Ct);
+        host.Time.Advance(TimeSpan.FromSeconds(5));
+
+        // A guard only: without the bound the call waits forever, and the test must fail rather than hang.
+        var ex = await Assert.ThrowsAsync<AllCandidatesFailedException>(() => call.WaitAsync(TimeSpan.FromMinutes(1), TimeProvider.System, Ct));
+        Assert.Contains("budget store did not answer", Assert.Single(ex.Attempts).Error, StringComparison.Ordinal);
+        Assert.Equal(0, transport.Calls);
+        Assert.Single(host.Ledger.GetRecords());
+
+        // The store answers after the call gave up: what it reserved is released at once.
+        store.Release();
+        await store.Settled.WaitAsync(Ct);
+        Assert.Equal(0m, (await store.GetAsync(store.LastKey!, Ct)).ReservedUsd);
+    }
+
+    /// <summary>A store whose reservations wait for the test, ignoring cancellation, as a store cut off from its server can.</summary>
+    private sealed class HangingStore : IBudgetStore
+    {
+        private readonly AgentHarness.Budget.Internal.InMemoryBudgetStore _inner = new(TimeProvider.System);
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Entered => _entered.Task;
+
+        public Task Settled => _settled.Task;
+
+        public string? LastKey { get; private set; }
+
+        public void Release() => _gate.TrySetResult();
+
+        public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, decimal amountUsd, CancellationToken cancellationToken)
+        {
+            LastKey = counters[0].Key;
+            _entered.TrySetResult();
+            await _gate.Task;
+            return await _inner.TryReserveAsync(counters, amountUsd, CancellationToken.None);
+        }
+
+        public async ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+        {
+            var states = await _inner.SettleAsync(counters, reservedUsd, actualUsd, cancellationToken);
+            _settled.TrySetResult();
+            return states;
+        }
+
+        public ValueTask<BudgetCounterState> GetAsync(string key, CancellationToken cancellationToken) => _inner.GetAsync(key, cancellationToken);
     }
 
     /// <summary>A store that lets the reservation through, as the caller cancels while it is made.</summary>
