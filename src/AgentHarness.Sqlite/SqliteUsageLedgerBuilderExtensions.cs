@@ -1,4 +1,5 @@
 using AgentHarness.Sqlite;
+using AgentHarness.Configuration.Internal;
 using AgentHarness.Sqlite.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,7 +20,7 @@ public static class SqliteUsageLedgerBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(section);
         Register(builder, section.Path);
-        builder.Services.AddOptions<SqliteUsageLedgerOptions>().Bind(section);
+        builder.Services.AddOptions<SqliteUsageLedgerOptions>().BindChecked(section);
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using AgentHarness.Configuration.Internal;
 using AgentHarness.DependencyInjection.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
@@ -66,7 +67,7 @@ public static class RequestyUsageBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(section);
         var client = Register(builder.Services, section.Path);
-        builder.Services.AddOptions<RequestyUsageOptions>().Bind(section);
+        builder.Services.AddOptions<RequestyUsageOptions>().BindChecked(section);
         return client;
     }
 
