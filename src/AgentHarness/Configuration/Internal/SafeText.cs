@@ -12,11 +12,10 @@ internal static class SafeText
     /// <summary>Keys shorter than this are not searched for: replacing <c>k</c> everywhere would garble the message, and no real key is that short.</summary>
     private const int MinKeyLength = 8;
 
-    /// <summary>Shows a URL as scheme, host and path.</summary>
+    /// <summary>Shows a URL as written, without what may be a credential.</summary>
     /// <param name="uri">The URL, absolute or not.</param>
     /// <returns>The URL without user information, query or fragment.</returns>
-    public static string Url(Uri uri) =>
-        uri.IsAbsoluteUri ? $"{uri.Scheme}://{uri.Authority}{uri.AbsolutePath}" : Url(uri.OriginalString);
+    public static string Url(Uri uri) => Url(uri.OriginalString);
 
     /// <summary>Shows text meant as a URL, written with or without a scheme, as scheme, host and path.</summary>
     /// <param name="text">The text as configured, for example <c>api.example.com/v1?api_key=…</c>.</param>
