@@ -266,6 +266,39 @@ public sealed class ConfigurationCheckerTests
     }
 
     [Fact]
+    public void BindChecked_JsonNullForAValueType_FailsInsteadOfBindingTheTypesDefault()
+    {
+        // The binder would make the daily budget a per-run one (Window's first value) and the provider retry nothing.
+        const string Json = """
+            { "AgentHarness": {
+                "Providers": { "openai": { "BaseUrl": "https://api.openai.com/v1", "ApiKey": "key-openai", "MaxRetries": null } },
+                "Budgets": { "daily": { "Window": null, "LimitUsd": 5 } } } }
+            """;
+        using var provider = BuildJson(Json);
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value);
+
+        Assert.Contains("AgentHarness:Budgets:daily:Window is null; use Run, Hour, Day or Month, or leave it out for its default.", ex.Failures);
+        Assert.Contains("AgentHarness:Providers:openai:MaxRetries is null; use a whole number from -2147483648 to 2147483647, for example 3, or leave it out for its default.", ex.Failures);
+    }
+
+    [Fact]
+    public void BindChecked_JsonNullsForOptionalSettingsAndEmptySections_Bind()
+    {
+        const string Json = """
+            { "AgentHarness": { "DefaultProvider": null, "Catalog": {}, "Budgets": {}, "BudgetThresholds": [],
+                "Providers": { "openai": { "BaseUrl": "https://api.openai.com/v1", "ApiKey": "key-openai", "MetadataHeaderPrefix": null } },
+                "Policies": { "p": { "Models": [ { "Model": "openai/gpt-4.1", "ContextWindow": null } ] } } } }
+            """;
+        using var provider = BuildJson(Json);
+
+        var options = provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
+
+        Assert.Null(options.Policies["p"].Models[0].ContextWindow);
+        Assert.Equal(2, options.Providers["openai"].MaxRetries);
+    }
+
+    [Fact]
     public void BindChecked_BadUrlValue_ShownWithoutQueryOrUserInformation()
     {
         var ex = Fails(With(("AgentHarness:Providers:openai:BaseUrl", "https://user:sk-secret-123456@[bad/v1?api_key=sk-secret-123456")));

@@ -124,7 +124,18 @@ internal sealed class ConfigurationChecker
             problems.Add($"{child.Path} is not a setting; {section.Path} takes a single value, not a section.");
         }
 
-        if (section.Value is not { } value || type == typeof(string) || type == typeof(object))
+        if (section.Value is not { } value)
+        {
+            // JSON's null: the binder sets a value type to its default (a Window to Run, MaxRetries to 0), not to the documented default.
+            if (type.IsValueType && !HasChildren(section))
+            {
+                problems.Add($"{section.Path} is null; {Advice(type, string.Empty)}, or leave it out for its default.");
+            }
+
+            return;
+        }
+
+        if (type == typeof(string) || type == typeof(object))
         {
             return;
         }
