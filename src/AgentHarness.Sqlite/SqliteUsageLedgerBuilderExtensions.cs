@@ -15,6 +15,7 @@ public static class SqliteUsageLedgerBuilderExtensions
     /// <param name="builder">The builder returned by <c>AddAgentHarness</c>.</param>
     /// <param name="section">The section holding <see cref="SqliteUsageLedgerOptions"/>; at least its <c>Path</c>.</param>
     /// <returns>The builder, to chain calls.</returns>
+    /// <remarks>A value in the section that does not convert, or a key that names no setting, fails when the application starts.</remarks>
     public static IAgentHarnessBuilder AddSqliteUsageLedger(this IAgentHarnessBuilder builder, IConfigurationSection section)
     {
         ArgumentNullException.ThrowIfNull(builder);

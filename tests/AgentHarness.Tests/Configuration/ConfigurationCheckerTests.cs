@@ -169,6 +169,20 @@ public sealed class ConfigurationCheckerTests
         Assert.Contains("AgentHarness:Budgets:per-customer-daily:Window is 'Daily'; use Run, Hour, Day or Month.", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void BindChecked_SameSectionBoundTwice_ReportsEachProblemOnce()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(With(("AgentHarness:Budgets:per-customer-daily:Window", "Daily"))).Build();
+        var services = new ServiceCollection();
+        services.AddAgentHarness(configuration.GetSection("AgentHarness"));
+        services.AddAgentHarness(configuration.GetSection("AgentHarness"));
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value);
+
+        Assert.Single(ex.Failures, f => f.StartsWith("AgentHarness:Budgets:per-customer-daily:Window", StringComparison.Ordinal));
+    }
+
     // ---- Keys that name no setting ----
 
     [Fact]

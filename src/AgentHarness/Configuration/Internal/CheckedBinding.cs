@@ -24,10 +24,15 @@ internal static class CheckedBinding
         ArgumentNullException.ThrowIfNull(section);
         var name = builder.Name;
         var services = builder.Services;
+        if (services.Any(d => d.ImplementationInstance is BoundSection b && b.OptionsType == typeof(TOptions) && b.Name == name && b.Path.Equals(section.Path, StringComparison.OrdinalIgnoreCase)))
+        {
+            // The same section bound twice (AddAgentHarness called again) would report each problem twice.
+            return builder;
+        }
 
         // Announced, so that a section that holds this one (AgentHarness holds AgentHarness:Sqlite)
         // does not report its key as unknown; this section's own check covers it.
-        services.AddSingleton(new BoundSection(section.Path));
+        services.AddSingleton(new BoundSection(typeof(TOptions), name, section.Path));
         services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(new ConfigurationChangeTokenSource<TOptions>(name, section));
         builder.Configure<IEnumerable<BoundSection>>((options, bound) =>
         {
@@ -50,10 +55,16 @@ internal static class CheckedBinding
             type,
             bound.Select(static b => b.Path).Where(path => !path.Equals(section.Path, StringComparison.OrdinalIgnoreCase)));
 
-    /// <summary>The path of a section some options type is bound to.</summary>
+    /// <summary>A section some options type is bound to.</summary>
+    /// <param name="optionsType">The options type.</param>
+    /// <param name="name">The options' name.</param>
     /// <param name="path">The section's path.</param>
-    internal sealed class BoundSection(string path)
+    internal sealed class BoundSection(Type optionsType, string name, string path)
     {
+        public Type OptionsType { get; } = optionsType;
+
+        public string Name { get; } = name;
+
         public string Path { get; } = path;
     }
 
