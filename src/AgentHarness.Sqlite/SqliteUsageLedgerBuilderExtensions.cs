@@ -1,4 +1,5 @@
 using AgentHarness.Sqlite;
+using AgentHarness.Configuration.Internal;
 using AgentHarness.Sqlite.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,12 +15,13 @@ public static class SqliteUsageLedgerBuilderExtensions
     /// <param name="builder">The builder returned by <c>AddAgentHarness</c>.</param>
     /// <param name="section">The section holding <see cref="SqliteUsageLedgerOptions"/>; at least its <c>Path</c>.</param>
     /// <returns>The builder, to chain calls.</returns>
+    /// <remarks>A value in the section that does not convert, or a key that names no setting, fails when the application starts.</remarks>
     public static IAgentHarnessBuilder AddSqliteUsageLedger(this IAgentHarnessBuilder builder, IConfigurationSection section)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(section);
         Register(builder, section.Path);
-        builder.Services.AddOptions<SqliteUsageLedgerOptions>().Bind(section);
+        builder.Services.AddOptions<SqliteUsageLedgerOptions>().BindChecked(section);
         return builder;
     }
 

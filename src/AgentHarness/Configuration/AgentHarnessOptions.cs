@@ -49,7 +49,7 @@ public sealed class AgentHarnessOptions
     public TimeSpan CooldownPeriod { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets how many usage records the in-memory ledger keeps; the oldest are dropped first.</summary>
-    /// <value>The default value is 10,000.</value>
+    /// <value>The default value is 10,000; at least 1 and at most 1,000,000 (the ledger reserves room for all of them at start; keep more in the SQLite ledger).</value>
     public int UsageLedgerCapacity { get; set; } = 10_000;
 
     /// <summary>Gets the price catalog's settings: prices from configuration and what to do with unpriced models.</summary>

@@ -38,7 +38,9 @@ public sealed class ProviderOptions
     /// <summary>
     /// Gets or sets the prefix of the metadata headers this gateway reads, for example
     /// <c>X-Requesty-</c>: the run's agent is then sent as <c>X-Requesty-Agent</c>. Only gateways
-    /// receive metadata headers.
+    /// receive metadata headers. A prefix names the gateway's vendor: <c>X-</c>, a vendor name of at
+    /// least two letters or digits, and <c>-</c> (more segments may follow, each ending in <c>-</c>),
+    /// so that no metadata name can form a standard header such as <c>X-Api-Key</c>.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: no metadata headers are sent.</value>
     public string? MetadataHeaderPrefix { get; set; }

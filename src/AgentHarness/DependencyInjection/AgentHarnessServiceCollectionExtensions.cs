@@ -37,7 +37,7 @@ public static class AgentHarnessServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         var builder = Register(services, section.Path);
-        services.AddOptions<AgentHarnessOptions>().Bind(section);
+        services.AddOptions<AgentHarnessOptions>().BindChecked(section);
         return builder;
     }
 

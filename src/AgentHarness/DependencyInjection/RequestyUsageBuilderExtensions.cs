@@ -1,3 +1,4 @@
+using AgentHarness.Configuration.Internal;
 using AgentHarness.DependencyInjection.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
@@ -60,13 +61,16 @@ public static class RequestyUsageBuilderExtensions
     /// <param name="builder">The harness builder.</param>
     /// <param name="section">The section holding <see cref="RequestyUsageOptions"/>, for example <c>RequestyUsage</c>.</param>
     /// <returns>The builder of the client's <see cref="HttpClient"/>, to replace its transport or add handlers.</returns>
-    /// <remarks>The options are validated when the application starts; validation messages name settings by the section's path.</remarks>
+    /// <remarks>
+    /// The options are validated when the application starts; validation messages name settings by the
+    /// section's path. A value in the section that does not convert, or a key that names no setting, fails too.
+    /// </remarks>
     public static IHttpClientBuilder AddRequestyUsageClient(this IAgentHarnessBuilder builder, IConfigurationSection section)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(section);
         var client = Register(builder.Services, section.Path);
-        builder.Services.AddOptions<RequestyUsageOptions>().Bind(section);
+        builder.Services.AddOptions<RequestyUsageOptions>().BindChecked(section);
         return client;
     }
 

@@ -258,4 +258,111 @@ public sealed class AgentHarnessOptionsValidatorTests
 
         Assert.Contains("AgentHarness:Providers:openai:AttemptTimeout must be between 00:00:00.010 and 1.00:00:00; got 00:00:00.0050000", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Validate_SchemelessBaseUrlWithKeyInQuery_NoMessageShowsTheQuery()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AgentHarness:Providers:gw:BaseUrl"] = "api.example.com/v1?api_key=sk-secret-123456",
+            ["AgentHarness:Providers:gw:ApiKey"] = "k",
+            ["AgentHarness:Providers:gw:IsGateway"] = "true",
+            ["AgentHarness:Providers:gw:MetadataHeaderPrefix"] = "X-",
+            ["AgentHarness:Providers:gw:MaxRetries"] = "11",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddAgentHarness(configuration.GetSection("AgentHarness"));
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value);
+
+        Assert.Contains("AgentHarness:Providers:gw:BaseUrl must be an absolute URL, for example https://api.openai.com/v1; got 'api.example.com/v1' (any query or user information left out).", ex.Failures);
+        Assert.DoesNotContain("secret", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_KeyPastedIntoAnotherSetting_RemovedFromEveryMessage()
+    {
+        const string Key = "sk-live-4f9a7c2e81d6";
+        var ex = Fails(b => b
+            .AddProvider("openai", p => { p.BaseUrl = new Uri("https://api.openai.com/v1"); p.ApiKey = Key; })
+            .Configure(o => o.DefaultProvider = Key));
+
+        Assert.Contains("AgentHarness:DefaultProvider is '[key removed]', which is not a configured provider (configured: openai).", ex.Failures);
+        Assert.DoesNotContain(Key, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("X-")]
+    [InlineData("A-")]
+    [InlineData("X-A-")]
+    [InlineData("Requesty-")]
+    [InlineData("X--")]
+    [InlineData("X-Re.q-")]
+    public void Validate_PrefixThatNamesNoVendor_RefusedStatingTheRule(string prefix)
+    {
+        var ex = Fails(b => b.AddProvider("gw", p =>
+        {
+            p.BaseUrl = new Uri("https://gw.example/v1");
+            p.ApiKey = "k";
+            p.IsGateway = true;
+            p.MetadataHeaderPrefix = prefix;
+        }));
+
+        Assert.Contains(
+            $"AgentHarness:Providers:gw:MetadataHeaderPrefix '{prefix}' is not a valid metadata header prefix: a prefix is X-, a vendor name of at least two letters or digits, and '-' (more segments may follow, each ending in '-'), for example X-Requesty-, so that no metadata name can form a standard header.",
+            ex.Failures);
+    }
+
+    [Theory]
+    [InlineData("X-Api-")]
+    [InlineData("x-forwarded-")]
+    [InlineData("X-Real-")]
+    [InlineData("X-Stainless-")]
+    public void Validate_PrefixOfWidelyUsedHeaders_Refused(string prefix)
+    {
+        var ex = Fails(b => b.AddProvider("gw", p =>
+        {
+            p.BaseUrl = new Uri("https://gw.example/v1");
+            p.ApiKey = "k";
+            p.IsGateway = true;
+            p.MetadataHeaderPrefix = prefix;
+        }));
+
+        Assert.Contains(ex.Failures, f => f.StartsWith($"AgentHarness:Providers:gw:MetadataHeaderPrefix '{prefix}' is not a valid metadata header prefix: headers starting with '{prefix[..^1]}-' are widely used", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData("X-Requesty-")]
+    [InlineData("x-portkey-")]
+    [InlineData("X-Acme-Meta-")]
+    [InlineData("X-AI-")]
+    public void Validate_PrefixThatNamesAVendor_Accepted(string prefix)
+    {
+        var options = Bind(new()
+        {
+            ["AgentHarness:Providers:gw:BaseUrl"] = "https://gw.example/v1",
+            ["AgentHarness:Providers:gw:ApiKey"] = "k",
+            ["AgentHarness:Providers:gw:IsGateway"] = "true",
+            ["AgentHarness:Providers:gw:MetadataHeaderPrefix"] = prefix,
+        });
+
+        Assert.Equal(prefix, options.Providers["gw"].MetadataHeaderPrefix);
+    }
+
+    [Fact]
+    public void Validate_UsageLedgerCapacityAboveTheMaximum_Refused()
+    {
+        var ex = Fails(b => b.Configure(o => o.UsageLedgerCapacity = int.MaxValue));
+
+        Assert.Contains("AgentHarness:UsageLedgerCapacity must be between 1 and 1000000; got 2147483647.", ex.Failures);
+    }
+
+    [Fact]
+    public void Validate_UsageLedgerCapacityAtTheMaximum_Accepted()
+    {
+        var options = Bind(new() { ["AgentHarness:UsageLedgerCapacity"] = "1000000" });
+
+        Assert.Equal(1_000_000, options.UsageLedgerCapacity);
+    }
 }

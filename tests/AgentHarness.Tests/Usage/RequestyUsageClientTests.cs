@@ -388,7 +388,7 @@ public sealed class RequestyUsageClientTests
         requesty.Answer(ApiKeyUsageUrl, """
             {"usage":{
               "2026-05-02":{"spend":null,"total_requests":3,"input_tokens":"","grouped_data":[
-                 {"group_by_values":{"model_requested":null,"extra.agent":"triage-agent"},"total_requests":3,"spend":"1.25","input_tokens":null}]},
+                 {"group_by_values":{"model_requested":null,"extra.agent":"triage-agent","extra.task":null},"total_requests":3,"spend":"1.25","input_tokens":null}]},
               "2026-05-04":null,
               "2026-05-05":{},
               "2026-05-06":{"spend":"0.5","grouped_data":null},
@@ -411,6 +411,39 @@ public sealed class RequestyUsageClientTests
         Assert.Equal([null, null, null], SeedQuery.GroupBy.Select(k => unnamed.Values[k]));
         Assert.Equal(0.75m, report.Totals.SpendUsd);
         Assert.Equal(7, report.Periods.Count);
+    }
+
+    [Fact]
+    public async Task GetApiKeyUsageAsync_GroupValuesWithoutExtraPrefixOrInAnotherCase_ReadAsTheQueryKeys()
+    {
+        using var requesty = Requesty.Create();
+        requesty.Answer(ApiKeyUsageUrl, """
+            {"usage":{"2026-05-02":{"grouped_data":[
+              {"group_by_values":{"Model_Requested":"policy/claude-4","agent":"code-review-agent","EXTRA.TASK":"review"},"spend":"1.5","total_requests":2},
+              {"group_by_values":{"model_requested":"openai/gpt-4.1-nano","Agent":"triage-agent","task":null},"spend":"0.5","total_requests":1}]}}}
+            """);
+
+        var report = await requesty.Client.GetApiKeyUsageAsync(ApiKeyId, SeedQuery, Ct);
+
+        Assert.Equal(
+            [("policy/claude-4", "code-review-agent", "review", 1.5m), ("openai/gpt-4.1-nano", "triage-agent", null, 0.5m)],
+            report.Groups.Select(g => (g.Values[UsageGroupKeys.ModelRequested], g.Values["extra.agent"], g.Values["extra.task"], g.Totals.SpendUsd)));
+    }
+
+    [Fact]
+    public async Task GetApiKeyUsageAsync_GroupKeyUnderNeitherSpelling_ThrowsInsteadOfReportingNull()
+    {
+        using var requesty = Requesty.Create();
+        requesty.Answer(ApiKeyUsageUrl, """
+            {"usage":{"2026-05-02":{"grouped_data":[
+              {"group_by_values":{"model_requested":"policy/claude-4","agent_name":"code-review-agent","task":"review"},"spend":"1.5","total_requests":2}]}}}
+            """);
+
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => requesty.Client.GetApiKeyUsageAsync(ApiKeyId, SeedQuery, Ct));
+
+        Assert.Equal(
+            "Requesty GET /v1/manage/apikey/" + ApiKeyId + "/usage answered a row in period '2026-05-02' whose group_by_values (model_requested, agent_name, task) have no value for the group key extra.agent (looked for as extra.agent or agent, in any case).",
+            ex.Message);
     }
 
     [Fact]
@@ -903,8 +936,21 @@ public sealed class RequestyUsageClientTests
             o.ApiKey = Key;
         });
 
-        Assert.Contains("got 'ftp://api-v2.requesty.ai/?token=[key removed]'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("got 'ftp://api-v2.requesty.ai/'.", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Key, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_SchemelessBaseAddressWithKeyInQuery_ShownWithoutQueryOrUserInformation()
+    {
+        var ex = ValidationFails(static o =>
+        {
+            o.BaseAddress = new Uri("user:pw-secret-9@api.example.com/v1?api_key=sk-secret-123456", UriKind.RelativeOrAbsolute);
+            o.ApiKey = Key;
+        });
+
+        Assert.Contains("RequestyUsage:BaseAddress must be an absolute http or https address; got 'api.example.com/v1'.", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -11,6 +11,9 @@ namespace AgentHarness.Configuration.Internal;
 /// </summary>
 internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValidateOptions<AgentHarnessOptions>
 {
+    /// <summary>The most records <see cref="AgentHarnessOptions.UsageLedgerCapacity"/> may ask the in-memory ledger to keep.</summary>
+    public const int MaxUsageLedgerCapacity = 1_000_000;
+
     public ValidateOptionsResult Validate(string? name, AgentHarnessOptions options)
     {
         var failures = new List<string>();
@@ -69,12 +72,15 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         ValidateCatalog(options.Catalog, failures);
         ValidateBudgets(options, failures);
 
-        if (options.UsageLedgerCapacity < 1)
+        // The in-memory ledger allocates its whole capacity up front: int.MaxValue would not fit in memory.
+        if (options.UsageLedgerCapacity is < 1 or > MaxUsageLedgerCapacity)
         {
-            failures.Add($"{sectionPath}:UsageLedgerCapacity must be at least 1; got {options.UsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}.");
+            failures.Add($"{sectionPath}:UsageLedgerCapacity must be between 1 and {MaxUsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}; got {options.UsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}.");
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        // A key pasted into another setting (a name, a prefix) must not reach a log through a message.
+        var keys = options.Providers.Values.Select(static p => p?.ApiKey).ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(f => SafeText.WithoutKeys(f, keys)));
     }
 
     private void ValidatePolicies(AgentHarnessOptions options, bool hasGateway, List<string> failures)
@@ -363,7 +369,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         }
         else if (!provider.BaseUrl.IsAbsoluteUri)
         {
-            failures.Add($"{path}:BaseUrl must be an absolute URL; got '{provider.BaseUrl.OriginalString}'.");
+            failures.Add($"{path}:BaseUrl must be an absolute URL, for example https://api.openai.com/v1; got '{SafeText.Url(provider.BaseUrl)}' (any query or user information left out).");
         }
         else if (!string.IsNullOrEmpty(provider.BaseUrl.UserInfo) || !string.IsNullOrEmpty(provider.BaseUrl.Query) || !string.IsNullOrEmpty(provider.BaseUrl.Fragment))
         {
@@ -397,7 +403,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             {
                 failures.Add($"{path}:MetadataHeaderPrefix is '{prefix}' but {path}:IsGateway is false; only gateways receive metadata headers.");
             }
-            else if (MetadataRules.DescribeInvalidPrefix(prefix) is { } problem)
+            else if ((MetadataRules.DescribeInvalidPrefix(prefix) ?? VendorPrefix.Describe(prefix)) is { } problem)
             {
                 failures.Add($"{path}:MetadataHeaderPrefix '{prefix}' is not a valid metadata header prefix: {problem}.");
             }

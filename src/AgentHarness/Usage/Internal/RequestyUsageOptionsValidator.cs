@@ -1,4 +1,5 @@
 using System.Globalization;
+using AgentHarness.Configuration.Internal;
 using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Usage.Internal;
@@ -28,7 +29,8 @@ internal sealed class RequestyUsageOptionsValidator(RequestyUsageRegistration re
         }
         else if (!address.IsAbsoluteUri || (address.Scheme != Uri.UriSchemeHttps && address.Scheme != Uri.UriSchemeHttp))
         {
-            failures.Add($"{path}:BaseAddress must be an absolute http or https address; got '{address.OriginalString}'.");
+            // Shown without a query or user information: what is left out may be a key.
+            failures.Add($"{path}:BaseAddress must be an absolute http or https address; got '{SafeText.Url(address)}'.");
         }
 
         if (options.QueryForm is { } form && !Enum.IsDefined(form))
@@ -47,8 +49,9 @@ internal sealed class RequestyUsageOptionsValidator(RequestyUsageRegistration re
             return ValidateOptionsResult.Success;
         }
 
-        // A key pasted into the wrong setting (a BaseAddress query, say) must not reach a log through a message.
-        return ValidateOptionsResult.Fail(key is null ? failures : failures.Select(f => f.Replace(key, "[key removed]", StringComparison.Ordinal)));
+        // A key pasted into the wrong setting (a Provider name, say) must not reach a log through a message.
+        var keys = harness.Value.Providers.Values.Select(static p => p?.ApiKey).Append(options.ApiKey).ToList();
+        return ValidateOptionsResult.Fail(failures.Select(f => SafeText.WithoutKeys(key is null ? f : f.Replace(key, SafeText.KeyRemoved, StringComparison.Ordinal), keys)));
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ internal static class RequestyUsageParser
     public static UsageReport ParseUsage(ReadOnlySpan<byte> json, UsageQuery query, string source, Func<string, string> redact)
     {
         var builder = new UsageReportBuilder(query);
-        var context = new Context(query, source);
+        var context = new Context(query, source, redact);
         var body = WithoutByteOrderMark(json);
         var reader = new Utf8JsonReader(body);
         var sawUsage = false;
@@ -375,16 +375,28 @@ internal static class RequestyUsageParser
             case JsonTokenType.Null:
                 return;
             case JsonTokenType.StartObject:
+                var found = new bool[values.Length];
+                List<string>? reported = null;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     var name = reader.GetString()!;
+                    (reported ??= []).Add(name);
                     reader.Read();
                     var value = ReadText(ref reader);
                     var index = context.IndexOf(name);
                     if (index >= 0)
                     {
                         values[index] = value;
+                        found[index] = true;
                     }
+                }
+
+                // A key the row does not carry under any spelling, while it carries others, is a
+                // naming the parser does not know: null groups would misreport every row in silence.
+                if (reported is not null && Array.IndexOf(found, false) is var missing and >= 0)
+                {
+                    throw new InvalidDataException(
+                        $"{context.Source} answered a row in period '{Clip(period)}' whose group_by_values ({Clip(context.Redact(string.Join(", ", reported)))}) have no value for the group key {context.WireKeys[missing]} (looked for as {string.Join(" or ", context.Spellings(missing))}, in any case).");
                 }
 
                 return;
@@ -567,20 +579,28 @@ internal static class RequestyUsageParser
     /// <summary>The query's group keys, as sent and as reported.</summary>
     private sealed class Context
     {
-        public Context(UsageQuery query, string source)
+        public Context(UsageQuery query, string source, Func<string, string> redact)
         {
             Source = source;
+            Redact = redact;
             Keys = query.GroupBy;
             WireKeys = [.. query.GroupBy.Select(ToWire)];
         }
 
         public string Source { get; }
 
+        /// <summary>Removes the key from text of the answer quoted in a message.</summary>
+        public Func<string, string> Redact { get; }
+
         public IReadOnlyList<string> Keys { get; }
 
         public string[] WireKeys { get; }
 
-        /// <summary>The position of a reported key among the query's keys: by its wire name, or by the harness's name.</summary>
+        /// <summary>
+        /// The position of a reported key among the query's keys, without regard to case: by its wire
+        /// name or the harness's name, else with or without the <c>extra.</c> prefix (a row may report
+        /// <c>agent</c> for <c>extra.agent</c>, or the other way round).
+        /// </summary>
         public int IndexOf(string reported)
         {
             for (var i = 0; i < WireKeys.Length; i++)
@@ -591,8 +611,26 @@ internal static class RequestyUsageParser
                 }
             }
 
+            // Only when no key matches as written: a query for both provider and extra.provider keeps them apart.
+            var bare = WithoutExtraPrefix(reported);
+            for (var i = 0; i < WireKeys.Length; i++)
+            {
+                if (string.Equals(WithoutExtraPrefix(WireKeys[i]), bare, StringComparison.OrdinalIgnoreCase) || string.Equals(WithoutExtraPrefix(Keys[i]), bare, StringComparison.OrdinalIgnoreCase))
+                {
+                    return i;
+                }
+            }
+
             return -1;
         }
+
+        /// <summary>The names a row may give the key at <paramref name="index"/>, for messages.</summary>
+        public IEnumerable<string> Spellings(int index) =>
+            new[] { WireKeys[index], Keys[index], WithoutExtraPrefix(Keys[index]), UsageGroupKeys.ExtraPrefix + WithoutExtraPrefix(Keys[index]) }
+                .Distinct(StringComparer.OrdinalIgnoreCase);
+
+        private static string WithoutExtraPrefix(string key) =>
+            key.StartsWith(UsageGroupKeys.ExtraPrefix, StringComparison.OrdinalIgnoreCase) ? key[UsageGroupKeys.ExtraPrefix.Length..] : key;
     }
 
     /// <summary>The numeric fields of a period or row, and whether any was present.</summary>
