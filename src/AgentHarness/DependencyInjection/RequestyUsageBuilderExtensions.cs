@@ -1,4 +1,5 @@
 using AgentHarness.DependencyInjection.Internal;
+using AgentHarness.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -89,7 +90,8 @@ public static class RequestyUsageBuilderExtensions
             httpClient,
             sp.GetRequiredService<RequestyUsageEndpoint>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<RequestyUsageClient>>()));
+            sp.GetRequiredService<ILogger<RequestyUsageClient>>(),
+            sp.GetRequiredService<KeyRedactor>()));
 
         // Usage queries are idempotent reads, which the standard handler may retry, alone.
         ResilienceHandlers.RemoveApplicationWide(client);

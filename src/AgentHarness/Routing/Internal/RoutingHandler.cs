@@ -48,9 +48,17 @@ internal sealed partial class RoutingHandler(
             ? RequestBody.Empty
             : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
         var relative = RelativePathAndQuery(request.RequestUri);
+        var refusal = ModelIds.Refusal(body.Model);
+        if (refusal is not null)
+        {
+            // The record and its log line quote the id escaped and shortened, never as sent.
+            body = RequestBody.Parse(body.WithModel(ModelIds.Show(body.Model!)));
+        }
+
         var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken);
 
-        if (!registry.TryPlan(body.Model, out var plan, out var error))
+        var error = refusal;
+        if (refusal is not null || !registry.TryPlan(body.Model, out var plan, out error))
         {
             call.Finish(UsageOutcome.Rejected, statusCode: null, error);
             throw new UnroutableModelException(body.Model, error!);
