@@ -1,8 +1,5 @@
-using System.Buffers;
-using System.Net;
+using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentHarness.Routing.Internal;
 using AgentHarness.Usage.Internal;
@@ -15,9 +12,9 @@ namespace AgentHarness.Internal;
 /// Removes API keys from text that came from outside (error bodies, model lists, usage answers) before it is quoted in
 /// a reason, a record, an exception, a log or an error body handed back to the caller. It knows every configured key,
 /// of every provider and of the Requesty usage client, not only the one a request was sent with: a gateway can echo
-/// any of them. Each key is looked for as it is, JSON-escaped and URL-encoded, ignoring case (so that <c>\u002b</c> and
-/// <c>%2f</c> match as well as <c>\u002B</c> and <c>%2F</c>). Text shaped like a well-known key (<c>sk-...</c>,
-/// <c>AIza...</c>) is masked too, configured or not.
+/// any of them. Each key is looked for as it is, JSON-escaped and URL-encoded (any mix of them, ignoring case, so that
+/// <c>\u002b</c> and <c>%2f</c> match as well as <c>\u002B</c> and <c>%2F</c>). Text shaped like a well-known key
+/// (<c>sk-...</c>, <c>AIza...</c>) is masked too, configured or not.
 /// </summary>
 internal sealed partial class KeyRedactor
 {
@@ -30,34 +27,22 @@ internal sealed partial class KeyRedactor
     /// </summary>
     private const int MinKeyLength = 8;
 
-    private static readonly JavaScriptEncoder RelaxedJson = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
-
-    private readonly string[] _forms;
-    private readonly SearchValues<string>? _search;
+    private readonly Regex? _keys;
 
     /// <summary>Initializes a new instance of the <see cref="KeyRedactor"/> class.</summary>
     /// <param name="keys">The configured keys; <see langword="null"/>, blank and very short ones are ignored.</param>
     public KeyRedactor(IEnumerable<string?> keys)
     {
-        var forms = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var key in keys)
-        {
-            if (string.IsNullOrWhiteSpace(key) || key.Length < MinKeyLength)
-            {
-                continue;
-            }
-
-            forms.Add(key);
-            forms.Add(JsonEncodedText.Encode(key).ToString());
-            forms.Add(JsonEncodedText.Encode(key, RelaxedJson).ToString());
-            forms.Add(key.Replace("/", "\\/", StringComparison.Ordinal));
-            forms.Add(Uri.EscapeDataString(key));
-            forms.Add(WebUtility.UrlEncode(key));
-        }
-
-        // Longer forms first: an escaped form that contains the raw key must go as a whole.
-        _forms = [.. forms.OrderByDescending(static f => f.Length)];
-        _search = _forms.Length == 0 ? null : SearchValues.Create(_forms, StringComparison.OrdinalIgnoreCase);
+        // Longest first, so that a key that contains another goes as a whole.
+        var patterns = keys
+            .Where(static k => !string.IsNullOrWhiteSpace(k) && k.Length >= MinKeyLength)
+            .Distinct(StringComparer.Ordinal)
+            .OrderByDescending(static k => k!.Length)
+            .Select(static k => Pattern(k!))
+            .ToList();
+        _keys = patterns.Count == 0
+            ? null
+            : new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
     }
 
     /// <summary>Builds the redactor from every key the container configures: the providers' and the Requesty usage client's.</summary>
@@ -81,19 +66,13 @@ internal sealed partial class KeyRedactor
     public string Redact(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (_search is not null && text.AsSpan().ContainsAny(_search))
+        if (_keys is not null)
         {
-            foreach (var form in _forms)
-            {
-                text = text.Replace(form, Mask, StringComparison.OrdinalIgnoreCase);
-            }
+            text = _keys.Replace(text, Mask);
         }
 
         return KeyShapes().Replace(text, Mask);
     }
-
-    /// <summary>Whether <paramref name="text"/> holds a configured key in any form (key shapes aside).</summary>
-    public bool ContainsKey(string text) => _search is not null && text.AsSpan().ContainsAny(_search);
 
     /// <summary>Redacts a UTF-8 body; <see langword="null"/> when it holds nothing to remove, so that its bytes are kept as they came.</summary>
     public byte[]? RedactUtf8(byte[] body)
@@ -106,6 +85,43 @@ internal sealed partial class KeyRedactor
         var text = Encoding.UTF8.GetString(body);
         var redacted = Redact(text);
         return ReferenceEquals(redacted, text) || string.Equals(redacted, text, StringComparison.Ordinal) ? null : Encoding.UTF8.GetBytes(redacted);
+    }
+
+    /// <summary>
+    /// A pattern matching one key however its characters were escaped, each one separately: as it is, JSON-escaped
+    /// (<c>\u002B</c>, and <c>\/</c> for a slash) or percent-encoded (<c>%2B</c>, UTF-8 bytes for other than ASCII).
+    /// Letters and digits are never escaped by encoders, so only the other characters get alternatives.
+    /// </summary>
+    private static string Pattern(string key)
+    {
+        var pattern = new StringBuilder(key.Length * 4);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var c in key)
+        {
+            if (char.IsAsciiLetterOrDigit(c) || char.IsSurrogate(c))
+            {
+                pattern.Append(Regex.Escape(c.ToString()));
+                continue;
+            }
+
+            pattern.Append("(?:").Append(Regex.Escape(c.ToString()))
+                .Append(@"|\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture))
+                .Append('|');
+            var length = Encoding.UTF8.GetBytes([c], utf8);
+            foreach (var b in utf8[..length])
+            {
+                pattern.Append('%').Append(b.ToString("x2", CultureInfo.InvariantCulture));
+            }
+
+            if (c == '/')
+            {
+                pattern.Append(@"|\\/");
+            }
+
+            pattern.Append(')');
+        }
+
+        return pattern.ToString();
     }
 
     /// <summary>
