@@ -9,6 +9,7 @@ using AgentHarness.Routing.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
@@ -72,6 +73,7 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();
         services.TryAddSingleton<ProviderRegistry>();
+        services.TryAddSingleton(KeyRedactor.Create);
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
@@ -89,6 +91,8 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddTransient<RoutingHandler>();
         services.TryAddTransient<MetadataHandler>();
 
+        // Keys are set, and redirects refused, directly above the transport of each of the harness's clients.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, CredentialsHandlerFilter>());
         var client = services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
             .AddHttpMessageHandler<RoutingHandler>()
             .AddHttpMessageHandler<MetadataHandler>();
@@ -101,6 +105,9 @@ public static class AgentHarnessServiceCollectionExtensions
                 // The client lives as long as the harness; recycling pooled connections keeps DNS changes visible.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 AutomaticDecompression = System.Net.DecompressionMethods.All,
+
+                // A redirect would re-send the prompt and its metadata to another host: a 3xx is the candidate's failure.
+                AllowAutoRedirect = false,
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
 

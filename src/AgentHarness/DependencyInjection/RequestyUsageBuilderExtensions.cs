@@ -1,5 +1,6 @@
 using AgentHarness.Configuration.Internal;
 using AgentHarness.DependencyInjection.Internal;
+using AgentHarness.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -93,7 +94,8 @@ public static class RequestyUsageBuilderExtensions
             httpClient,
             sp.GetRequiredService<RequestyUsageEndpoint>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<RequestyUsageClient>>()));
+            sp.GetRequiredService<ILogger<RequestyUsageClient>>(),
+            sp.GetRequiredService<KeyRedactor>()));
 
         // Usage queries are idempotent reads, which the standard handler may retry, alone.
         ResilienceHandlers.RemoveApplicationWide(client);

@@ -17,6 +17,13 @@ internal sealed class DefaultAgentHarness : IAgentHarness
 {
     public const string HttpClientName = "AgentHarness";
 
+    /// <summary>
+    /// How many model ids keep a cached client of each kind. Ids come from callers (on a gateway, any id is
+    /// routable), so the caches are bounded; a client for an id beyond them is built on each request, which
+    /// is cheap: it shares the pipeline and options.
+    /// </summary>
+    internal const int MaxCachedClients = 4096;
+
     // The SDK insists on a credential; the real key of each provider is set on every attempt.
     private static readonly ApiKeyCredential PlaceholderCredential = new("agentharness");
 
@@ -41,16 +48,31 @@ internal sealed class DefaultAgentHarness : IAgentHarness
         _openAIClient = new Lazy<OpenAIClient>(() => new OpenAIClient(PlaceholderCredential, _clientOptions));
     }
 
+    /// <summary>Gets how many clients are cached (chat and embedding), for tests.</summary>
+    internal int CachedClientCount => _chatClients.Count + _embeddingClients.Count;
+
     public ChatClient GetChatClient(string model)
     {
         EnsureRoutable(model);
-        return _chatClients.GetOrAdd(model, static (id, options) => new ChatClient(id, PlaceholderCredential, options), _clientOptions);
+        if (_chatClients.TryGetValue(model, out var client))
+        {
+            return client;
+        }
+
+        client = new ChatClient(model, PlaceholderCredential, _clientOptions);
+        return _chatClients.Count < MaxCachedClients ? _chatClients.GetOrAdd(model, client) : client;
     }
 
     public EmbeddingClient GetEmbeddingClient(string model)
     {
         EnsureRoutable(model);
-        return _embeddingClients.GetOrAdd(model, static (id, options) => new EmbeddingClient(id, PlaceholderCredential, options), _clientOptions);
+        if (_embeddingClients.TryGetValue(model, out var client))
+        {
+            return client;
+        }
+
+        client = new EmbeddingClient(model, PlaceholderCredential, _clientOptions);
+        return _embeddingClients.Count < MaxCachedClients ? _embeddingClients.GetOrAdd(model, client) : client;
     }
 
     public OpenAIClient GetOpenAIClient() => _openAIClient.Value;
@@ -77,7 +99,7 @@ internal sealed class DefaultAgentHarness : IAgentHarness
         ArgumentException.ThrowIfNullOrWhiteSpace(model);
         if (!_registry.TryPlan(model, out _, out var error))
         {
-            throw new UnroutableModelException(model, error!);
+            throw new UnroutableModelException(ModelIds.Quotable(model), error!);
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using AgentHarness.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -56,9 +57,11 @@ public sealed partial class RequestyUsageClient
     private readonly RequestyUsageEndpoint _endpoint;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly Func<string, string> _redact;
 
-    internal RequestyUsageClient(HttpClient httpClient, RequestyUsageEndpoint endpoint, TimeProvider timeProvider, ILogger<RequestyUsageClient> logger)
+    internal RequestyUsageClient(HttpClient httpClient, RequestyUsageEndpoint endpoint, TimeProvider timeProvider, ILogger<RequestyUsageClient> logger, KeyRedactor redactor)
     {
+        _redact = redactor.Redact;
         _httpClient = httpClient;
         _endpoint = endpoint;
         _timeProvider = timeProvider;
@@ -138,7 +141,7 @@ public sealed partial class RequestyUsageClient
     private string ApiKeyPath(string apiKeyId)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(apiKeyId);
-        if (!string.Equals(_endpoint.Api.Redact(apiKeyId), apiKeyId, StringComparison.Ordinal))
+        if (!string.Equals(_redact(apiKeyId), apiKeyId, StringComparison.Ordinal))
         {
             // The factory's request logging writes request URIs: the key must never become a path.
             throw new ArgumentException("The API key id contains the API key itself; pass the key's id (RequestyApiKeyInfo.Id), not the key.", nameof(apiKeyId));
@@ -171,14 +174,14 @@ public sealed partial class RequestyUsageClient
     {
         using var request = CreateUsageRequest(path, query, form);
         var body = await SendAsync(request, path, cancellationToken).ConfigureAwait(false);
-        return RequestyUsageParser.ParseUsage(body, query, Source(path), _endpoint.Api.Redact);
+        return RequestyUsageParser.ParseUsage(body, query, Source(path), _redact);
     }
 
     private async Task<RequestyApiKeyInfo> GetApiKeyInfoCoreAsync(string path, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, _endpoint.Api.BuildUri(path));
         var body = await SendAsync(request, path, cancellationToken).ConfigureAwait(false);
-        return RequestyUsageParser.ParseApiKeyInfo(body, Source(path), _endpoint.Api.Redact);
+        return RequestyUsageParser.ParseApiKeyInfo(body, Source(path), _redact);
     }
 
     private HttpRequestMessage CreateUsageRequest(string path, UsageQuery query, RequestyQueryForm form)
@@ -239,7 +242,7 @@ public sealed partial class RequestyUsageClient
         if (!response.IsSuccessStatusCode)
         {
             throw new HttpRequestException(
-                $"{Source(path)} answered HTTP {((int)status).ToString(CultureInfo.InvariantCulture)}{Reason(status)}: {RequestyUsageParser.Excerpt(body, _endpoint.Api.Redact)}",
+                $"{Source(path)} answered HTTP {((int)status).ToString(CultureInfo.InvariantCulture)}{Reason(status)}: {RequestyUsageParser.Excerpt(body, _redact)}",
                 inner: null,
                 status);
         }
@@ -256,7 +259,7 @@ public sealed partial class RequestyUsageClient
     private string RedactedPath(string path)
     {
         var unescaped = Uri.UnescapeDataString(path);
-        var redacted = _endpoint.Api.Redact(unescaped);
+        var redacted = _redact(unescaped);
         return string.Equals(redacted, unescaped, StringComparison.Ordinal) ? path : redacted;
     }
 

@@ -335,6 +335,24 @@ public sealed class ModelDiscoveryTests
         Assert.DoesNotContain("key-requesty-secret", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("key+requesty/secret=")]
+    [InlineData("key\\u002Brequesty\\/secret\\u003D")]
+    [InlineData("key%2Brequesty%2Fsecret%3D")]
+    [InlineData("key%2brequesty%2fsecret%3d")]
+    public async Task ListModelsAsync_ErrorEchoesKeysInAnyForm_ExcerptHasNoKey(string echoed)
+    {
+        var mock = new RecordingMock();
+        mock.Respond(OpenRouterModels, _ => Responses.Json($$$"""{"error":{"message":"Keys seen: {{{echoed}}} and key\u003Copenrouter\u003E\u0026secret"}}""", HttpStatusCode.Unauthorized));
+        using var services = Build(mock.Handler, static b => b
+            .AddProvider("requesty", p => { p.BaseUrl = new Uri("https://gateway.test/v1"); p.ApiKey = "key+requesty/secret="; p.IsGateway = true; })
+            .AddProvider("openrouter", p => { p.BaseUrl = new Uri("https://openrouter.test/v1"); p.ApiKey = "key<openrouter>&secret"; }));
+
+        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => services.GetRequiredService<IModelDiscovery>().ListModelsAsync("openrouter", Ct));
+
+        Assert.Contains("Keys seen: [key removed] and [key removed]", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SetPrices_DiscoveredModels_CatalogPricesCallsByCatalogIdAndReturnsHowManyHadPrices()
     {

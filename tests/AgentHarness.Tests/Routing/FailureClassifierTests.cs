@@ -725,7 +725,6 @@ public sealed partial class FailureClassifierTests
         { 529, nameof(FailureKind.Transient) },
         { 501, nameof(FailureKind.Transient) },
         { 599, nameof(FailureKind.Transient) },
-        { 302, nameof(FailureKind.Transient) },
         { 401, nameof(FailureKind.Authentication) },
         { 403, nameof(FailureKind.Authentication) },
         { 402, nameof(FailureKind.QuotaExceeded) },
@@ -829,6 +828,16 @@ public sealed partial class FailureClassifierTests
     [MemberData(nameof(StatusOnlyCases))]
     public void Classify_EmptyBody_FallsBackToStatus(int status, string kind) =>
         AssertClassified(status, "", kind, $"HTTP {status}");
+
+    [Theory]
+    [InlineData(301, "")]
+    [InlineData(302, "")]
+    [InlineData(307, """{"error":{"code":"content_filter","message":"prompt is too long"}}""")]
+    [InlineData(308, "<html>Moved</html>")]
+    public void Classify_Redirect_ModelNotFoundWithTheStatusWhateverTheBody(int status, string body) =>
+        Assert.Equal(
+            new Failure(FailureKind.ModelNotFound, status, $"HTTP {status} (redirect not followed)"),
+            FailureClassifier.Classify(status, Encoding.UTF8.GetBytes(body)));
 
     [Theory]
     [MemberData(nameof(BodiesWithoutEvidence))]

@@ -3,6 +3,8 @@ using System.Net;
 using System.Text.Json;
 using AgentHarness.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using OpenAI.Chat;
 using OpenAI.Embeddings;
 using RichardSzalay.MockHttp;
@@ -106,6 +108,45 @@ public sealed class RoutingHandlerTests
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(UsageOutcome.Rejected, record.Outcome);
         Assert.Empty(record.Attempts);
+    }
+
+    [Fact]
+    public async Task SendAsync_ModelIdOverTheLimit_RefusedBeforeSendingWithOneRejectedRecord()
+    {
+        var mock = new RecordingMock();
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+        var viaRoot = host.Harness.GetOpenAIClient().GetChatClient("acme/" + new string('x', 4_000_000));
+
+        var refused = await Assert.ThrowsAsync<UnroutableModelException>(() => viaRoot.CompleteChatAsync([new UserChatMessage("x")], cancellationToken: Ct));
+
+        Assert.Contains("4,000,005 characters long", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(mock.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Rejected, record.Outcome);
+        Assert.Equal(refused.Model, record.ModelRequested);
+        Assert.True(record.ModelRequested.Length < 100);
+        Assert.Empty(record.Attempts);
+    }
+
+    [Fact]
+    public async Task SendAsync_ModelIdWithLineBreak_RefusedAndQuotedOnlyEscaped()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b => TestHarness.ThreeProviders(b),
+            s => s.AddLogging(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(logs))));
+        var viaRoot = host.Harness.GetOpenAIClient().GetChatClient("acme/model\r\nINFO forged");
+
+        var refused = await Assert.ThrowsAsync<UnroutableModelException>(() => viaRoot.CompleteChatAsync([new UserChatMessage("x")], cancellationToken: Ct));
+
+        Assert.Contains("'acme/model\\r\\nINFO forged' contains control characters", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(mock.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Rejected, "acme/model\\r\\nINFO forged"), (record.Outcome, record.ModelRequested));
+        Assert.NotEmpty(logs.GetSnapshot());
+        Assert.All(LogState.Texts(logs), t => Assert.DoesNotContain("\nINFO forged", t, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -61,7 +61,7 @@ internal sealed class ModelDiscovery(ModelListClient client) : IModelDiscovery
         client.ListAsync(client.GetProvider(provider), cancellationToken);
 
     /// <summary>One line on what went wrong, without the provider's key.</summary>
-    private static string Describe(ProviderEndpoint provider, Exception ex)
+    private string Describe(ProviderEndpoint provider, Exception ex)
     {
         if (ex is HttpRequestException { StatusCode: not null })
         {
@@ -76,7 +76,7 @@ internal sealed class ModelDiscovery(ModelListClient client) : IModelDiscovery
             text += " " + inner.Message;
         }
 
-        text = provider.Redact(text).ReplaceLineEndings(" ");
+        text = client.Redact(text).ReplaceLineEndings(" ");
         return text.Length > MaxFailureLength ? text[..MaxFailureLength] + "..." : text;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using AgentHarness.Internal;
 using AgentHarness.Routing.Internal;
 
 namespace AgentHarness.Catalog.Internal;
@@ -8,13 +9,16 @@ namespace AgentHarness.Catalog.Internal;
 /// that knows how: both <see cref="ModelDiscovery"/> and <see cref="PriceCatalog"/> use it, so neither
 /// needs the other.
 /// </summary>
-internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFactory httpClientFactory, TimeProvider timeProvider)
+internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFactory httpClientFactory, TimeProvider timeProvider, KeyRedactor redactor)
 {
     /// <summary>The named HttpClient for management calls, registered with the standard resilience handler.</summary>
     public const string ManagementClientName = "AgentHarness.Management";
 
     private const int MaxErrorBodyBytes = 64 * 1024;
     private const int MaxExcerptLength = 300;
+
+    /// <summary>Removes every configured key, in any form, from text that came from outside.</summary>
+    public string Redact(string text) => redactor.Redact(text);
 
     /// <summary>Gets the configured providers in configuration order.</summary>
     public IEnumerable<ProviderEndpoint> Providers => registry.Providers;
@@ -42,7 +46,7 @@ internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFact
         {
             var text = Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, MaxErrorBodyBytes));
             throw new HttpRequestException(
-                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {Excerpt(endpoint.Redact(text))}",
+                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {Excerpt(redactor.Redact(text))}",
                 inner: null,
                 response.StatusCode);
         }

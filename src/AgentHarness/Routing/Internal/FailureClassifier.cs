@@ -24,7 +24,7 @@ internal enum FailureKind
     /// <summary>The provider refused the credentials: no retry on that provider; fall back.</summary>
     Authentication,
 
-    /// <summary>The provider does not serve this model (404): no retry on that provider; another candidate may have it.</summary>
+    /// <summary>The provider does not serve this model (404), or redirected the call (3xx, never followed): no retry on that provider; another candidate may have it.</summary>
     ModelNotFound,
 
     /// <summary>The request itself is wrong, so any provider would refuse it: no retry, no fallback.</summary>
@@ -152,6 +152,9 @@ internal static class FailureClassifier
     /// <para>Evidence is weighed in this order, the first that applies deciding:</para>
     /// <list type="number">
     /// <item><description>
+    /// A redirect (3xx) is <see cref="FailureKind.ModelNotFound"/> whatever the body says: it is never followed.
+    /// </description></item>
+    /// <item><description>
     /// A safety refusal (<c>content_filter</c>, <c>content_policy_violation</c>, <c>ResponsibleAIPolicyViolation</c>,
     /// <c>invalid_prompt</c>, or a gateway's wording of them) is <see cref="FailureKind.ContentFilter"/> whatever the status.
     /// </description></item>
@@ -188,6 +191,13 @@ internal static class FailureClassifier
     /// </remarks>
     public static Failure Classify(int statusCode, ReadOnlySpan<byte> body)
     {
+        if (statusCode is >= 300 and < 400)
+        {
+            // Redirects are never followed (that would re-send the prompt to another host): the candidate failed, and as
+            // with a 404, a retry would be redirected again while another candidate may answer. The body is not read.
+            return new Failure(FailureKind.ModelNotFound, statusCode, string.Create(CultureInfo.InvariantCulture, $"HTTP {statusCode} (redirect not followed)"));
+        }
+
         var evidence = Evidence.Read(body);
 
         if (evidence.ContentFilterCode is not null || evidence.ContentFilterText)

@@ -36,15 +36,28 @@ internal sealed class ProviderEndpoint
 
     public Uri BuildUri(string relativePathAndQuery) => new(_baseAddress + relativePathAndQuery, UriKind.Absolute);
 
-    /// <summary>Sets this provider's key on an attempt, replacing whatever was there.</summary>
+    /// <summary>The request option naming the provider whose key <see cref="ApplyKey"/> sets on a request.</summary>
+    public static readonly HttpRequestOptionsKey<ProviderEndpoint> OptionsKey = new("AgentHarness.Provider");
+
+    /// <summary>Gets the key sent to this provider, or <see langword="null"/>; for the redactor, never for text.</summary>
+    internal string? ApiKey => _apiKey;
+
+    /// <summary>
+    /// Marks a request for this provider's key, removing whatever credentials it had. The key itself is set by the
+    /// innermost handler (<see cref="ApplyKey"/>, called by the credentials handler just above the transport), so that no
+    /// handler that logs requests, the HTTP client factory's among them, ever sees it.
+    /// </summary>
     public void Authorize(HttpRequestMessage attempt)
     {
-        attempt.Headers.Authorization = _apiKey is null ? null : new AuthenticationHeaderValue("Bearer", _apiKey);
+        attempt.Headers.Authorization = null;
+        attempt.Options.Set(OptionsKey, this);
     }
 
-    /// <summary>Removes this provider's key from text that came from outside, such as an error body that echoes the request.</summary>
-    public string Redact(string text) =>
-        _apiKey is null ? text : text.Replace(_apiKey, "[key removed]", StringComparison.Ordinal);
+    /// <summary>Sets this provider's key on a request about to leave; only the credentials handler calls it.</summary>
+    public void ApplyKey(HttpRequestMessage request)
+    {
+        request.Headers.Authorization = _apiKey is null ? null : new AuthenticationHeaderValue("Bearer", _apiKey);
+    }
 
     public override string ToString() => $"Provider {Name} ({_baseAddress})";
 }

@@ -25,6 +25,12 @@ internal sealed class ProviderRegistry
 {
     public const string PolicyPrefix = "policy/";
 
+    /// <summary>
+    /// How many direct ids keep a cached plan. Ids come from callers (on a gateway, any id is routable), so
+    /// the cache is bounded; ids beyond it are planned on every call, which costs one small allocation.
+    /// </summary>
+    internal const int MaxCachedPlans = 4096;
+
     private readonly Dictionary<string, ProviderEndpoint> _providers;
     private readonly Dictionary<string, PolicyRuntime> _policies;
     private readonly ConcurrentDictionary<string, RoutePlan> _directPlans = new(StringComparer.Ordinal);
@@ -72,8 +78,19 @@ internal sealed class ProviderRegistry
     /// <summary>Gets the metadata header prefixes of every gateway, to keep them away from other providers.</summary>
     public string[] MetadataHeaderPrefixes { get; }
 
+    /// <summary>Gets how many direct plans are cached, for tests.</summary>
+    internal int CachedPlanCount => _directPlans.Count;
+
     public bool TryPlan(string? model, out RoutePlan plan, out string? error)
     {
+        if (ModelIds.Refusal(model) is { } refusal)
+        {
+            // Refused before it is cached, resolved or quoted raw anywhere.
+            plan = null!;
+            error = refusal;
+            return false;
+        }
+
         if (model is not null && LocalPolicy(model) is { } policy)
         {
             plan = new RoutePlan(null, policy, policy.Settings);
@@ -94,7 +111,7 @@ internal sealed class ProviderRegistry
         }
 
         plan = new RoutePlan([new Candidate(route.Provider, route.Model, null, null, 0)], null, route.Provider.Settings);
-        if (model is not null)
+        if (model is not null && _directPlans.Count < MaxCachedPlans)
         {
             plan = _directPlans.GetOrAdd(model, plan);
         }

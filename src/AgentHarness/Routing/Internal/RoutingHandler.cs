@@ -61,6 +61,13 @@ internal sealed partial class RoutingHandler(
             throw;
         }
 
+        var refusal = ModelIds.Refusal(body.Model);
+        if (refusal is not null)
+        {
+            // The record and its log line quote the id escaped and shortened, never as sent.
+            body = RequestBody.Parse(body.WithModel(ModelIds.Show(body.Model!)));
+        }
+
         var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken);
         if (cancellationToken.IsCancellationRequested)
         {
@@ -68,7 +75,8 @@ internal sealed partial class RoutingHandler(
             throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
         }
 
-        if (!registry.TryPlan(body.Model, out var plan, out var error))
+        var error = refusal;
+        if (refusal is not null || !registry.TryPlan(body.Model, out var plan, out error))
         {
             call.Finish(UsageOutcome.Rejected, statusCode: null, error);
             throw new UnroutableModelException(body.Model, error!);

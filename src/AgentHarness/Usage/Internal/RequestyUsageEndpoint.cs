@@ -5,8 +5,7 @@ namespace AgentHarness.Usage.Internal;
 
 /// <summary>
 /// Requesty's management API as the options describe it, resolved once: its address and key (held
-/// in a <see cref="ProviderEndpoint"/>, which builds addresses, sets the bearer token and redacts the
-/// key from text) and the query form.
+/// in a <see cref="ProviderEndpoint"/>, which builds addresses, marks requests for the bearer token) and the query form.
 /// </summary>
 internal sealed class RequestyUsageEndpoint
 {
@@ -20,7 +19,7 @@ internal sealed class RequestyUsageEndpoint
         QueryForm = value.QueryForm;
     }
 
-    /// <summary>Gets the management API: <see cref="ProviderEndpoint.BuildUri"/>, <see cref="ProviderEndpoint.Authorize"/>, <see cref="ProviderEndpoint.Redact"/>.</summary>
+    /// <summary>Gets the management API: <see cref="ProviderEndpoint.BuildUri"/>, <see cref="ProviderEndpoint.Authorize"/>; keys are removed from text by <see cref="AgentHarness.Internal.KeyRedactor"/>.</summary>
     public ProviderEndpoint Api { get; }
 
     /// <summary>Gets the form that overrides each endpoint's documented one, or <see langword="null"/>.</summary>

@@ -1,0 +1,72 @@
+using AgentHarness.Catalog.Internal;
+using AgentHarness.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http;
+
+namespace AgentHarness.DependencyInjection.Internal;
+
+/// <summary>
+/// Puts <see cref="CredentialsHandler"/> directly around the transport of the harness's clients (model calls,
+/// management calls, the Requesty usage client), whatever transport the application configured, and turns off
+/// automatic redirects on it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A filter rather than a primary handler: an application or a test that replaces the transport
+/// (<c>ConfigurePrimaryHttpMessageHandler</c>, the sandbox) keeps the credentials handler, and it is applied after
+/// every configuration of the client, so it ends up below the logging handlers the factory adds.
+/// </para>
+/// <para>
+/// A followed redirect would re-send the prompt and its metadata headers to a host nobody configured, and the answer
+/// of that host would be recorded as the provider's; the harness treats a 3xx as the candidate's failure instead.
+/// </para>
+/// </remarks>
+internal sealed class CredentialsHandlerFilter : IHttpMessageHandlerBuilderFilter
+{
+    /// <summary>The names of the clients the harness owns.</summary>
+    private static readonly HashSet<string> ClientNames = new(StringComparer.Ordinal)
+    {
+        DefaultAgentHarness.HttpClientName,
+        ModelListClient.ManagementClientName,
+        RequestyUsageClient.HttpClientName,
+    };
+
+    public Action<HttpMessageHandlerBuilder> Configure(Action<HttpMessageHandlerBuilder> next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        return builder =>
+        {
+            next(builder);
+            if (builder.Name is not { } name || !ClientNames.Contains(name))
+            {
+                return;
+            }
+
+            NoRedirects(builder.PrimaryHandler);
+            builder.PrimaryHandler = new CredentialsHandler(builder.Services.GetRequiredService<KeyRedactor>())
+            {
+                InnerHandler = builder.PrimaryHandler,
+            };
+        };
+    }
+
+    private static void NoRedirects(HttpMessageHandler transport)
+    {
+        try
+        {
+            switch (transport)
+            {
+                case SocketsHttpHandler { AllowAutoRedirect: true } sockets:
+                    sockets.AllowAutoRedirect = false;
+                    break;
+                case HttpClientHandler { AllowAutoRedirect: true } client:
+                    client.AllowAutoRedirect = false;
+                    break;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // A transport the application shares and has used already cannot be changed; its redirects are its own.
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using AgentHarness.Routing.Internal;
+using AgentHarness.Usage.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace AgentHarness.Internal;
+
+/// <summary>
+/// Removes API keys from text that came from outside (error bodies, model lists, usage answers) before it is quoted in
+/// a reason, a record, an exception, a log or an error body handed back to the caller. It knows every configured key,
+/// of every provider and of the Requesty usage client, not only the one a request was sent with: a gateway can echo
+/// any of them. Each key is looked for as it is, JSON-escaped and URL-encoded (any mix of them, ignoring case, so that
+/// <c>\u002b</c> and <c>%2f</c> match as well as <c>\u002B</c> and <c>%2F</c>). Text shaped like a well-known key
+/// (<c>sk-...</c>, <c>AIza...</c>) is masked too, configured or not.
+/// </summary>
+internal sealed partial class KeyRedactor
+{
+    /// <summary>What a removed key is replaced with.</summary>
+    public const string Mask = "[key removed]";
+
+    /// <summary>
+    /// Keys shorter than this are not looked for: no real key is that short, and masking every occurrence of a
+    /// two-letter test key would make text unreadable.
+    /// </summary>
+    private const int MinKeyLength = 8;
+
+    private readonly Regex? _keys;
+
+    /// <summary>Initializes a new instance of the <see cref="KeyRedactor"/> class.</summary>
+    /// <param name="keys">The configured keys; <see langword="null"/>, blank and very short ones are ignored.</param>
+    public KeyRedactor(IEnumerable<string?> keys)
+    {
+        // Longest first, so that a key that contains another goes as a whole.
+        var patterns = keys
+            .Where(static k => !string.IsNullOrWhiteSpace(k) && k.Length >= MinKeyLength)
+            .Distinct(StringComparer.Ordinal)
+            .OrderByDescending(static k => k!.Length)
+            .Select(static k => Pattern(k!))
+            .ToList();
+        _keys = patterns.Count == 0
+            ? null
+            : new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+    }
+
+    /// <summary>Builds the redactor from every key the container configures: the providers' and the Requesty usage client's.</summary>
+    public static KeyRedactor Create(IServiceProvider services)
+    {
+        var keys = services.GetRequiredService<ProviderRegistry>().Providers.Select(static p => p.ApiKey).ToList();
+        if (services.GetService<RequestyUsageRegistration>() is { } registration)
+        {
+            // Resolved as the client resolves it, without throwing: a key that cannot be found fails at start anyway.
+            keys.Add(RequestyUsageOptionsValidator.ResolveKey(
+                services.GetRequiredService<IOptions<RequestyUsageOptions>>().Value,
+                services.GetRequiredService<IOptions<AgentHarnessOptions>>().Value,
+                registration.SectionPath,
+                out _));
+        }
+
+        return new KeyRedactor(keys);
+    }
+
+    /// <summary>Returns <paramref name="text"/> with every key, in every form, and every key-shaped token replaced by <see cref="Mask"/>.</summary>
+    public string Redact(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (_keys is not null)
+        {
+            text = _keys.Replace(text, Mask);
+        }
+
+        return KeyShapes().Replace(text, Mask);
+    }
+
+    /// <summary>Redacts a UTF-8 body; <see langword="null"/> when it holds nothing to remove, so that its bytes are kept as they came.</summary>
+    public byte[]? RedactUtf8(byte[] body)
+    {
+        if (body.Length == 0)
+        {
+            return null;
+        }
+
+        var text = Encoding.UTF8.GetString(body);
+        var redacted = Redact(text);
+        return ReferenceEquals(redacted, text) || string.Equals(redacted, text, StringComparison.Ordinal) ? null : Encoding.UTF8.GetBytes(redacted);
+    }
+
+    /// <summary>
+    /// A pattern matching one key however its characters were escaped, each one separately: as it is, JSON-escaped
+    /// (<c>\u002B</c>, and <c>\/</c> for a slash) or percent-encoded (<c>%2B</c>, UTF-8 bytes for other than ASCII).
+    /// Letters and digits are never escaped by encoders, so only the other characters get alternatives.
+    /// </summary>
+    private static string Pattern(string key)
+    {
+        var pattern = new StringBuilder(key.Length * 4);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var c in key)
+        {
+            if (char.IsAsciiLetterOrDigit(c) || char.IsSurrogate(c))
+            {
+                pattern.Append(Regex.Escape(c.ToString()));
+                continue;
+            }
+
+            pattern.Append("(?:").Append(Regex.Escape(c.ToString()))
+                .Append(@"|\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture))
+                .Append('|');
+            var length = Encoding.UTF8.GetBytes([c], utf8);
+            foreach (var b in utf8[..length])
+            {
+                pattern.Append('%').Append(b.ToString("x2", CultureInfo.InvariantCulture));
+            }
+
+            if (c == '/')
+            {
+                pattern.Append(@"|\\/");
+            }
+
+            pattern.Append(')');
+        }
+
+        return pattern.ToString();
+    }
+
+    /// <summary>
+    /// Well-known key shapes: OpenAI, Anthropic, OpenRouter, Requesty and similar <c>sk-</c> keys (<c>sk-proj-</c>,
+    /// <c>sk-ant-</c>, <c>sk-or-v1-</c>...) with at least 16 characters after the prefix, and Google's 39-character
+    /// <c>AIza</c> keys. Partly masked echoes such as <c>sk-live-****abcd</c> are too short to match and stay readable.
+    /// </summary>
+    [GeneratedRegex(@"(?<![A-Za-z0-9_-])(?:sk-[A-Za-z0-9_-]{16,}|AIza[0-9A-Za-z_-]{35})", RegexOptions.CultureInvariant)]
+    private static partial Regex KeyShapes();
+}

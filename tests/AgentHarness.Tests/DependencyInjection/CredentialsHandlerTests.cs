@@ -1,0 +1,179 @@
+using System.ClientModel;
+using System.Net;
+using AgentHarness.Catalog.Internal;
+using AgentHarness.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using OpenAI.Chat;
+
+namespace AgentHarness.Tests.DependencyInjection;
+
+/// <summary>
+/// The innermost handler of the harness's clients: keys set below the factory's logging handlers, and keys echoed by
+/// a provider removed from error bodies before anything quotes them.
+/// </summary>
+public sealed class CredentialsHandlerTests
+{
+    private const string GatewayKey = "key-gateway-secret-1";
+    private const string OpenAIKey = "key-openai+secret/2";
+    private const string GoogleKey = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q";
+    private const string RequestyKey = "key-requesty-manage-3";
+    private const string UnconfiguredKey = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";
+
+    private static readonly string[] Keys = [GatewayKey, OpenAIKey, GoogleKey, RequestyKey, UnconfiguredKey];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static void Providers(IAgentHarnessBuilder builder) => builder
+        .AddProvider("requesty", p =>
+        {
+            p.BaseUrl = new Uri("https://gateway.test/v1");
+            p.ApiKey = GatewayKey;
+            p.IsGateway = true;
+            p.MaxRetries = 0;
+        })
+        .AddProvider("openai", p =>
+        {
+            p.BaseUrl = new Uri("https://openai.test/v1");
+            p.ApiKey = OpenAIKey;
+            p.MaxRetries = 0;
+        })
+        .AddProvider("google", p =>
+        {
+            p.BaseUrl = new Uri("https://google.test/v1");
+            p.ApiKey = GoogleKey;
+            p.MaxRetries = 0;
+        })
+        .Configure(static o =>
+        {
+            var policy = new PolicyOptions { AttemptsPerModel = 1 };
+            policy.Models.Add(new PolicyMemberOptions { Model = "openai/gpt-4.1" });
+            policy.Models.Add(new PolicyMemberOptions { Model = "google/gemini-2.5-pro" });
+            o.Policies["review"] = policy;
+        });
+
+    private static TestHarness Create(RecordingMock mock, FakeLogCollector logs) => TestHarness.Create(
+        mock.Handler,
+        b =>
+        {
+            Providers(b);
+            b.AddRequestyUsageClient(static o => o.ApiKey = RequestyKey).ConfigurePrimaryHttpMessageHandler(() => mock.Handler);
+        },
+        s =>
+        {
+            s.AddLogging(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(logs)));
+            s.AddHttpClient(ModelListClient.ManagementClientName).ConfigurePrimaryHttpMessageHandler(() => mock.Handler);
+            s.Configure<HttpStandardResilienceOptions>(ModelListClient.ManagementClientName + "-standard", static o => o.Retry.ShouldHandle = static _ => ValueTask.FromResult(false));
+        });
+
+    private static void AssertNoKey(string? text)
+    {
+        foreach (var key in Keys)
+        {
+            Assert.DoesNotContain(key, text ?? string.Empty, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    private static void AssertNoKeyInLogs(FakeLogCollector logs)
+    {
+        var texts = LogState.Texts(logs).ToList();
+        Assert.NotEmpty(texts);
+        Assert.All(texts, AssertNoKey);
+    }
+
+    [Fact]
+    public async Task SendAsync_TraceLoggingForEveryCategory_KeysSentButInNoLogState()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("anthropic/claude")));
+        mock.Respond("https://gateway.test/v1/models", _ => Responses.Json("""{"object":"list","data":[{"id":"openai/gpt-4.1","object":"model"}]}"""));
+        mock.Respond("https://api-v2.requesty.ai/v1/manage/apikey/self", _ => Responses.Json("""{"id":"k-1","name":"ci","logging":false,"monthly_spend":"1","monthly_limit":"2"}"""));
+        using var host = Create(mock, logs);
+
+        await host.Harness.GetChatClient("anthropic/claude").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct);
+        await host.Services.GetRequiredService<IModelDiscovery>().ListModelsAsync("requesty", Ct);
+        await host.Services.GetRequiredService<RequestyUsageClient>().GetApiKeyInfoAsync(cancellationToken: Ct);
+
+        // The keys did leave, each on its own request...
+        Assert.Equal(
+            [$"Bearer {GatewayKey}", $"Bearer {GatewayKey}", $"Bearer {RequestyKey}"],
+            mock.Requests.Select(r => Assert.Single(r.HeaderValues("Authorization"))));
+
+        // ...and the factory's handlers logged every request's headers at Trace, without them.
+        var headerLogs = logs.GetSnapshot().Where(r => r.Level == LogLevel.Trace && r.Category!.StartsWith("System.Net.Http.HttpClient.", StringComparison.Ordinal)).ToList();
+        Assert.Contains(headerLogs, r => r.Category!.StartsWith("System.Net.Http.HttpClient.AgentHarness.Management.", StringComparison.Ordinal));
+        Assert.Contains(headerLogs, r => r.Category!.StartsWith("System.Net.Http.HttpClient.AgentHarness.Requesty.", StringComparison.Ordinal));
+        Assert.Contains(headerLogs, r => r.Category!.StartsWith("System.Net.Http.HttpClient.AgentHarness.ClientHandler", StringComparison.Ordinal));
+        AssertNoKeyInLogs(logs);
+    }
+
+    [Fact]
+    public async Task SendAsync_PolicyMembersEchoKeys_ReasonsRecordExceptionAndWarningHaveNoKey()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+
+        // Every form: another provider's key raw, this one's JSON-escaped and URL-encoded, a Google key as code and
+        // param, and a key that looks like one without being configured.
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(
+            $$$"""{"error":{"message":"Incorrect API key provided: {{{OpenAIKey.Replace("+", "\\u002b", StringComparison.Ordinal)}}} (also {{{GatewayKey}}}, {{{UnconfiguredKey}}}, {{{Uri.EscapeDataString(OpenAIKey)}}})","type":"invalid_request_error","param":"{{{GoogleKey}}}","code":"{{{GoogleKey}}}"}}""",
+            HttpStatusCode.Unauthorized));
+        mock.Respond("https://google.test/v1/chat/completions", _ => Responses.Json(
+            $$$"""{"error":{"code":400,"message":"API key not valid: {{{GoogleKey}}}","status":"{{{GoogleKey}}}","details":[{"reason":"API_KEY_INVALID"}]}}""",
+            HttpStatusCode.BadRequest));
+        using var host = Create(mock, logs);
+
+        var failed = await Assert.ThrowsAsync<AllCandidatesFailedException>(
+            () => host.Harness.GetChatClient("policy/review").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct));
+
+        Assert.Equal(2, mock.Requests.Count);
+        AssertNoKey(failed.Message);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        AssertNoKey(record.Error);
+        Assert.All(record.Attempts, a => AssertNoKey(a.Error));
+        Assert.Equal(["HTTP 401 invalid_request_error", "HTTP 400 API_KEY_INVALID"], record.Attempts.Select(a => a.Error));
+        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 3);
+        AssertNoKeyInLogs(logs);
+    }
+
+    [Fact]
+    public async Task SendAsync_DirectCallEchoesKey_ErrorBodyAndClientExceptionHaveNoKey()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(
+            $$$"""{"error":{"message":"Incorrect API key provided: {{{OpenAIKey}}}. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}""",
+            HttpStatusCode.Unauthorized));
+        using var host = Create(mock, logs);
+
+        var failed = await Assert.ThrowsAsync<ClientResultException>(
+            () => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct));
+
+        Assert.Equal(401, failed.Status);
+        AssertNoKey(failed.Message);
+        var body = failed.GetRawResponse()!.Content.ToString();
+        AssertNoKey(body);
+        Assert.Contains("Incorrect API key provided: [key removed].", body, StringComparison.Ordinal);
+        Assert.Contains("Incorrect API key provided: [key removed].", failed.Message, StringComparison.Ordinal);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(UsageOutcome.Failed, record.Outcome);
+        AssertNoKeyInLogs(logs);
+    }
+
+    [Fact]
+    public async Task SendAsync_ErrorBodyWithoutKey_KeptByteForByte()
+    {
+        var mock = new RecordingMock();
+        const string Body = """{"error":{"message":"Rate limited \u00e9t\u00e9.","type":"rate_limit","param":null,"code":"rate_limit_exceeded"}}""";
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Body, HttpStatusCode.TooManyRequests));
+        using var host = Create(mock, new FakeLogCollector());
+
+        var failed = await Assert.ThrowsAsync<ClientResultException>(
+            () => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct));
+
+        Assert.Equal(Body, failed.GetRawResponse()!.Content.ToString());
+    }
+}
