@@ -74,7 +74,28 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             failures.Add($"{sectionPath}:UsageLedgerCapacity must be at least 1; got {options.UsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}.");
         }
 
+        ValidateBodyLimits(options, failures);
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private void ValidateBodyLimits(AgentHarnessOptions options, List<string> failures)
+    {
+        const int Min = Http.Internal.BodyLimits.MinBytes;
+        const int Max = Http.Internal.BodyLimits.MaxBytes;
+        if (options.MaxResponseBytes is < Min or > Max)
+        {
+            failures.Add($"{sectionPath}:MaxResponseBytes must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}; got {options.MaxResponseBytes.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (options.MaxStreamEventBytes is < Min or > Max)
+        {
+            failures.Add($"{sectionPath}:MaxStreamEventBytes must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}; got {options.MaxStreamEventBytes.ToString(CultureInfo.InvariantCulture)}.");
+        }
+        else if (options.MaxStreamEventBytes > options.MaxResponseBytes)
+        {
+            failures.Add($"{sectionPath}:MaxStreamEventBytes ({options.MaxStreamEventBytes.ToString(CultureInfo.InvariantCulture)}) must not exceed {sectionPath}:MaxResponseBytes ({options.MaxResponseBytes.ToString(CultureInfo.InvariantCulture)}).");
+        }
     }
 
     private void ValidatePolicies(AgentHarnessOptions options, bool hasGateway, List<string> failures)
