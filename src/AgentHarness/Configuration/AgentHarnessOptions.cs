@@ -66,7 +66,10 @@ public sealed class AgentHarnessOptions
     /// stream: before its first output as a failed attempt (a policy falls back), after it with a
     /// <see cref="StreamInterruptedException"/> that names this limit.
     /// </summary>
-    /// <value>The default value is 4,194,304 (4 MiB). It must be between 1,024 and <see cref="MaxResponseBytes"/>.</value>
+    /// <value>
+    /// The default value is 4,194,304 (4 MiB). It must be between 1,024 and 1,073,741,824; a value above
+    /// <see cref="MaxResponseBytes"/> counts as <see cref="MaxResponseBytes"/>.
+    /// </value>
     public int MaxStreamEventBytes { get; set; } = Http.Internal.BodyLimits.DefaultMaxStreamEventBytes;
 
     /// <summary>Gets the price catalog's settings: prices from configuration and what to do with unpriced models.</summary>

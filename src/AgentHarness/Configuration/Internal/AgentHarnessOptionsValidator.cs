@@ -92,10 +92,6 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         {
             failures.Add($"{sectionPath}:MaxStreamEventBytes must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}; got {options.MaxStreamEventBytes.ToString(CultureInfo.InvariantCulture)}.");
         }
-        else if (options.MaxStreamEventBytes > options.MaxResponseBytes)
-        {
-            failures.Add($"{sectionPath}:MaxStreamEventBytes ({options.MaxStreamEventBytes.ToString(CultureInfo.InvariantCulture)}) must not exceed {sectionPath}:MaxResponseBytes ({options.MaxResponseBytes.ToString(CultureInfo.InvariantCulture)}).");
-        }
     }
 
     private void ValidatePolicies(AgentHarnessOptions options, bool hasGateway, List<string> failures)

@@ -23,5 +23,7 @@ internal sealed record BodyLimits(int MaxResponseBytes, int MaxStreamEventBytes)
 
     public static BodyLimits Default { get; } = new(DefaultMaxResponseBytes, DefaultMaxStreamEventBytes);
 
-    public static BodyLimits From(AgentHarnessOptions options) => new(options.MaxResponseBytes, options.MaxStreamEventBytes);
+    /// <summary>The limits the options set; an event is never allowed more than a whole answer.</summary>
+    public static BodyLimits From(AgentHarnessOptions options) =>
+        new(options.MaxResponseBytes, Math.Min(options.MaxStreamEventBytes, options.MaxResponseBytes));
 }
