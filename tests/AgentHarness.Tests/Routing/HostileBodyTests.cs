@@ -155,7 +155,8 @@ public sealed class HostileBodyTests
     public async Task Streaming_RoleOnlyChunkThenErrorEvent_FallsBackToTheNextMember()
     {
         var mock = new RecordingMock();
-        mock.Respond(ChatUrl, _ => Responses.EventStream(RoleOnly + ErrorEvent));
+        // The role-only chunk arrives alone, as a provider flushes it, before the error event.
+        mock.Respond(ChatUrl, _ => StallingStream.Response([RoleOnly, ErrorEvent], end: true));
         mock.Respond(MistralUrl, _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["o", "k"])));
         using var host = TestHarness.Create(mock.Handler, b => { TestHarness.ThreeProviders(b); Chain(b); });
 
