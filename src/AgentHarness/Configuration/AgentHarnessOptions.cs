@@ -52,6 +52,26 @@ public sealed class AgentHarnessOptions
     /// <value>The default value is 10,000; at least 1 and at most 1,000,000 (the ledger reserves room for all of them at start; keep more in the SQLite ledger).</value>
     public int UsageLedgerCapacity { get; set; } = 10_000;
 
+    /// <summary>
+    /// Gets or sets the most bytes a non-streamed answer may have, after decompression, and the most a
+    /// stream may send before its first output. A larger answer fails its attempt (a policy falls back to
+    /// its next member; a direct call ends with an <see cref="HttpRequestException"/> that names this limit)
+    /// and is not read further.
+    /// </summary>
+    /// <value>The default value is 33,554,432 (32 MiB). It must be between 1,024 and 1,073,741,824.</value>
+    public int MaxResponseBytes { get; set; } = Http.Internal.BodyLimits.DefaultMaxResponseBytes;
+
+    /// <summary>
+    /// Gets or sets the most bytes one server-sent event of a stream may have. A larger event fails the
+    /// stream: before its first output as a failed attempt (a policy falls back), after it with a
+    /// <see cref="StreamInterruptedException"/> that names this limit.
+    /// </summary>
+    /// <value>
+    /// The default value is 4,194,304 (4 MiB). It must be between 1,024 and 1,073,741,824; a value above
+    /// <see cref="MaxResponseBytes"/> counts as <see cref="MaxResponseBytes"/>.
+    /// </value>
+    public int MaxStreamEventBytes { get; set; } = Http.Internal.BodyLimits.DefaultMaxStreamEventBytes;
+
     /// <summary>Gets the price catalog's settings: prices from configuration and what to do with unpriced models.</summary>
     public CatalogOptions Catalog { get; } = new();
 

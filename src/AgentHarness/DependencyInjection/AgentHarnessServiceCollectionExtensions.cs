@@ -114,7 +114,9 @@ public static class AgentHarnessServiceCollectionExtensions
         // Management calls (model lists) are idempotent reads: the standard resilience handler's
         // retries and timeouts suit them, unlike model calls whose retries the harness owns. One
         // pipeline per host, so a provider that keeps failing opens only its own circuit breaker.
-        services.AddHttpClient(ModelListClient.ManagementClientName)
+        // The whole answer is buffered, so it is held to the same limit as a model's answer.
+        services.AddHttpClient(ModelListClient.ManagementClientName, static (sp, client) =>
+                client.MaxResponseContentBufferSize = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value.MaxResponseBytes)
             .AddStandardResilienceHandler()
             .SelectPipelineByAuthority();
 

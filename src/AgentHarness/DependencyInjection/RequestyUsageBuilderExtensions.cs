@@ -89,7 +89,9 @@ public static class RequestyUsageBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RequestyUsageEndpoint>();
 
-        var client = services.AddHttpClient(RequestyUsageClient.HttpClientName);
+        // Answers are buffered whole: held to the harness's limit of an answer.
+        var client = services.AddHttpClient(RequestyUsageClient.HttpClientName, static (sp, httpClient) =>
+            httpClient.MaxResponseContentBufferSize = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value.MaxResponseBytes);
         client.AddTypedClient(static (httpClient, sp) => new RequestyUsageClient(
             httpClient,
             sp.GetRequiredService<RequestyUsageEndpoint>(),

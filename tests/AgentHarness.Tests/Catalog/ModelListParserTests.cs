@@ -197,4 +197,14 @@ public sealed class ModelListParserTests
     {
         Assert.Empty(Parse(json));
     }
+
+    [Fact]
+    public void Parse_IdNotUtf8_LeavesThatEntryOutAndKeepsTheOthers()
+    {
+        byte[] json = [.. "{\"data\":[{\"id\":\"bad"u8, 0xE9, .. "\",\"input_price\":1,\"output_price\":2},{\"id\":\"good\"},{\"id\":\"esc\",\"input_price\":\"\\ud800\",\"output_price\":\"1\"}]}"u8];
+
+        var models = ModelListParser.Parse(json, Source, AsOf);
+
+        Assert.Equal(["good"], models.Select(m => m.Id));
+    }
 }

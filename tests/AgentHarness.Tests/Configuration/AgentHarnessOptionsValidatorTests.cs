@@ -365,4 +365,38 @@ public sealed class AgentHarnessOptionsValidatorTests
 
         Assert.Equal(1_000_000, options.UsageLedgerCapacity);
     }
+
+    [Theory]
+    [InlineData(1023, "AgentHarness:MaxResponseBytes must be between 1024 and 1073741824; got 1023.")]
+    [InlineData(1073741825, "AgentHarness:MaxResponseBytes must be between 1024 and 1073741824; got 1073741825.")]
+    public void Validate_MaxResponseBytesOutOfRange_NamesTheSettingAndTheValue(int value, string message)
+    {
+        var ex = Fails(b => b.Configure(o => o.MaxResponseBytes = value));
+
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, "AgentHarness:MaxStreamEventBytes must be between 1024 and 1073741824; got 0.")]
+    [InlineData(-5, "AgentHarness:MaxStreamEventBytes must be between 1024 and 1073741824; got -5.")]
+    public void Validate_MaxStreamEventBytesOutOfRange_NamesTheSettingAndTheValue(int value, string message)
+    {
+        var ex = Fails(b => b.Configure(o => o.MaxStreamEventBytes = value));
+
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_BodyLimits_DefaultsAndConfiguredValues()
+    {
+        var defaults = Bind([]);
+        var configured = Bind(new()
+        {
+            ["AgentHarness:MaxResponseBytes"] = "1048576",
+            ["AgentHarness:MaxStreamEventBytes"] = "65536",
+        });
+
+        Assert.Equal((32 * 1024 * 1024, 4 * 1024 * 1024), (defaults.MaxResponseBytes, defaults.MaxStreamEventBytes));
+        Assert.Equal((1_048_576, 65_536), (configured.MaxResponseBytes, configured.MaxStreamEventBytes));
+    }
 }

@@ -59,4 +59,22 @@ public sealed class RequestBodyTests
         Assert.Null(body.Model);
         Assert.Same(bytes, body.WithModel("x"));
     }
+
+    [Fact]
+    public void Parse_ModelNotUtf8_NoModelAndSaysWhyWithoutThrowing()
+    {
+        byte[] json = [.. "{\"model\":\"openai/gpt"u8, 0xE9, .. "\",\"stream\":true}"u8];
+
+        var body = RequestBody.Parse(json);
+
+        Assert.Null(body.Model);
+        Assert.Contains("not valid text", body.ModelError, StringComparison.Ordinal);
+        Assert.True(body.Stream);
+    }
+
+    [Fact]
+    public void Parse_ReadableModel_NoModelError()
+    {
+        Assert.Null(RequestBody.Parse(Encoding.UTF8.GetBytes("""{"model":"caf\u00e9"}""")).ModelError);
+    }
 }

@@ -97,4 +97,88 @@ public sealed class SseUsageObserverTests
         Assert.True(observer.SawDone);
         Assert.Equal(("gpt-5-mini", 5, 2), (observer.Reading.Model, observer.Reading.InputTokens, observer.Reading.OutputTokens));
     }
+
+    /// <summary>The JSON with every § replaced by the byte 0xE9, which is Latin-1 for é and not UTF-8.</summary>
+    private static byte[] Latin1(string text) =>
+        [.. Encoding.UTF8.GetBytes(text.Replace('\u00a7', '\u0001')).Select(static b => b == 1 ? (byte)0xE9 : b)];
+
+    [Fact]
+    public void Observe_ContentNotUtf8_MalformedWithoutThrowingAndUsageKept()
+    {
+        using var observer = new SseUsageObserver();
+
+        observer.Observe(Latin1("data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"caf§\"}}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2000}}\n\n"));
+
+        Assert.True(observer.Malformed);
+        Assert.Equal(StreamSignal.Malformed, observer.FirstSignal);
+        Assert.Equal(("m", 7, 2000), (observer.Reading.Model, observer.Reading.InputTokens, observer.Reading.OutputTokens));
+    }
+
+    [Fact]
+    public void Observe_NegativeTokenCounts_TreatedAsAbsent()
+    {
+        using var observer = new SseUsageObserver();
+
+        observer.Observe(Encoding.UTF8.GetBytes(
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}\n\n" +
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-1000000,\"completion_tokens\":-5,\"prompt_tokens_details\":{\"cached_tokens\":-7}}}\n\n"));
+
+        Assert.Equal((12, 3, 0), (observer.Reading.InputTokens, observer.Reading.OutputTokens, observer.Reading.CachedInputTokens));
+    }
+
+    [Theory]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n", nameof(StreamSignal.None))]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null,\"refusal\":null}}]}\n\n", nameof(StreamSignal.None))]
+    [InlineData("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", nameof(StreamSignal.None))]
+    [InlineData("data: {\"choices\":[],\"usage\":null}\n\n: keep-alive\n\nevent: ping\n\n", nameof(StreamSignal.None))]
+    [InlineData("data: {\"type\":\"response.created\",\"response\":{\"output\":[]}}\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"\"}\n\n", nameof(StreamSignal.None))]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", nameof(StreamSignal.Output))]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\"}]}}]}\n\n", nameof(StreamSignal.Output))]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"audio\":{\"id\":\"a1\",\"data\":\"AAAA\"}}}]}\n\n", nameof(StreamSignal.Output))]
+    [InlineData("data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n", nameof(StreamSignal.Output))]
+    [InlineData("data: {\"type\":\"speech.audio.delta\",\"audio\":\"AAAA\"}\n\n", nameof(StreamSignal.Output))]
+    [InlineData("data: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n", nameof(StreamSignal.Error))]
+    [InlineData("data: [DONE]\n\n", nameof(StreamSignal.Done))]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"x\"}}\n\n", nameof(StreamSignal.Output))]
+    [InlineData("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\ndata: {\"error\":{\"message\":\"x\"}}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", nameof(StreamSignal.Error))]
+    public void Observe_Events_FirstSignalIsTheFirstEventThatDecides(string stream, string expected)
+    {
+        using var observer = new SseUsageObserver();
+
+        observer.Observe(Encoding.UTF8.GetBytes(stream));
+
+        Assert.Equal(Enum.Parse<StreamSignal>(expected), observer.FirstSignal);
+    }
+
+    [Fact]
+    public void Observe_LineLongerThanTheEventLimit_StopsHoldingBytesAndReportsTooLarge()
+    {
+        const int Limit = 64 * 1024;
+        var chunk = Encoding.UTF8.GetBytes(new string('x', 64 * 1024));
+        using var observer = new SseUsageObserver(Limit);
+        observer.Observe("data: {\"choices\":[{\"delta\":{\"content\":\""u8);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 160; i++)
+        {
+            observer.Observe(chunk);
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(observer.EventTooLarge);
+        Assert.Equal(StreamSignal.TooLarge, observer.FirstSignal);
+        Assert.True(allocated < 4 * Limit, $"allocated {allocated} bytes for a 10 MiB line");
+    }
+
+    [Fact]
+    public void Observe_EventOfManyDataLinesAboveTheLimit_TooLarge()
+    {
+        using var observer = new SseUsageObserver(1024);
+        var line = "data: " + new string('y', 100) + "\n";
+
+        observer.Observe(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line, 11))));
+
+        Assert.True(observer.EventTooLarge);
+        Assert.Equal(0, observer.Events);
+    }
 }

@@ -43,4 +43,49 @@ public sealed class UsageReadingTests
 
         Assert.Equal(("m", 0), (reading.Model, reading.InputTokens));
     }
+
+    /// <summary>The JSON with every § replaced by the byte 0xE9, which is Latin-1 for é and not UTF-8.</summary>
+    private static byte[] Latin1(string text) =>
+        [.. Encoding.UTF8.GetBytes(text.Replace('\u00a7', '\u0001')).Select(static b => b == 1 ? (byte)0xE9 : b)];
+
+    [Fact]
+    public void Read_ModelNotUtf8_KeepsTheTokenCountsAndLeavesTheModelOut()
+    {
+        var reading = default(UsageReading);
+
+        var wellFormed = reading.Read(Latin1("""{"model":"gpt-4.1-caf§","choices":[],"usage":{"prompt_tokens":1500,"completion_tokens":2000,"cost":"0.5"}}"""));
+
+        Assert.False(wellFormed);
+        Assert.Equal((null, 1500, 2000, 0.5m, true), (reading.Model, reading.InputTokens, reading.OutputTokens, reading.ReportedCost, reading.HasUsage));
+    }
+
+    [Fact]
+    public void Read_LoneSurrogateEscapeInModel_KeepsTheTokenCounts()
+    {
+        var reading = Read("""{"model":"m\ud800","usage":{"prompt_tokens":3,"completion_tokens":4}}""");
+
+        Assert.Equal((null, 3, 4), (reading.Model, reading.InputTokens, reading.OutputTokens));
+    }
+
+    [Fact]
+    public void Read_ContentNotUtf8_CountsItsBytesAsOutput()
+    {
+        using var text = new OutputText();
+        var reading = new UsageReading { Deltas = text };
+
+        reading.Read(Latin1("""{"choices":[{"message":{"content":"§§§§§§§§"}}]}"""));
+
+        Assert.Equal(8, text.DroppedBytes);
+    }
+
+    [Theory]
+    [InlineData("""{"usage":{"prompt_tokens":-1000000,"completion_tokens":-1,"prompt_tokens_details":{"cached_tokens":-5}}}""")]
+    [InlineData("""{"usage":{"input_tokens":-1000000,"output_tokens":-1,"input_tokens_details":{"cached_tokens":-5}}}""")]
+    [InlineData("""{"usage":{"prompt_tokens":1e30,"completion_tokens":2.5,"prompt_tokens_details":{"cached_tokens":"7"}}}""")]
+    public void Read_NegativeOrUnreadableTokenCounts_TreatedAsAbsent(string json)
+    {
+        var reading = Read(json);
+
+        Assert.Equal((0, 0, 0), (reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens));
+    }
 }

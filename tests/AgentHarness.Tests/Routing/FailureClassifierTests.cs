@@ -1060,4 +1060,30 @@ public sealed partial class FailureClassifierTests
     /// <summary>A reason is the status, an identifier, a parameter and a label, nothing else: no room for message text.</summary>
     [GeneratedRegex(@"^HTTP \d{3}( [A-Za-z0-9_.-]{1,48})?( \(param [A-Za-z0-9_.\[\]-]{1,48}\))?( \((context window exceeded|quota exceeded|content filtered)\))?$")]
     private static partial Regex ReasonShape();
+
+    [Fact]
+    public void Classify_503WithLatin1ByteInMessage_TransientByItsStatus()
+    {
+        byte[] body = [.. "{\"error\":{\"message\":\"Service indisponible, r"u8, 0xE9, .. "essayez\",\"type\":\"server_error\",\"code\":\"overloaded\"}}"u8];
+
+        var failure = FailureClassifier.Classify(503, body);
+
+        Assert.Equal(new Failure(FailureKind.Transient, 503, "HTTP 503 overloaded"), failure);
+    }
+
+    [Fact]
+    public void Classify_QuotaCodeBesideAnUndecodableMessage_StillQuota()
+    {
+        byte[] body = [.. "{\"error\":{\"message\":\"\\ud800 "u8, 0xFF, .. "\",\"type\":\"insufficient_quota\"}}"u8];
+
+        Assert.Equal(FailureKind.QuotaExceeded, FailureClassifier.Classify(429, body).Kind);
+    }
+
+    [Fact]
+    public void Classify_AnswerLargerThanTheLimit_TransientNamingTheLimit()
+    {
+        var failure = FailureClassifier.Classify(new AgentHarness.Http.Internal.BodyTooLargeException("MaxResponseBytes", 1024, null), callerCanceled: false, AttemptTimeout);
+
+        Assert.Equal(new Failure(FailureKind.Transient, null, "answer larger than MaxResponseBytes (1024 bytes)"), failure);
+    }
 }

@@ -528,6 +528,36 @@ public sealed class RequestyUsageClientTests
         Assert.Contains("GET /v1/manage/apikey/" + ApiKeyId + "/usage", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task GetApiKeyUsageAsync_PeriodKeyNotUtf8_ThrowsInvalidDataLikeAnyMalformedAnswer()
+    {
+        using var requesty = Requesty.Create();
+        byte[] body = [.. "{\"usage\":{\"2026-05-01"u8, 0xE9, .. "\":{\"spend\":\"1\"}}}"u8];
+        requesty.Answer(ApiKeyUsageUrl, () => new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(body) });
+
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => requesty.Client.GetApiKeyUsageAsync(ApiKeyId, SeedQuery, Ct));
+
+        Assert.Contains("is not a usage answer", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetApiKeyUsageAsync_EndlessAnswer_ThrowsAtTheAnswerLimitAndStopsReading()
+    {
+        EndlessStream? stream = null;
+        using var requesty = Requesty.Create(configure: static b => b.Configure(static o => o.MaxResponseBytes = 64 * 1024));
+        requesty.Answer(ApiKeyUsageUrl, () =>
+        {
+            var (response, body) = EndlessStream.Response("{\"usage\":{\"2026-05-01\":{\"spend\":\"", "1", "application/json");
+            stream = body;
+            return response;
+        });
+
+        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => requesty.Client.GetApiKeyUsageAsync(ApiKeyId, SeedQuery, Ct));
+
+        Assert.Contains("65536", ex.Message, StringComparison.Ordinal);
+        Assert.True(stream!.Pulled <= 2 * 64 * 1024, $"pulled {stream.Pulled} bytes");
+    }
+
     [Theory]
     [InlineData("<html><body>Requesty dashboard</body></html>")]
     [InlineData("{}")]

@@ -99,9 +99,9 @@ internal static class ModelListParser
             if (reader.ValueTextEquals("id"u8))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.String)
+                if (reader.TokenType == JsonTokenType.String && TryGetString(ref reader) is { } id)
                 {
-                    fields.Id = reader.GetString();
+                    fields.Id = id;
                 }
                 else
                 {
@@ -297,13 +297,27 @@ internal static class ModelListParser
                 return true;
             case JsonTokenType.String:
                 var parsed = reader.ValueIsEscaped
-                    ? decimal.TryParse(reader.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var text)
+                    ? decimal.TryParse(TryGetString(ref reader), NumberStyles.Float, CultureInfo.InvariantCulture, out var text)
                     : decimal.TryParse(reader.ValueSpan, NumberStyles.Float, CultureInfo.InvariantCulture, out text);
                 value = parsed ? text : null;
                 return parsed;
             default:
                 reader.Skip();
                 return false;
+        }
+    }
+
+    /// <summary>Decodes the string token the reader is on, or returns <see langword="null"/> when its bytes are not text (invalid UTF-8, a lone surrogate).</summary>
+    private static string? TryGetString(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            // The token is a string, so only undecodable bytes make it throw.
+            return null;
         }
     }
 

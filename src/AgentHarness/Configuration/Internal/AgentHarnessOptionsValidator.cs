@@ -78,9 +78,26 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             failures.Add($"{sectionPath}:UsageLedgerCapacity must be between 1 and {MaxUsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}; got {options.UsageLedgerCapacity.ToString(CultureInfo.InvariantCulture)}.");
         }
 
+        ValidateBodyLimits(options, failures);
+
         // A key pasted into another setting (a name, a prefix) must not reach a log through a message.
         var keys = options.Providers.Values.Select(static p => p?.ApiKey).ToList();
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(f => SafeText.WithoutKeys(f, keys)));
+    }
+
+    private void ValidateBodyLimits(AgentHarnessOptions options, List<string> failures)
+    {
+        const int Min = Http.Internal.BodyLimits.MinBytes;
+        const int Max = Http.Internal.BodyLimits.MaxBytes;
+        if (options.MaxResponseBytes is < Min or > Max)
+        {
+            failures.Add($"{sectionPath}:MaxResponseBytes must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}; got {options.MaxResponseBytes.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (options.MaxStreamEventBytes is < Min or > Max)
+        {
+            failures.Add($"{sectionPath}:MaxStreamEventBytes must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}; got {options.MaxStreamEventBytes.ToString(CultureInfo.InvariantCulture)}.");
+        }
     }
 
     private void ValidatePolicies(AgentHarnessOptions options, bool hasGateway, List<string> failures)

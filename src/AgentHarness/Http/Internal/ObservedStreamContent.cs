@@ -17,7 +17,8 @@ internal interface IStreamCompletion
 /// <param name="Model">The model streaming, for error messages.</param>
 /// <param name="IdleTimeout">How long a read may wait for data before the stream counts as stalled.</param>
 /// <param name="TimeProvider">The clock of the idle timeout.</param>
-internal sealed record StreamGuard(string Provider, string Model, TimeSpan IdleTimeout, TimeProvider TimeProvider);
+/// <param name="MaxEventBytes">The most bytes one event may have; a larger one interrupts the stream.</param>
+internal sealed record StreamGuard(string Provider, string Model, TimeSpan IdleTimeout, TimeProvider TimeProvider, int MaxEventBytes = BodyLimits.DefaultMaxStreamEventBytes);
 
 /// <summary>
 /// A streamed response body committed to the caller: the bytes already read while peeking, then the
@@ -79,7 +80,7 @@ internal sealed class ObservedStreamContent : HttpContent
         private readonly Stream _inner;
         private readonly StreamGuard _guard;
         private readonly IStreamCompletion _completion;
-        private readonly SseUsageObserver _observer = new();
+        private readonly SseUsageObserver _observer;
 
         // One timer for the stream's whole life, re-armed for each read, instead of one per read.
         // During a read it ends the read (a stalled provider); between reads it closes a stream the
@@ -107,6 +108,7 @@ internal sealed class ObservedStreamContent : HttpContent
             _prefixLength = prefixLength;
             _guard = guard;
             _completion = completion;
+            _observer = new SseUsageObserver(guard.MaxEventBytes);
             _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, guard.TimeProvider);
             _idle.Token.UnsafeRegister(static state => ((ObservingStream)state!).OnIdle(), this);
 
@@ -335,7 +337,11 @@ internal sealed class ObservedStreamContent : HttpContent
 
                 var hadError = _observer.ErrorEvent is not null;
                 _observer.Observe(bytes);
-                if (_observer.Malformed)
+                if (_observer.EventTooLarge)
+                {
+                    problem = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"an event larger than MaxStreamEventBytes ({_guard.MaxEventBytes} bytes)");
+                }
+                else if (_observer.Malformed)
                 {
                     problem = "a malformed event";
                 }

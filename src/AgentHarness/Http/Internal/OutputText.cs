@@ -20,13 +20,17 @@ internal sealed class OutputText : IDisposable
     public long DroppedBytes { get; private set; }
 
     /// <summary>Appends the unescaped value of the string token the reader is on.</summary>
-    public void Append(ref Utf8JsonReader reader)
+    /// <returns>
+    /// <see langword="false"/> when the value is not text (invalid UTF-8, a lone surrogate): its bytes
+    /// are counted as dropped, so that what the stream carried is still charged.
+    /// </returns>
+    public bool Append(ref Utf8JsonReader reader)
     {
         var most = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
         if (_length + most > MaxBytes)
         {
             DroppedBytes += most;
-            return;
+            return true;
         }
 
         if (_length + most > _buffer.Length)
@@ -37,7 +41,17 @@ internal sealed class OutputText : IDisposable
             _buffer = larger;
         }
 
-        _length += reader.CopyString(_buffer.AsSpan(_length));
+        try
+        {
+            _length += reader.CopyString(_buffer.AsSpan(_length));
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            // The token is a string, so only undecodable bytes make it throw.
+            DroppedBytes += most;
+            return false;
+        }
     }
 
     /// <summary>Estimates the tokens of the text: the kept text counted, the dropped bytes at four per token.</summary>

@@ -9,8 +9,9 @@ namespace AgentHarness.Http.Internal;
 /// </summary>
 internal sealed class RequestBody
 {
-    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens, int choices = 1)
+    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens, int choices = 1, string? modelError = null)
     {
+        ModelError = modelError;
         Choices = choices;
         Bytes = bytes;
         Model = model;
@@ -26,6 +27,12 @@ internal sealed class RequestBody
 
     /// <summary>Gets the top-level <c>model</c> value, or <see langword="null"/> when the body has none (or is not JSON).</summary>
     public string? Model { get; }
+
+    /// <summary>
+    /// Gets why the top-level <c>model</c> string cannot be read (its bytes are not valid UTF-8, or it
+    /// escapes a lone surrogate), or <see langword="null"/> when it can, or there is none.
+    /// </summary>
+    public string? ModelError { get; }
 
     public bool Stream { get; }
 
@@ -46,6 +53,7 @@ internal sealed class RequestBody
         var stream = false;
         int? maxTokens = null;
         var choices = 1;
+        string? modelError = null;
 
         var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
         try
@@ -62,7 +70,8 @@ internal sealed class RequestBody
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
-                        model = reader.GetString();
+                        model = TryGetString(ref reader);
+                        modelError = model is null ? "The request's model is not valid text (invalid UTF-8 or a lone surrogate); it cannot be routed." : null;
                         modelStart = checked((int)reader.TokenStartIndex);
                         modelLength = reader.ValueSpan.Length + 2;
                     }
@@ -107,7 +116,21 @@ internal sealed class RequestBody
             return new RequestBody(bytes, null, -1, 0, false, null);
         }
 
-        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens, choices);
+        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens, choices, modelError);
+    }
+
+    /// <summary>Decodes the string token the reader is on, or returns <see langword="null"/> when its bytes are not text.</summary>
+    private static string? TryGetString(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            // The token is a string, so only undecodable bytes make it throw.
+            return null;
+        }
     }
 
     /// <summary>Returns the body with the <c>model</c> value replaced, or the same bytes when it is unchanged.</summary>

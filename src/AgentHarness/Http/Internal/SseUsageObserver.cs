@@ -2,6 +2,28 @@ using System.Buffers;
 
 namespace AgentHarness.Http.Internal;
 
+/// <summary>What the first event of a stream that decides anything was.</summary>
+internal enum StreamSignal
+{
+    /// <summary>No event so far carried output or ended the stream: role-only or empty deltas, comments, keep-alives.</summary>
+    None,
+
+    /// <summary>An event carried output: text, a tool call, a refusal, reasoning, any non-empty delta.</summary>
+    Output,
+
+    /// <summary>The end marker arrived: <c>[DONE]</c>, or a terminal Responses event.</summary>
+    Done,
+
+    /// <summary>An error event arrived.</summary>
+    Error,
+
+    /// <summary>An event's data was neither JSON nor the end marker, or was not UTF-8.</summary>
+    Malformed,
+
+    /// <summary>An event was larger than the observer's limit; nothing after it was read.</summary>
+    TooLarge,
+}
+
 /// <summary>
 /// Follows a server-sent event stream as the caller reads it, without changing a byte: it notes
 /// the model and the usage events carry and whether the stream reached its end marker. Lines may
@@ -13,6 +35,7 @@ internal sealed class SseUsageObserver : IDisposable
 
     private static ReadOnlySpan<byte> DoneMarker => "[DONE]"u8;
 
+    private readonly int _maxEventBytes;
     private byte[] _line = ArrayPool<byte>.Shared.Rent(1024);
     private int _lineLength;
     private byte[] _data = ArrayPool<byte>.Shared.Rent(1024);
@@ -21,10 +44,24 @@ internal sealed class SseUsageObserver : IDisposable
     private UsageReading _reading;
     private readonly OutputText _output = new();
 
-    public SseUsageObserver()
+    /// <param name="maxEventBytes">The most bytes one event (and any one line) may have; past it the observer stops.</param>
+    public SseUsageObserver(int maxEventBytes = BodyLimits.DefaultMaxStreamEventBytes)
     {
+        _maxEventBytes = maxEventBytes;
         _reading.Deltas = _output;
     }
+
+    /// <summary>Gets the limit of one event, in bytes.</summary>
+    public int MaxEventBytes => _maxEventBytes;
+
+    /// <summary>
+    /// Gets what the first deciding event was, in stream order: the same however the bytes were split
+    /// into reads, since events are judged one by one as they complete.
+    /// </summary>
+    public StreamSignal FirstSignal { get; private set; }
+
+    /// <summary>Gets a value indicating whether an event was larger than <see cref="MaxEventBytes"/>.</summary>
+    public bool EventTooLarge { get; private set; }
 
     /// <summary>Gets what the events read so far reported.</summary>
     public UsageReading Reading => _reading;
@@ -47,16 +84,20 @@ internal sealed class SseUsageObserver : IDisposable
 
     public void Observe(ReadOnlySpan<byte> chunk)
     {
-        while (!chunk.IsEmpty)
+        while (!chunk.IsEmpty && !EventTooLarge)
         {
             var newline = chunk.IndexOf((byte)'\n');
             if (newline < 0)
             {
-                Append(ref _line, ref _lineLength, chunk);
+                AppendLine(chunk);
                 return;
             }
 
-            Append(ref _line, ref _lineLength, chunk[..newline]);
+            if (!AppendLine(chunk[..newline]))
+            {
+                return;
+            }
+
             chunk = chunk[(newline + 1)..];
             var line = _line.AsSpan(0, _lineLength);
             if (!line.IsEmpty && line[^1] == (byte)'\r')
@@ -72,6 +113,11 @@ internal sealed class SseUsageObserver : IDisposable
     /// <summary>Dispatches an event left without its terminating blank line when the stream ends.</summary>
     public void Complete()
     {
+        if (EventTooLarge)
+        {
+            return;
+        }
+
         if (_lineLength > 0)
         {
             OnLine(_line.AsSpan(0, _lineLength));
@@ -85,7 +131,13 @@ internal sealed class SseUsageObserver : IDisposable
     /// Dispatches an event whose data lines arrived whole but whose blank line did not, as when a
     /// client stops reading right after <c>data: [DONE]</c>. A partial line is not an event.
     /// </summary>
-    public void FlushCompleteLines() => Dispatch();
+    public void FlushCompleteLines()
+    {
+        if (!EventTooLarge)
+        {
+            Dispatch();
+        }
+    }
 
     public void Dispose()
     {
@@ -113,6 +165,13 @@ internal sealed class SseUsageObserver : IDisposable
             value = value[1..];
         }
 
+        if (_dataLength + value.Length + 1 > _maxEventBytes)
+        {
+            // The data of one event grows across its lines: the whole event is held to the limit.
+            TooLarge();
+            return;
+        }
+
         if (_hasData)
         {
             Append(ref _data, ref _dataLength, "\n"u8);
@@ -134,18 +193,57 @@ internal sealed class SseUsageObserver : IDisposable
         if (data.SequenceEqual(DoneMarker))
         {
             SawDone = true;
+            Signal(StreamSignal.Done);
         }
         else
         {
-            Malformed |= !_reading.Read(data);
+            var hadError = _reading.HasError;
+            var wellFormed = _reading.Read(data);
+            Malformed |= !wellFormed;
             SawDone |= _reading.Terminal;
             if (_reading.HasError && ErrorEvent is null)
             {
                 ErrorEvent = data.ToArray();
             }
 
+            // One event can be several things; the worst decides.
+            Signal(!hadError && _reading.HasError ? StreamSignal.Error
+                : !wellFormed ? StreamSignal.Malformed
+                : _reading.Terminal ? StreamSignal.Done
+                : _reading.HasOutput ? StreamSignal.Output
+                : StreamSignal.None);
         }
 
+        _dataLength = 0;
+        _hasData = false;
+    }
+
+    private void Signal(StreamSignal signal)
+    {
+        if (FirstSignal == StreamSignal.None)
+        {
+            FirstSignal = signal;
+        }
+    }
+
+    /// <summary>Appends to the current line; past the limit the observer stops instead.</summary>
+    private bool AppendLine(ReadOnlySpan<byte> bytes)
+    {
+        if (_lineLength + bytes.Length > _maxEventBytes)
+        {
+            TooLarge();
+            return false;
+        }
+
+        Append(ref _line, ref _lineLength, bytes);
+        return true;
+    }
+
+    private void TooLarge()
+    {
+        EventTooLarge = true;
+        Signal(StreamSignal.TooLarge);
+        _lineLength = 0;
         _dataLength = 0;
         _hasData = false;
     }

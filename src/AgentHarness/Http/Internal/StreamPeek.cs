@@ -1,60 +1,72 @@
+using System.Globalization;
+
 namespace AgentHarness.Http.Internal;
 
 /// <summary>What arrived of a stream before it was committed to the caller.</summary>
 /// <param name="Buffered">The bytes read so far, to be replayed to the caller first.</param>
 /// <param name="Length">How many bytes of <paramref name="Buffered"/> are used.</param>
-/// <param name="Failure">Why the stream cannot be committed, or <see langword="null"/> when its first event is a good one.</param>
-/// <param name="ErrorEvent">The first event's data when it was an error event, for classification.</param>
+/// <param name="Failure">Why the stream cannot be committed, or <see langword="null"/> when it carried output or ended normally first.</param>
+/// <param name="ErrorEvent">The data of the error event that came before any output, for classification.</param>
 internal readonly record struct PeekResult(byte[] Buffered, int Length, string? Failure, byte[]? ErrorEvent);
 
 /// <summary>
-/// Reads a stream up to its first data event. Until then nothing has reached the caller, so a
-/// stream that fails here (an error event, a cut, a stall) can still be replaced by another
-/// candidate's; after it, the stream is the caller's and can only succeed or fail as it is.
+/// Reads a stream up to its first event that carries output. Until then nothing has reached the
+/// caller, so a stream that fails here (an error event, a cut, a stall) can still be replaced by
+/// another candidate's; after it, the stream is the caller's and can only succeed or fail as it is.
+/// Events without output (a role-only first chunk, empty deltas, comments and keep-alives,
+/// <c>response.created</c>) are buffered and do not commit; a stream that ends normally without any
+/// output is an empty answer and is committed.
 /// </summary>
+/// <remarks>
+/// The outcome is decided by the first deciding event in stream order, so it does not depend on how
+/// the bytes are split into reads; what is buffered is held to <see cref="BodyLimits.MaxResponseBytes"/>
+/// and each event to <see cref="BodyLimits.MaxStreamEventBytes"/>.
+/// </remarks>
 internal static class StreamPeek
 {
-    private const int MaxPeekBytes = 1 << 20;
-
-    public static async Task<PeekResult> ReadFirstEventAsync(Stream stream, CancellationToken cancellationToken)
+    public static async Task<PeekResult> ReadUntilOutputAsync(Stream stream, BodyLimits limits, CancellationToken cancellationToken)
     {
         // Small on purpose: a first event is a few hundred bytes, and a read returns what has arrived.
-        var buffer = new byte[1024];
+        var buffer = new byte[Math.Min(1024, limits.MaxResponseBytes)];
         var length = 0;
-        using var observer = new SseUsageObserver();
+        using var observer = new SseUsageObserver(limits.MaxStreamEventBytes);
         while (true)
         {
             if (length == buffer.Length)
             {
-                if (length >= MaxPeekBytes)
+                if (length >= limits.MaxResponseBytes)
                 {
-                    return new PeekResult(buffer, length, "no event within the first 1 MiB of the stream", null);
+                    // Reads never go past the limit, so a deciding event within it is never missed.
+                    return new PeekResult(buffer, length, string.Create(CultureInfo.InvariantCulture, $"no output within the first {limits.MaxResponseBytes} bytes of the stream (MaxResponseBytes)"), null);
                 }
 
-                Array.Resize(ref buffer, buffer.Length * 2);
+                Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, limits.MaxResponseBytes));
             }
 
             var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 observer.Complete();
-                return observer.Events == 0
-                    ? new PeekResult(buffer, length, "the stream ended before its first event", null)
-                    : Judge(buffer, length, observer);
+                return Judge(buffer, length, observer, ended: true);
             }
 
             observer.Observe(buffer.AsSpan(length, read));
             length += read;
-            if (observer.Events > 0)
+            if (observer.FirstSignal != StreamSignal.None)
             {
-                return Judge(buffer, length, observer);
+                return Judge(buffer, length, observer, ended: false);
             }
         }
     }
 
     // Every event read so far decides: none of them has reached the caller yet.
-    private static PeekResult Judge(byte[] buffer, int length, SseUsageObserver observer) =>
-        observer.ErrorEvent is { } error ? new PeekResult(buffer, length, "the stream sent an error event before any output", error)
-        : observer.Malformed ? new PeekResult(buffer, length, "the stream sent a malformed event before any output", null)
-        : new PeekResult(buffer, length, null, null);
+    private static PeekResult Judge(byte[] buffer, int length, SseUsageObserver observer, bool ended) => observer.FirstSignal switch
+    {
+        StreamSignal.Output or StreamSignal.Done => new PeekResult(buffer, length, null, null),
+        StreamSignal.Error => new PeekResult(buffer, length, "the stream sent an error event before any output", observer.ErrorEvent),
+        StreamSignal.Malformed => new PeekResult(buffer, length, "the stream sent a malformed event before any output", null),
+        StreamSignal.TooLarge => new PeekResult(buffer, length, string.Create(CultureInfo.InvariantCulture, $"the stream sent an event larger than MaxStreamEventBytes ({observer.MaxEventBytes} bytes) before any output"), null),
+        _ when ended && observer.Events == 0 => new PeekResult(buffer, length, "the stream ended before its first event", null),
+        _ => new PeekResult(buffer, length, "the stream ended without output or its end marker", null),
+    };
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace AgentHarness.Http.Internal;
 
@@ -27,25 +28,43 @@ internal struct UsageReading
     /// <summary>Whether the document was a terminal stream event of the Responses API (<c>response.completed</c>, ...), which has no <c>[DONE]</c> after it.</summary>
     public bool Terminal;
 
-    /// <summary>Whether the document carried a top-level <c>error</c>: an error event in a stream.</summary>
+    /// <summary>Whether the document carried a top-level <c>error</c> (or was of type <c>error</c>): an error event in a stream.</summary>
     public bool HasError;
 
-    /// <summary>Reads one JSON document; a document that is not a JSON object leaves the reading as it was.</summary>
+    /// <summary>
+    /// Whether a stream event carried output: text, a refusal, reasoning, a tool call, or any other
+    /// non-empty delta. A role-only or empty delta is not output. Read only when <see cref="Deltas"/> is set.
+    /// </summary>
+    public bool HasOutput;
+
+    // Whether a string value of the document being read could not be decoded: it was left out.
+    private bool _undecodable;
+
+    /// <summary>
+    /// Reads one JSON document; a document that is not a JSON object leaves the reading as it was.
+    /// Bytes that are not UTF-8 make the document malformed, but do not lose what can be read: a
+    /// string value that cannot be decoded is left out, and the token counts around it still count.
+    /// </summary>
     /// <returns><see langword="true"/> when the document is a well-formed JSON object.</returns>
     public bool Read(ReadOnlySpan<byte> json)
     {
+        _undecodable = false;
         var reader = new Utf8JsonReader(json);
         try
         {
             if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
                 ReadObject(ref reader, nested: false);
-                return reader.TokenType == JsonTokenType.EndObject && !reader.Read();
+                return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && !_undecodable && Utf8.IsValid(json);
             }
         }
         catch (JsonException)
         {
             // A malformed body is reported by the client that parses it; usage stays as read so far.
+        }
+        catch (InvalidOperationException)
+        {
+            // Undecodable text the reading missed; treated like any other malformed body.
         }
 
         return false;
@@ -53,6 +72,9 @@ internal struct UsageReading
 
     private void ReadObject(ref Utf8JsonReader reader, bool nested)
     {
+        // A stream event of a "*.delta" type (speech.audio.delta...) or a partial image is output unless its "delta" is empty.
+        var deltaType = false;
+        bool? emptyDelta = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (!nested && reader.ValueTextEquals("type"u8))
@@ -63,6 +85,16 @@ internal struct UsageReading
                 {
                     Terminal = true;
                 }
+                else if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("error"u8))
+                {
+                    // The Responses API's error event: {"type":"error","code":...,"message":...}.
+                    HasError = true;
+                }
+                else if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped
+                    && (reader.ValueSpan.EndsWith(".delta"u8) || reader.ValueSpan.EndsWith(".partial_image"u8)))
+                {
+                    deltaType = true;
+                }
 
                 reader.Skip();
             }
@@ -71,7 +103,7 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
-                    Model = reader.GetString();
+                    Model = TryGetString(ref reader) ?? Model;
                 }
 
                 reader.Skip();
@@ -112,11 +144,12 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
-                    text.Append(ref reader);
+                    emptyDelta = reader.ValueSpan.IsEmpty && !reader.HasValueSequence;
+                    Append(ref reader, text);
                 }
                 else
                 {
-                    reader.Skip();
+                    emptyDelta = IsEmptyValue(ref reader);
                 }
             }
             else if (!nested && reader.ValueTextEquals("response"u8))
@@ -137,6 +170,11 @@ internal struct UsageReading
                 reader.Skip();
             }
         }
+
+        if (emptyDelta == false || (deltaType && emptyDelta is null))
+        {
+            HasOutput = true;
+        }
     }
 
     private void ReadUsage(ref Utf8JsonReader reader)
@@ -145,11 +183,11 @@ internal struct UsageReading
         {
             if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8))
             {
-                InputTokens = ReadInt(ref reader);
+                InputTokens = ReadCount(ref reader) ?? InputTokens;
             }
             else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8))
             {
-                OutputTokens = ReadInt(ref reader);
+                OutputTokens = ReadCount(ref reader) ?? OutputTokens;
             }
             else if (reader.ValueTextEquals("cost"u8))
             {
@@ -159,7 +197,7 @@ internal struct UsageReading
                     ReportedCost = number;
                 }
                 else if (reader.TokenType == JsonTokenType.String
-                    && decimal.TryParse(reader.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+                    && decimal.TryParse(TryGetString(ref reader), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
                     && parsed >= 0)
                 {
                     ReportedCost = parsed;
@@ -182,7 +220,7 @@ internal struct UsageReading
                 {
                     if (reader.ValueTextEquals("cached_tokens"u8))
                     {
-                        CachedInputTokens = ReadInt(ref reader);
+                        CachedInputTokens = ReadCount(ref reader) ?? CachedInputTokens;
                     }
                     else
                     {
@@ -199,8 +237,11 @@ internal struct UsageReading
         }
     }
 
-    /// <summary>Collects the output text of chat stream chunks: <c>choices[].delta</c> content, refusal, reasoning and tool call arguments.</summary>
-    private static void ReadChoices(ref Utf8JsonReader reader, OutputText text)
+    /// <summary>
+    /// Collects the output text of chat stream chunks: <c>choices[].delta</c> content, refusal, reasoning
+    /// and tool call arguments, and the <c>text</c> of legacy completions' choices.
+    /// </summary>
+    private void ReadChoices(ref Utf8JsonReader reader, OutputText text)
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
@@ -225,6 +266,19 @@ internal struct UsageReading
                     reader.Read();
                     ReadDelta(ref reader, text);
                 }
+                else if (reader.ValueTextEquals("text"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        HasOutput |= reader.ValueSpan.Length > 0 || reader.HasValueSequence;
+                        Append(ref reader, text);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
                 else
                 {
                     reader.Read();
@@ -235,7 +289,7 @@ internal struct UsageReading
     }
 
     /// <summary>Collects every <c>text</c>, <c>refusal</c> and <c>arguments</c> string under the value the reader is on.</summary>
-    private static void CollectText(ref Utf8JsonReader reader, OutputText text)
+    private void CollectText(ref Utf8JsonReader reader, OutputText text)
     {
         if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
         {
@@ -252,7 +306,7 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
-                    text.Append(ref reader);
+                    Append(ref reader, text);
                 }
                 else
                 {
@@ -262,7 +316,11 @@ internal struct UsageReading
         }
     }
 
-    private static void ReadDelta(ref Utf8JsonReader reader, OutputText text)
+    /// <summary>
+    /// Collects the text of a delta (or message) object, and notes whether it carried output: any
+    /// field but <c>role</c> with a value that is not null, an empty string or an empty array or object.
+    /// </summary>
+    private void ReadDelta(ref Utf8JsonReader reader, OutputText text)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -279,11 +337,12 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
-                    text.Append(ref reader);
+                    HasOutput |= reader.ValueSpan.Length > 0 || reader.HasValueSequence;
+                    Append(ref reader, text);
                 }
                 else
                 {
-                    reader.Skip();
+                    HasOutput |= !IsEmptyValue(ref reader);
                 }
             }
             else if (reader.ValueTextEquals("tool_calls"u8))
@@ -291,12 +350,14 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartArray)
                 {
-                    reader.Skip();
+                    HasOutput |= !IsEmptyValue(ref reader);
                     continue;
                 }
 
                 while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
                 {
+                    // A tool call delta is output, even before its name or arguments arrive.
+                    HasOutput = true;
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
                         if (reader.ValueTextEquals("function"u8))
@@ -312,17 +373,86 @@ internal struct UsageReading
                     }
                 }
             }
-            else
+            else if (reader.ValueTextEquals("role"u8))
             {
                 reader.Read();
                 reader.Skip();
             }
+            else
+            {
+                // Audio, a legacy function call, or a field yet to come: output when it has a value.
+                reader.Read();
+                HasOutput |= !IsEmptyValue(ref reader);
+            }
         }
     }
 
-    private static int ReadInt(ref Utf8JsonReader reader)
+    /// <summary>Whether the value the reader is on is null, an empty string, or an empty array or object; skips it.</summary>
+    private static bool IsEmptyValue(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.String:
+                return reader.ValueSpan.IsEmpty && !reader.HasValueSequence;
+            case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                // Inner tokens are deeper than the container's own; its closing token is not.
+                var depth = reader.CurrentDepth;
+                reader.Read();
+                if (reader.CurrentDepth == depth)
+                {
+                    return true;
+                }
+
+                while (reader.CurrentDepth > depth && reader.Read())
+                {
+                }
+
+                return false;
+            default:
+                reader.Skip();
+                return false;
+        }
+    }
+
+    /// <summary>Appends a string value to the output text; a value that cannot be decoded is counted by its size and marks the document.</summary>
+    private void Append(ref Utf8JsonReader reader, OutputText text)
+    {
+        if (!text.Append(ref reader))
+        {
+            _undecodable = true;
+        }
+    }
+
+    /// <summary>Decodes the string token the reader is on; a value that is not text (invalid UTF-8, a lone surrogate) is left out.</summary>
+    private string? TryGetString(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            // The token is a string, so only undecodable bytes make it throw.
+            _undecodable = true;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads a token count. A count that is not a whole number, does not fit, or is negative is no
+    /// count at all: it is treated as absent rather than recorded, summed into reports and priced.
+    /// </summary>
+    private static int? ReadCount(ref Utf8JsonReader reader)
     {
         reader.Read();
-        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value) ? value : 0;
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value) && value >= 0)
+        {
+            return value;
+        }
+
+        reader.Skip();
+        return null;
     }
 }

@@ -268,6 +268,12 @@ internal static class FailureClassifier
 
         for (var current = exception; current is not null; current = current.InnerException)
         {
+            if (current is Http.Internal.BodyTooLargeException tooLarge)
+            {
+                // The provider's answer, not the connection: the reason names the limit it broke.
+                return new Failure(FailureKind.Transient, null, tooLarge.Reason);
+            }
+
             if (current is OperationCanceledException or TimeoutException)
             {
                 return new Failure(FailureKind.Transient, null, "attempt timed out after " + attemptTimeout.ToString("c", CultureInfo.InvariantCulture));
@@ -420,9 +426,9 @@ internal static class FailureClassifier
             {
                 evidence.Scan(ref reader);
             }
-            catch (JsonException)
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
             {
-                // Malformed or cut off: what was read before the fault stands.
+                // Malformed, cut off or not UTF-8: what was read before the fault stands.
             }
 
             return evidence;
@@ -509,7 +515,13 @@ internal static class FailureClassifier
             try
             {
                 // CopyString decodes escapes; a UTF-8 value never needs more chars than it has bytes.
-                var value = buffer[..reader.CopyString(buffer)];
+                if (!TryCopyString(ref reader, buffer, out var written))
+                {
+                    // Bytes that are not text (a Latin-1 message, a lone surrogate) are no evidence: the status decides.
+                    return;
+                }
+
+                var value = buffer[..written];
                 if (isCode || isBareError)
                 {
                     MatchCode(value);
@@ -533,6 +545,21 @@ internal static class FailureClassifier
                 {
                     ArrayPool<char>.Shared.Return(rented);
                 }
+            }
+        }
+
+        private static bool TryCopyString(ref Utf8JsonReader reader, scoped Span<char> buffer, out int written)
+        {
+            try
+            {
+                written = reader.CopyString(buffer);
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                // The token is a string, so only undecodable bytes make it throw.
+                written = 0;
+                return false;
             }
         }
 

@@ -744,7 +744,7 @@ internal sealed class LogicalCall : IStreamCompletion
             {
                 // A body that is not streamed is read inside the attempt, so the attempt timeout covers
                 // it, its usage is known when the call ends, and an error body can be classified.
-                var bytes = await response.Content.ReadAsByteArrayAsync(linked.Token).ConfigureAwait(false);
+                var bytes = await BoundedContent.ReadAsync(response.Content, _handler.Limits.MaxResponseBytes, linked.Token).ConfigureAwait(false);
                 var buffered = new ByteArrayContent(bytes);
                 foreach (var header in response.Content.Headers.NonValidated)
                 {
@@ -804,7 +804,7 @@ internal sealed class LogicalCall : IStreamCompletion
         PeekResult peek;
         try
         {
-            peek = await StreamPeek.ReadFirstEventAsync(stream, linked.Token).ConfigureAwait(false);
+            peek = await StreamPeek.ReadUntilOutputAsync(stream, _handler.Limits, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (firstToken.IsCancellationRequested && !total.IsCancellationRequested)
         {
@@ -830,7 +830,7 @@ internal sealed class LogicalCall : IStreamCompletion
             stream,
             peek.Buffered,
             peek.Length,
-            new StreamGuard(candidate.Provider.Name, candidate.Model, settings.StreamIdleTimeout, time),
+            new StreamGuard(candidate.Provider.Name, candidate.Model, settings.StreamIdleTimeout, time, _handler.Limits.MaxStreamEventBytes),
             this);
         var latency = Attempted(candidate, AttemptOutcome.Succeeded, 200, null, started);
         candidate.Policy?.ReportLatency(candidate.Member, latency);

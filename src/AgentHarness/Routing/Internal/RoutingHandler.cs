@@ -1,6 +1,7 @@
 using AgentHarness.Budget.Internal;
 using AgentHarness.Http.Internal;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Routing.Internal;
 
@@ -16,7 +17,8 @@ internal sealed partial class RoutingHandler(
     IUsageLedger ledger,
     CostControl costs,
     TimeProvider timeProvider,
-    ILogger<RoutingHandler> logger) : DelegatingHandler
+    ILogger<RoutingHandler> logger,
+    IOptions<AgentHarnessOptions> options) : DelegatingHandler
 {
     /// <summary>The address official clients are pointed at; only its path matters, the host never resolves.</summary>
     public static readonly Uri VirtualEndpoint = new("https://agentharness.invalid/v1");
@@ -32,6 +34,9 @@ internal sealed partial class RoutingHandler(
     internal CooldownTracker Cooldowns => cooldowns;
 
     internal CostControl Costs => costs;
+
+    /// <summary>Gets how much of an answer a call holds at once.</summary>
+    internal BodyLimits Limits { get; } = BodyLimits.From(options.Value);
 
     /// <summary>
     /// Serves the official client's synchronous methods through the same pipeline. The attempts
@@ -73,6 +78,13 @@ internal sealed partial class RoutingHandler(
         {
             call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
             throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
+        }
+
+        if (body.ModelError is { } unreadable)
+        {
+            // Routing a model the harness cannot read would send the request where a request without one goes.
+            call.Finish(UsageOutcome.Rejected, statusCode: null, unreadable);
+            throw new UnroutableModelException(null, unreadable);
         }
 
         var error = refusal;

@@ -102,8 +102,9 @@ internal static class RequestyUsageParser
             // Reading past the end throws on trailing garbage: a body that is not one JSON document.
             reader.Read();
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not text (invalid UTF-8), malformed like any other body.
             throw NotUsage(source, body, redact, e);
         }
 
@@ -198,7 +199,7 @@ internal static class RequestyUsageParser
 
             reader.Read();
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw NotKeyInfo(source, body, redact, e);
         }
@@ -552,10 +553,10 @@ internal static class RequestyUsageParser
             ? $"{source} answered {field} {value}, which is not a number."
             : $"{source} answered {field} {value} in period '{Clip(period)}', which is not a number.");
 
-    private static InvalidDataException NotUsage(string source, ReadOnlySpan<byte> body, Func<string, string> redact, JsonException? inner) =>
+    private static InvalidDataException NotUsage(string source, ReadOnlySpan<byte> body, Func<string, string> redact, Exception? inner) =>
         new($"{source} answered with success but its body is not a usage answer (a JSON object with a 'usage' map of periods): {Excerpt(body, redact)}", inner);
 
-    private static InvalidDataException NotKeyInfo(string source, ReadOnlySpan<byte> body, Func<string, string> redact, JsonException? inner) =>
+    private static InvalidDataException NotKeyInfo(string source, ReadOnlySpan<byte> body, Func<string, string> redact, Exception? inner) =>
         new($"{source} answered with success but its body is not an API key's description (a JSON object with an 'id'): {Excerpt(body, redact)}", inner);
 
     /// <summary>The start of a body for a message, the key removed before it is cut.</summary>

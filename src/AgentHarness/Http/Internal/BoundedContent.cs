@@ -1,0 +1,141 @@
+using System.Buffers;
+
+namespace AgentHarness.Http.Internal;
+
+/// <summary>
+/// Reads a whole response body, but never more than a limit: an answer that declares a larger
+/// <c>Content-Length</c> is refused before a byte is read, and one that turns out larger (chunked,
+/// or decompressed from a small gzip body) stops being read one byte past the limit. Either way a
+/// <see cref="BodyTooLargeException"/> names the limit, and what the read allocated stays within
+/// about three times it.
+/// </summary>
+internal static class BoundedContent
+{
+    /// <summary>The option that sets the limit of a whole answer, as messages name it.</summary>
+    public const string Setting = "MaxResponseBytes";
+
+    // A typical answer fits in the first buffer; larger ones double up to the limit.
+    private const int InitialBufferBytes = 16 * 1024;
+
+    /// <summary>Reads the body whole.</summary>
+    /// <param name="content">The body.</param>
+    /// <param name="maxBytes">The most bytes it may have.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The body's bytes.</returns>
+    /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
+    public static async Task<byte[]> ReadAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
+    {
+        var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);
+        try
+        {
+            var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    var read = await stream.ReadAsync(accumulator.Window(), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return accumulator.ToArray();
+                    }
+
+                    accumulator.Advance(read);
+                }
+            }
+        }
+        finally
+        {
+            accumulator.Dispose();
+        }
+    }
+
+    /// <summary>Reads the body whole, on the calling thread.</summary>
+    /// <param name="content">The body.</param>
+    /// <param name="maxBytes">The most bytes it may have.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The body's bytes.</returns>
+    /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
+    public static byte[] Read(HttpContent content, int maxBytes, CancellationToken cancellationToken)
+    {
+        var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);
+        try
+        {
+            using var stream = content.ReadAsStream(cancellationToken);
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var read = stream.Read(accumulator.Window().Span);
+                if (read == 0)
+                {
+                    return accumulator.ToArray();
+                }
+
+                accumulator.Advance(read);
+            }
+        }
+        finally
+        {
+            accumulator.Dispose();
+        }
+    }
+
+    /// <summary>The declared length, checked against the limit; <see langword="null"/> when none is declared.</summary>
+    private static long? DeclaredLength(HttpContent content, int maxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var declared = content.Headers.ContentLength;
+        return declared > maxBytes ? throw new BodyTooLargeException(Setting, maxBytes, declared) : declared;
+    }
+
+    /// <summary>The bytes read so far, in a pooled buffer that grows up to one byte past the limit.</summary>
+    private sealed class Accumulator(long? declared, int maxBytes) : IDisposable
+    {
+        // One byte past the limit is read so that a body of exactly the limit is told from a larger one.
+        private readonly int _capacity = maxBytes + 1;
+        private byte[] _buffer = [];
+        private int _length;
+
+        /// <summary>Where the next read goes; never past one byte beyond the limit.</summary>
+        public Memory<byte> Window()
+        {
+            if (_length == _buffer.Length)
+            {
+                // A declared length sizes the buffer at once (plus the byte that shows the end).
+                var wanted = _buffer.Length == 0
+                    ? (declared is { } length ? (int)length + 1 : InitialBufferBytes)
+                    : _buffer.Length * 2L;
+                var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(wanted, _capacity));
+                _buffer.AsSpan(0, _length).CopyTo(larger);
+                Return();
+                _buffer = larger;
+            }
+
+            return _buffer.AsMemory(_length, Math.Min(_buffer.Length, _capacity) - _length);
+        }
+
+        public void Advance(int read)
+        {
+            _length += read;
+            if (_length > maxBytes)
+            {
+                throw new BodyTooLargeException(Setting, maxBytes, declaredLength: null);
+            }
+        }
+
+        public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
+
+        public void Dispose()
+        {
+            Return();
+            _buffer = [];
+        }
+
+        private void Return()
+        {
+            if (_buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+        }
+    }
+}
