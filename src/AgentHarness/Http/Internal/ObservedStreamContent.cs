@@ -27,6 +27,9 @@ internal sealed record StreamGuard(string Provider, string Model, TimeSpan IdleT
 /// </summary>
 internal sealed class ObservedStreamContent : HttpContent
 {
+    /// <summary>The error of a stream the caller closed before its end: the caller's choice, not the model's failure.</summary>
+    internal const string ClosedEarly = "the caller closed the stream before its end";
+
     private readonly HttpContent _original;
     private readonly ObservingStream _stream;
 
@@ -71,8 +74,6 @@ internal sealed class ObservedStreamContent : HttpContent
 
     private sealed class ObservingStream : Stream
     {
-        private const string ClosedEarly = "the caller closed the stream before its end";
-
         private readonly Stream _inner;
         private readonly StreamGuard _guard;
         private readonly IStreamCompletion _completion;
