@@ -16,7 +16,13 @@ internal static class StreamPeek
 {
     private const int MaxPeekBytes = 1 << 20;
 
-    public static async Task<PeekResult> ReadFirstEventAsync(Stream stream, CancellationToken cancellationToken)
+    /// <param name="stream">The response stream.</param>
+    /// <param name="synchronous">
+    /// Whether to read with <see cref="Stream.Read(Span{byte})"/>, for a synchronous client call: the task has
+    /// then completed when this returns. The token still ends a stalled read, by closing the stream.
+    /// </param>
+    /// <param name="cancellationToken">Ends the wait for the first event.</param>
+    public static async Task<PeekResult> ReadFirstEventAsync(Stream stream, bool synchronous, CancellationToken cancellationToken)
     {
         // Small on purpose: a first event is a few hundred bytes, and a read returns what has arrived.
         var buffer = new byte[1024];
@@ -34,7 +40,9 @@ internal static class StreamPeek
                 Array.Resize(ref buffer, buffer.Length * 2);
             }
 
-            var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            var read = synchronous
+                ? SynchronousRead.Read(stream, buffer.AsSpan(length), cancellationToken)
+                : await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 observer.Complete();

@@ -68,6 +68,12 @@ internal sealed class LogicalCall : IStreamCompletion
         _budget = _metered ? handler.Costs.Guard.ForCall(_run, _callMetadata) : null;
     }
 
+    /// <summary>
+    /// Gets a value indicating whether the call serves a synchronous client method: every send and read is
+    /// then synchronous, so the call's task has completed when <see cref="RunAsync"/> returns.
+    /// </summary>
+    public bool Synchronous { get; init; }
+
     /// <summary>Gets the run's metadata as it stood when the call began; every attempt sends the same values.</summary>
     public RunMetadata? Metadata { get; }
 
@@ -545,7 +551,16 @@ internal sealed class LogicalCall : IStreamCompletion
     {
         try
         {
-            await System.Threading.Tasks.Task.Delay(delay, time, total.Token).ConfigureAwait(false);
+            var wait = System.Threading.Tasks.Task.Delay(delay, time, total.Token);
+            if (Synchronous)
+            {
+                // The synchronous caller's thread waits here rather than handing the rest of the call to the pool.
+                wait.GetAwaiter().GetResult();
+            }
+            else
+            {
+                await wait.ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (_callerToken.IsCancellationRequested)
         {
@@ -650,14 +665,18 @@ internal sealed class LogicalCall : IStreamCompletion
         HttpResponseMessage? response = null;
         try
         {
-            response = await _handler.SendInnerAsync(attempt, linked.Token).ConfigureAwait(false);
+            response = Synchronous
+                ? _handler.SendInner(attempt, linked.Token)
+                : await _handler.SendInnerAsync(attempt, linked.Token).ConfigureAwait(false);
             response.RequestMessage = _request;
             var status = (int)response.StatusCode;
             if (!IsEventStream(response))
             {
                 // A body that is not streamed is read inside the attempt, so the attempt timeout covers
                 // it, its usage is known when the call ends, and an error body can be classified.
-                var bytes = await response.Content.ReadAsByteArrayAsync(linked.Token).ConfigureAwait(false);
+                var bytes = Synchronous
+                    ? SynchronousRead.ReadAll(response.Content, linked.Token)
+                    : await response.Content.ReadAsByteArrayAsync(linked.Token).ConfigureAwait(false);
                 var buffered = new ByteArrayContent(bytes);
                 foreach (var header in response.Content.Headers.NonValidated)
                 {
@@ -695,13 +714,15 @@ internal sealed class LogicalCall : IStreamCompletion
     private async Task<AttemptResult> PeekAsync(Candidate candidate, RouteSettings settings, HttpResponseMessage response, CancellationTokenSource total, long started)
     {
         var time = _handler.TimeProvider;
-        var stream = await response.Content.ReadAsStreamAsync(total.Token).ConfigureAwait(false);
+        var stream = Synchronous
+            ? response.Content.ReadAsStream(total.Token)
+            : await response.Content.ReadAsStreamAsync(total.Token).ConfigureAwait(false);
         using var firstToken = new CancellationTokenSource(settings.FirstTokenTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, firstToken.Token);
         PeekResult peek;
         try
         {
-            peek = await StreamPeek.ReadFirstEventAsync(stream, linked.Token).ConfigureAwait(false);
+            peek = await StreamPeek.ReadFirstEventAsync(stream, Synchronous, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (firstToken.IsCancellationRequested && !total.IsCancellationRequested)
         {
