@@ -14,4 +14,6 @@ if (!outOfProcess && !arguments.Contains("--inProcess", StringComparer.OrdinalIg
     arguments.Add("--inProcess");
 }
 
+// SyncCallsBenchmarks' upstream lives here, outside the measured processes' thread pools.
+await using var upstream = SyncCallsUpstream.StartForRun(arguments);
 BenchmarkSwitcher.FromAssembly(typeof(ChatCompletionBenchmarks).Assembly).Run([.. arguments]);

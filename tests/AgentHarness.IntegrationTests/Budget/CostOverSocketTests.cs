@@ -42,14 +42,15 @@ public sealed class CostOverSocketTests
     public async Task Cost_GatewayReportsUsageCostOverSocket_ItIsTheRecordedCost()
     {
         await using var server = await SandboxServer.StartAsync(cancellationToken: Ct);
-        server.Sandbox.Model(Model).Reply(Answer).ReportCost(0.001m, 0.002m);
+        // A gateway's own rates (here three times the catalog's, well within the 100-fold plausibility bound) win.
+        server.Sandbox.Model(Model).Reply(Answer).ReportCost(3 * InputPrice, 3 * OutputPrice);
         using var host = HarnessHost.WithGateway(server);
 
         await host.Harness.GetChatClient(Model).CompleteChatAsync([new UserChatMessage("Summarize the diff.")], cancellationToken: Ct);
 
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(CostBasis.Reported, record.CostBasis);
-        Assert.Equal((record.InputTokens * 0.001m) + (record.OutputTokens * 0.002m), record.CostUsd);
+        Assert.Equal((record.InputTokens * 3 * InputPrice) + (record.OutputTokens * 3 * OutputPrice), record.CostUsd);
     }
 
     [Fact]

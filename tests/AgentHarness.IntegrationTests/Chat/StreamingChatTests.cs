@@ -88,7 +88,10 @@ public sealed class StreamingChatTests
         Assert.Equal(UsageOutcome.Incomplete, record.Outcome);
         Assert.True(record.Streaming);
         Assert.NotNull(record.Error);
-        Assert.Equal(0, record.OutputTokens);
+
+        // No usage event arrived: the record shows the tokens it was charged for, counted from what arrived.
+        Assert.True(record.OutputTokens > 0);
+        Assert.True(record.InputTokens > 0);
     }
 
     [Fact]

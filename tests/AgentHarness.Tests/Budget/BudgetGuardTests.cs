@@ -542,6 +542,7 @@ public sealed class BudgetGuardTests
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(0m, record.CostUsd);
         Assert.Equal(0m, run.SpentUsd);
+        await store.Settled.WaitAsync(Ct);
         Assert.Equal(new BudgetCounterState(0m, 0m), await store.GetAsync(store.LastKey!, Ct));
     }
 
@@ -669,8 +670,12 @@ public sealed class BudgetGuardTests
     private sealed class CancellingStore(CancellationTokenSource caller) : IBudgetStore
     {
         private readonly AgentHarness.Budget.Internal.InMemoryBudgetStore _inner = new(TimeProvider.System);
+        private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string? LastKey { get; private set; }
+
+        /// <summary>Completes when the reservation has been settled: the store answers after the caller cancelled, so the release may come after the call's end.</summary>
+        public Task Settled => _settled.Task;
 
         public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, decimal amountUsd, CancellationToken cancellationToken)
         {
@@ -680,8 +685,12 @@ public sealed class BudgetGuardTests
             return result;
         }
 
-        public ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken) =>
-            _inner.SettleAsync(counters, reservedUsd, actualUsd, cancellationToken);
+        public async ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+        {
+            var states = await _inner.SettleAsync(counters, reservedUsd, actualUsd, cancellationToken);
+            _settled.TrySetResult();
+            return states;
+        }
 
         public ValueTask<BudgetCounterState> GetAsync(string key, CancellationToken cancellationToken) => _inner.GetAsync(key, cancellationToken);
     }

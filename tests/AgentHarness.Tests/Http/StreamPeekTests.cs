@@ -39,7 +39,7 @@ public sealed class StreamPeekTests
     };
 
     private static async Task<PeekResult> PeekAsync(byte[][] reads) =>
-        await StreamPeek.ReadUntilOutputAsync(new StallingStream(reads, end: true), Limits, Ct);
+        await StreamPeek.ReadUntilOutputAsync(new StallingStream(reads, end: true), Limits, synchronous: false, Ct);
 
     [Theory]
     [MemberData(nameof(Streams))]
@@ -103,7 +103,7 @@ public sealed class StreamPeekTests
     {
         var body = new EndlessStream(Encoding.UTF8.GetBytes(RoleOnly + "data: {\"choices\":[{\"delta\":{\"content\":\""), "x"u8.ToArray());
 
-        var peek = await StreamPeek.ReadUntilOutputAsync(body, Limits, Ct);
+        var peek = await StreamPeek.ReadUntilOutputAsync(body, Limits, synchronous: false, Ct);
 
         Assert.Equal("the stream sent an event larger than MaxStreamEventBytes (16384 bytes) before any output", peek.Failure);
         Assert.True(body.Pulled <= 2 * Limits.MaxStreamEventBytes, $"pulled {body.Pulled} bytes");
@@ -114,7 +114,7 @@ public sealed class StreamPeekTests
     {
         var body = new EndlessStream(Encoding.UTF8.GetBytes(RoleOnly), ": keep-alive\n\n"u8.ToArray());
 
-        var peek = await StreamPeek.ReadUntilOutputAsync(body, Limits, Ct);
+        var peek = await StreamPeek.ReadUntilOutputAsync(body, Limits, synchronous: false, Ct);
 
         Assert.Equal("no output within the first 65536 bytes of the stream (MaxResponseBytes)", peek.Failure);
         Assert.Equal(Limits.MaxResponseBytes, body.Pulled);

@@ -28,8 +28,8 @@ public sealed class CooldownTrackerTests
     {
         var tracker = Create();
 
-        tracker.ReportFailure(Key);
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
 
         Assert.True(tracker.TryAcquire(Key, out var isProbe));
         Assert.False(isProbe);
@@ -72,14 +72,14 @@ public sealed class CooldownTrackerTests
     {
         var tracker = Create();
 
-        tracker.ReportFailure(Key);
-        tracker.ReportFailure(Key);
-        tracker.ReportSuccess(Key);
-        tracker.ReportFailure(Key);
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportSuccess(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
 
         Assert.True(tracker.TryAcquire(Key, out _));
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: false);
         Assert.False(tracker.TryAcquire(Key, out _));
     }
 
@@ -123,7 +123,7 @@ public sealed class CooldownTrackerTests
         Assert.True(tracker.TryAcquire(Key, out var isProbe));
         Assert.True(isProbe);
 
-        tracker.ReportSuccess(Key);
+        tracker.ReportSuccess(Key, isProbe: true);
 
         for (var i = 0; i < 10; i++)
         {
@@ -134,8 +134,8 @@ public sealed class CooldownTrackerTests
         Assert.Null(tracker.RemainingCooldown(Key));
 
         // Closing reset the count: it takes a full run of failures to open again.
-        tracker.ReportFailure(Key);
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
         Assert.True(tracker.TryAcquire(Key, out _));
     }
 
@@ -147,7 +147,7 @@ public sealed class CooldownTrackerTests
         _time.Advance(Period);
         Assert.True(tracker.TryAcquire(Key, out _));
 
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: true);
 
         Assert.Equal(Period, tracker.RemainingCooldown(Key));
         _time.Advance(Period - TimeSpan.FromTicks(1));
@@ -166,9 +166,9 @@ public sealed class CooldownTrackerTests
         _time.Advance(TimeSpan.FromSeconds(20));
 
         // Calls that started before the cooldown opened fail late.
-        tracker.ReportFailure(Key);
-        tracker.ReportFailure(Key);
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Key, isProbe: false);
 
         Assert.Equal(TimeSpan.FromSeconds(10), tracker.RemainingCooldown(Key));
         _time.Advance(TimeSpan.FromSeconds(10));
@@ -183,18 +183,116 @@ public sealed class CooldownTrackerTests
         Open(tracker, Key);
         _time.Advance(TimeSpan.FromSeconds(5));
 
-        tracker.ReportSuccess(Key);
+        tracker.ReportSuccess(Key, isProbe: false);
 
         Assert.False(tracker.TryAcquire(Key, out _));
         Assert.Equal(TimeSpan.FromSeconds(25), tracker.RemainingCooldown(Key));
     }
 
     [Fact]
+    public void ReportFailure_NotTheProbeWhileProbing_DoesNotReopen()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+
+        // A call that started before the cooldown fails while the probe is in flight.
+        tracker.ReportFailure(Key, isProbe: false);
+
+        Assert.Equal(TimeSpan.Zero, tracker.RemainingCooldown(Key));
+        tracker.ReportSuccess(Key, isProbe: true);
+        Assert.True(tracker.TryAcquire(Key, out var again));
+        Assert.False(again);
+        Assert.Null(tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void ReportSuccess_NotTheProbeWhileProbing_DoesNotClose()
+    {
+        var tracker = Create();
+        Open(tracker, Key);
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+
+        tracker.ReportSuccess(Key, isProbe: false);
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.False(tracker.TryAcquire(Key, out _));
+        }
+
+        // The probe still decides: its failure reopens the cooldown for a full period.
+        tracker.ReportFailure(Key, isProbe: true);
+        Assert.Equal(Period, tracker.RemainingCooldown(Key));
+    }
+
+    [Fact]
+    public void ReportSuccess_AfterFailures_RemovesTheKeysState()
+    {
+        var tracker = Create();
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportFailure(Other, isProbe: false);
+        Assert.Equal(2, tracker.Count);
+
+        tracker.ReportSuccess(Key, isProbe: false);
+
+        Assert.Equal(1, tracker.Count);
+        Open(tracker, Other);
+        _time.Advance(Period);
+        Assert.True(tracker.TryAcquire(Other, out var isProbe));
+        tracker.ReportSuccess(Other, isProbe);
+        Assert.Equal(0, tracker.Count);
+    }
+
+    [Fact]
+    public void ReportFailure_TenThousandDistinctFailingKeys_HoldsAtMostTheCapacity()
+    {
+        var tracker = Create();
+        var most = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            tracker.ReportFailure($"gateway/made-up-{i}", isProbe: false);
+            most = Math.Max(most, tracker.Count);
+        }
+
+        Assert.Equal(CooldownTracker.DefaultCapacity, most);
+
+        // Partial counts are dropped to make room, but a real failing key still cools down.
+        Open(tracker, Key);
+        Assert.False(tracker.TryAcquire(Key, out _));
+    }
+
+    [Fact]
+    public void ReportFailure_FullOfRunningCooldowns_KeepsThemAndSweepsThemOnceOver()
+    {
+        var tracker = new CooldownTracker(_time, 1, Period, capacity: 100);
+        for (var i = 0; i < 10_000; i++)
+        {
+            tracker.ReportFailure($"gateway/made-up-{i}", isProbe: false);
+            Assert.True(tracker.Count <= 100);
+        }
+
+        // The first hundred still cool down; the rest could not be stored.
+        Assert.False(tracker.TryAcquire("gateway/made-up-0", out _));
+        Assert.False(tracker.TryAcquire("gateway/made-up-99", out _));
+        Assert.True(tracker.TryAcquire("gateway/made-up-100", out _));
+
+        // Once their period is over they make room for new keys.
+        _time.Advance(Period);
+        tracker.ReportFailure(Key, isProbe: false);
+        Assert.False(tracker.TryAcquire(Key, out _));
+        Assert.Equal(1, tracker.Count);
+    }
+
+    [Fact]
     public void Keys_AreIndependent()
     {
         var tracker = Create();
-        tracker.ReportFailure(Other);
-        tracker.ReportFailure(Other);
+        tracker.ReportFailure(Other, isProbe: false);
+        tracker.ReportFailure(Other, isProbe: false);
         Open(tracker, Key);
 
         Assert.False(tracker.TryAcquire(Key, out _));
@@ -203,12 +301,12 @@ public sealed class CooldownTrackerTests
         Assert.Null(tracker.RemainingCooldown(Other));
 
         // Other's count is its own: one more failure opens it, Key's probe is unaffected.
-        tracker.ReportFailure(Other);
+        tracker.ReportFailure(Other, isProbe: false);
         Assert.False(tracker.TryAcquire(Other, out _));
         _time.Advance(Period);
         Assert.True(tracker.TryAcquire(Key, out var keyProbe));
         Assert.True(keyProbe);
-        tracker.ReportSuccess(Key);
+        tracker.ReportSuccess(Key, isProbe: true);
         Assert.True(tracker.TryAcquire(Other, out var otherProbe));
         Assert.True(otherProbe);
     }
@@ -269,7 +367,7 @@ public sealed class CooldownTrackerTests
         Assert.True(tracker.TryAcquire(Key, out var second));
         Assert.True(second);
         Assert.False(tracker.TryAcquire(Key, out _));
-        tracker.ReportSuccess(Key);
+        tracker.ReportSuccess(Key, isProbe: true);
         Assert.True(tracker.TryAcquire(Key, out var third));
         Assert.False(third);
     }
@@ -292,7 +390,7 @@ public sealed class CooldownTrackerTests
     {
         var tracker = new CooldownTracker(_time, 1, Period);
 
-        tracker.ReportFailure(Key);
+        tracker.ReportFailure(Key, isProbe: false);
 
         Assert.False(tracker.TryAcquire(Key, out _));
     }
@@ -303,14 +401,15 @@ public sealed class CooldownTrackerTests
         Assert.Throws<ArgumentNullException>(() => new CooldownTracker(null!, 3, Period));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CooldownTracker(_time, 0, Period));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CooldownTracker(_time, 3, TimeSpan.FromTicks(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CooldownTracker(_time, 3, Period, capacity: 0));
     }
 
     [Fact]
     public void ClosedKey_HotPath_AllocatesNothing()
     {
         var tracker = Create();
-        tracker.ReportFailure(Key);
-        tracker.ReportSuccess(Key);
+        tracker.ReportFailure(Key, isProbe: false);
+        tracker.ReportSuccess(Key, isProbe: false);
         Exercise(tracker);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -326,8 +425,8 @@ public sealed class CooldownTrackerTests
                 _ = tracker.TryAcquire(Key, out _);
                 _ = tracker.TryAcquire(Other, out _);
                 _ = tracker.IsAvailable(Key);
-                tracker.ReportSuccess(Key);
-                tracker.ReportSuccess(Other);
+                tracker.ReportSuccess(Key, isProbe: false);
+                tracker.ReportSuccess(Other, isProbe: false);
             }
         }
     }
@@ -338,7 +437,7 @@ public sealed class CooldownTrackerTests
     {
         for (var i = 0; i < 3; i++)
         {
-            tracker.ReportFailure(key);
+            tracker.ReportFailure(key, isProbe: false);
         }
     }
 }

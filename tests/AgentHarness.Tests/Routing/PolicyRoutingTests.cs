@@ -711,4 +711,192 @@ public sealed class PolicyRoutingTests
 
         Assert.Equal(["openai.test", "mistral.test"], mock.Requests.Select(r => r.Uri.Host));
     }
+
+    [Fact]
+    public async Task Cooldown_StreamsBreakingWithThresholdTwo_CoolTheModelDownAfterTwo()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("gpt-4.1", ["a", "b"], done: false, usage: false)));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["ok"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", _ => { }, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => o.FailuresBeforeCooldown = 2);
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAsync<StreamInterruptedException>(() => StreamTextAsync(client));
+        }
+
+        Assert.Equal("ok", await StreamTextAsync(client));
+        Assert.Equal(["openai.test", "openai.test", "mistral.test"], mock.Requests.Select(r => r.Uri.Host));
+    }
+
+    [Fact]
+    public async Task Cooldown_CallerClosesOrCancelsHealthyStreams_DoesNotCoolTheModel()
+    {
+        var mock = new RecordingMock();
+        // Long enough that the client's first read cannot reach the end marker.
+        var parts = Enumerable.Repeat("word ", 5000).ToArray();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("gpt-4.1", parts)));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["ok"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", _ => { }, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => o.FailuresBeforeCooldown = 1);
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+
+        await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+            break;
+        }
+
+        using (var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: cts.Token))
+                {
+                    await cts.CancelAsync();
+                }
+            });
+        }
+
+        await StreamTextAsync(client);
+
+        Assert.Equal(["openai.test", "openai.test", "openai.test"], mock.Requests.Select(r => r.Uri.Host));
+        Assert.Equal([UsageOutcome.Incomplete, UsageOutcome.Canceled], host.Ledger.GetRecords().Take(2).Select(r => r.Outcome));
+    }
+
+    [Fact]
+    public async Task Cooldown_ProbeStreamClosedByTheCaller_ReleasesTheProbe()
+    {
+        var mock = new RecordingMock();
+        var parts = Enumerable.Repeat("word ", 5000).ToArray();
+        mock.RespondSequence(
+            "https://openai.test/v1/chat/completions",
+            _ => Responses.Error(HttpStatusCode.ServiceUnavailable),
+            _ => Responses.EventStream(Responses.ChatStream("gpt-4.1", parts)));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.EventStream(Responses.ChatStream("mistral-large", ["ok"])));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => { o.FailuresBeforeCooldown = 1; o.CooldownPeriod = TimeSpan.FromSeconds(30); });
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+        await StreamTextAsync(client);
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+
+        // The probe's stream is healthy, but the caller stops after the first update.
+        await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+            break;
+        }
+
+        // Neither a failure (no new period) nor held: the next call probes at once, and its success closes the cooldown.
+        await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+        }
+
+        await StreamTextAsync(client);
+        Assert.Equal(["openai.test", "mistral.test", "openai.test", "openai.test", "openai.test"], mock.Requests.Select(r => r.Uri.Host));
+    }
+
+    [Fact]
+    public async Task Cooldown_ProbeStream_HoldsTheProbeUntilItEnds()
+    {
+        var mock = new RecordingMock();
+        mock.RespondSequence(
+            "https://openai.test/v1/chat/completions",
+            _ => Responses.Error(HttpStatusCode.ServiceUnavailable),
+            r => r.Body.Contains("\"stream\":true", StringComparison.Ordinal)
+                ? Responses.EventStream(Responses.ChatStream("gpt-4.1", ["probe"]))
+                : Responses.Json(Responses.ChatJson("gpt-4.1")));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => { o.FailuresBeforeCooldown = 1; o.CooldownPeriod = TimeSpan.FromSeconds(30); });
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+        await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+
+        var probe = client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct).GetAsyncEnumerator(Ct);
+        Assert.True(await probe.MoveNextAsync());
+
+        // While the probe streams, its outcome is not known: other calls still pass the model over.
+        await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        while (await probe.MoveNextAsync())
+        {
+        }
+
+        await probe.DisposeAsync();
+        await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        Assert.Equal(["openai.test", "mistral.test", "openai.test", "mistral.test", "openai.test"], mock.Requests.Select(r => r.Uri.Host));
+        Assert.Contains(host.Ledger.GetRecords(), r => r.Attempts[0].Error == "skipped: cooling down, a probe call is in flight");
+    }
+
+    [Theory]
+    [InlineData(RoutingStrategy.Fallback)]
+    [InlineData(RoutingStrategy.Weighted)]
+    [InlineData(RoutingStrategy.RoundRobin)]
+    [InlineData(RoutingStrategy.LowestLatency)]
+    [InlineData(RoutingStrategy.LowestCost)]
+    public async Task Cooldown_CandidateCoolingDown_IsListedAsSkippedWhenAnotherAnswers(RoutingStrategy strategy)
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "pool", p => { p.Strategy = strategy; p.AttemptsPerModel = 1; }, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => { o.FailuresBeforeCooldown = 1; o.CooldownPeriod = TimeSpan.FromSeconds(30); });
+        });
+        var client = host.Harness.GetChatClient("policy/pool");
+
+        // Until openai has failed once (a weighted draw may start with either member), then once while it cools down.
+        for (var i = 0; i < 64 && !mock.Requests.Any(r => r.Uri.Host == "openai.test"); i++)
+        {
+            await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        }
+
+        await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        var last = host.Ledger.GetRecords()[^1].Attempts;
+        Assert.Equal(
+            [("openai", AttemptOutcome.Skipped), ("mistral", AttemptOutcome.Succeeded)],
+            last.Select(a => (a.Provider, a.Outcome)));
+        Assert.StartsWith("skipped: cooling down for ", last[0].Error, StringComparison.Ordinal);
+        Assert.Single(mock.Requests, r => r.Uri.Host == "openai.test");
+    }
+
+    [Fact]
+    public async Task Cooldown_CoolingCandidateReachedLast_IsListedOnce()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
+            b.Configure(o => o.FailuresBeforeCooldown = 1);
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+        await Assert.ThrowsAsync<AllCandidatesFailedException>(() => client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        var ex = await Assert.ThrowsAsync<AllCandidatesFailedException>(() => client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        Assert.Equal(["openai", "mistral"], ex.Attempts.Select(a => a.Provider));
+    }
 }

@@ -474,4 +474,100 @@ public sealed class RoutingHandlerTests
         Assert.Equal(2, mock.Requests.Count);
         Assert.Single(provider.GetRequiredService<IUsageLedger>().GetRecords());
     }
+
+    [Fact]
+    public async Task Send_SynchronousCall_UsesOnlyTheSynchronousInnerSendOnTheCallersThread()
+    {
+        var thread = Environment.CurrentManagedThreadId;
+        var syncOnly = new ScriptedHandler(allowAsync: false);
+        var both = new ScriptedHandler(allowAsync: true);
+        using var syncHost = FallbackHost(syncOnly);
+        using var asyncHost = FallbackHost(both);
+
+        using (syncHost.Harness.BeginRun("sync-agent", r => r.Customer = "acme"))
+        {
+            var completion = syncHost.Harness.GetChatClient("policy/chain").CompleteChat([new UserChatMessage("a")], cancellationToken: Ct);
+            Assert.Equal("claude", completion.Value.Model);
+            var text = string.Concat(syncHost.Harness.GetChatClient("policy/chain").CompleteChatStreaming([new UserChatMessage("a")], cancellationToken: Ct)
+                .SelectMany(u => u.ContentUpdate).Select(p => p.Text));
+            Assert.Equal("hello", text);
+        }
+
+        using (asyncHost.Harness.BeginRun("sync-agent", r => r.Customer = "acme"))
+        {
+            await asyncHost.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+            await foreach (var _ in asyncHost.Harness.GetChatClient("policy/chain").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+            {
+            }
+        }
+
+        // Every attempt went through Send on the caller's thread: nothing waited on another pool thread.
+        Assert.Equal(6, syncOnly.Sent.Count);
+        Assert.All(syncOnly.Sent, s => Assert.Equal((true, thread), (s.Synchronous, s.Thread)));
+        Assert.All(both.Sent, s => Assert.False(s.Synchronous));
+
+        // The same routing, keys, metadata headers and bodies as the asynchronous path.
+        Assert.Equal(both.Sent.Select(Describe), syncOnly.Sent.Select(Describe));
+        Assert.Contains(syncOnly.Sent, s => s.Headers.Contains("X-Requesty-Agent=sync-agent", StringComparer.Ordinal));
+        Assert.Equal(asyncHost.Ledger.GetRecords().Select(Summary), syncHost.Ledger.GetRecords().Select(Summary));
+        Assert.Equal(
+            [AttemptOutcome.Failed, AttemptOutcome.Failed, AttemptOutcome.Succeeded],
+            syncHost.Ledger.GetRecords()[0].Attempts.Select(a => a.Outcome));
+
+        static string Describe(ScriptedHandler.Request r) => $"{r.Uri} {string.Join(",", r.Headers)} {r.Body}";
+
+        static string Summary(UsageRecord r) =>
+            $"{r.ModelRequested} {r.ModelUsed} {r.Provider} {r.Outcome} {r.Streaming} {r.InputTokens} {r.OutputTokens} {r.Agent} {string.Join(",", r.Metadata)} "
+            + string.Join(";", r.Attempts.Select(a => $"{a.Provider}/{a.Model} {a.Outcome} {a.StatusCode} {a.Error}"));
+
+        static TestHarness FallbackHost(ScriptedHandler transport) => TestHarness.Create(transport, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            b.Configure(o => o.Policies["chain"] = new PolicyOptions
+            {
+                RetryBaseDelay = TimeSpan.Zero,
+                AttemptsPerModel = 2,
+                Models = { new PolicyMemberOptions { Model = "openai/gpt-4.1" }, new PolicyMemberOptions { Model = "anthropic/claude" } },
+            });
+        });
+    }
+
+    /// <summary>
+    /// A provider transport that answers openai with 503 and the gateway with an answer or a stream,
+    /// recording whether each request came through <c>Send</c> or <c>SendAsync</c>.
+    /// </summary>
+    private sealed class ScriptedHandler(bool allowAsync) : HttpMessageHandler
+    {
+        public List<Request> Sent { get; } = [];
+
+        protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Answer(request, synchronous: true);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            allowAsync
+                ? Task.FromResult(Answer(request, synchronous: false))
+                : throw new InvalidOperationException("A synchronous call used the asynchronous send.");
+
+        private HttpResponseMessage Answer(HttpRequestMessage request, bool synchronous)
+        {
+            using var reader = new StreamReader(request.Content!.ReadAsStream());
+            var body = reader.ReadToEnd();
+            var headers = request.Headers.Select(h => $"{h.Key}={string.Join("|", h.Value)}").Order(StringComparer.Ordinal).ToArray();
+            lock (Sent)
+            {
+                Sent.Add(new Request(request.RequestUri!, headers, body, synchronous, Environment.CurrentManagedThreadId));
+            }
+
+            if (request.RequestUri!.Host == "openai.test")
+            {
+                return Responses.Error(HttpStatusCode.ServiceUnavailable);
+            }
+
+            return body.Contains("\"stream\":true", StringComparison.Ordinal)
+                ? Responses.EventStream(Responses.ChatStream("claude", ["hel", "lo"]))
+                : Responses.Json(Responses.ChatJson("claude"));
+        }
+
+        public sealed record Request(Uri Uri, string[] Headers, string Body, bool Synchronous, int Thread);
+    }
 }

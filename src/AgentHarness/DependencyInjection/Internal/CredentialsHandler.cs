@@ -1,3 +1,4 @@
+using AgentHarness.Http.Internal;
 using AgentHarness.Internal;
 using AgentHarness.Routing.Internal;
 
@@ -20,7 +21,7 @@ namespace AgentHarness.DependencyInjection.Internal;
 /// builds from it, and the body the caller gets all lack the key.
 /// </para>
 /// </remarks>
-internal sealed class CredentialsHandler(KeyRedactor redactor) : DelegatingHandler
+internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBytes) : DelegatingHandler
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -33,7 +34,8 @@ internal sealed class CredentialsHandler(KeyRedactor redactor) : DelegatingHandl
 
         try
         {
-            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            // Held to the answer cap like any body: an error status is no licence to inflate without limit.
+            var body = await BoundedContent.ReadAsync(response.Content, maxResponseBytes, cancellationToken).ConfigureAwait(false);
             Replace(response, body);
             return response;
         }
@@ -55,9 +57,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor) : DelegatingHandl
 
         try
         {
-            using var buffer = new MemoryStream();
-            response.Content.ReadAsStream(cancellationToken).CopyTo(buffer);
-            Replace(response, buffer.ToArray());
+            Replace(response, BoundedContent.Read(response.Content, maxResponseBytes, cancellationToken));
             return response;
         }
         catch

@@ -43,7 +43,7 @@ internal sealed class CredentialsHandlerFilter : IHttpMessageHandlerBuilderFilte
             }
 
             NoRedirects(builder.PrimaryHandler);
-            builder.PrimaryHandler = new CredentialsHandler(builder.Services.GetRequiredService<KeyRedactor>())
+            builder.PrimaryHandler = new CredentialsHandler(builder.Services.GetRequiredService<KeyRedactor>(), builder.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentHarnessOptions>>().Value.MaxResponseBytes)
             {
                 InnerHandler = builder.PrimaryHandler,
             };

@@ -63,8 +63,8 @@ internal static class BoundedContent
             using var stream = content.ReadAsStream(cancellationToken);
             while (true)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var read = stream.Read(accumulator.Window().Span);
+                // A blocking read takes no token: the token closes the stream instead.
+                var read = SynchronousRead.Read(stream, accumulator.Window().Span, cancellationToken);
                 if (read == 0)
                 {
                     return accumulator.ToArray();

@@ -28,6 +28,12 @@ internal sealed record StreamGuard(string Provider, string Model, TimeSpan IdleT
 /// </summary>
 internal sealed class ObservedStreamContent : HttpContent
 {
+    /// <summary>The error of a stream the caller closed before its end: the caller's choice, not the model's failure.</summary>
+    internal const string ClosedEarly = "the caller closed the stream before its end";
+
+    /// <summary>Why a stream that its caller stopped reading, without disposing it, was closed by the harness: the caller's doing, not the model's.</summary>
+    internal const string AbandonedByCaller = "nobody read the stream within its StreamIdleTimeout, so the harness closed it";
+
     private readonly HttpContent _original;
     private readonly ObservingStream _stream;
 
@@ -72,7 +78,6 @@ internal sealed class ObservedStreamContent : HttpContent
 
     private sealed class ObservingStream : Stream
     {
-        private const string ClosedEarly = "the caller closed the stream before its end";
         private const int Idle = 0;
         private const int Reading = 1;
         private const int Abandoned = 2;
@@ -263,7 +268,7 @@ internal sealed class ObservedStreamContent : HttpContent
                 return;
             }
 
-            Finish(endOfBody: false, $"nobody read the stream for {_guard.IdleTimeout}; the harness closed it", canceled: false);
+            Finish(endOfBody: false, AbandonedByCaller, canceled: false);
             _inner.Dispose();
         }
 
@@ -275,7 +280,7 @@ internal sealed class ObservedStreamContent : HttpContent
                 events = _observer.Events;
             }
 
-            return new StreamInterruptedException(_guard.Provider, _guard.Model, $"nobody read the stream for {_guard.IdleTimeout}, so the harness closed it", events, null);
+            return new StreamInterruptedException(_guard.Provider, _guard.Model, AbandonedByCaller, events, null);
         }
 
         private bool TryReadPrefix(Span<byte> buffer, out int read)

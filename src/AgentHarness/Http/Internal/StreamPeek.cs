@@ -24,7 +24,14 @@ internal readonly record struct PeekResult(byte[] Buffered, int Length, string? 
 /// </remarks>
 internal static class StreamPeek
 {
-    public static async Task<PeekResult> ReadUntilOutputAsync(Stream stream, BodyLimits limits, CancellationToken cancellationToken)
+    /// <param name="stream">The response stream.</param>
+    /// <param name="limits">The caps on what is buffered and on one event.</param>
+    /// <param name="synchronous">
+    /// Whether to read with <see cref="Stream.Read(Span{byte})"/>, for a synchronous client call: the task has
+    /// then completed when this returns. The token still ends a stalled read, by closing the stream.
+    /// </param>
+    /// <param name="cancellationToken">Ends the wait for output.</param>
+    public static async Task<PeekResult> ReadUntilOutputAsync(Stream stream, BodyLimits limits, bool synchronous, CancellationToken cancellationToken)
     {
         // Small on purpose: a first event is a few hundred bytes, and a read returns what has arrived.
         var buffer = new byte[Math.Min(1024, limits.MaxResponseBytes)];
@@ -43,7 +50,9 @@ internal static class StreamPeek
                 Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, limits.MaxResponseBytes));
             }
 
-            var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            var read = synchronous
+                ? SynchronousRead.Read(stream, buffer.AsSpan(length), cancellationToken)
+                : await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 observer.Complete();

@@ -15,40 +15,70 @@ namespace AgentHarness.Routing.Internal;
 /// </para>
 /// <para>
 /// Every key has its own state and its own lock, so one key's traffic never waits on another's and
-/// there is no global lock. A key is stored on its first failure only; <see cref="TryAcquire"/>,
-/// <see cref="ReportSuccess"/> and <see cref="IsAvailable"/> on a closed key take no lock and allocate
-/// nothing, because they run on every model call.
+/// there is no global lock. A key is stored on its first failure only, and removed again when a success
+/// brings it back to closed with no failures; <see cref="TryAcquire"/>, <see cref="ReportSuccess"/> and
+/// <see cref="IsAvailable"/> on a closed key take no lock and allocate nothing, because they run on every
+/// model call.
+/// </para>
+/// <para>
+/// At most <c>capacity</c> keys are stored, because the keys come from model ids that callers choose: a
+/// caller sending thousands of made-up ids that all fail must not grow the tracker for ever. When a new key
+/// finds the tracker full, the states that hold nothing back are dropped (closed ones, whose partial count
+/// is lost, and cooldowns whose period is over, which then let calls through without a probe); if every
+/// stored key is still cooling down, the new key's failure is not counted.
 /// </para>
 /// <para>
 /// Time is measured with <see cref="TimeProvider.GetTimestamp"/>, which is monotonic, so changes to the
 /// wall clock neither shorten nor extend a cooldown, and tests can drive it with a fake provider.
 /// </para>
 /// <para>
-/// Reports that arrive while a key is cooling down (not probing) come from calls that started before the
-/// cooldown opened. They are ignored: a late failure does not extend the period, and a late success does
-/// not end it early, so a burst of stale outcomes cannot make the key flap. Only the probe decides.
+/// Reports that arrive while a key is cooling down or probing, other than the probe's own, come from calls
+/// that started before the cooldown opened. They are ignored: a late failure neither extends the period nor
+/// reopens it under a probe that is doing well, and a late success neither ends it early nor closes it while
+/// the probe is still in flight, so a burst of stale outcomes cannot make the key flap. Only the probe
+/// decides, which is why every report says whether it comes from the probe.
 /// </para>
 /// </remarks>
 internal sealed class CooldownTracker
 {
+    /// <summary>
+    /// The default number of stored keys: far more than the candidates a configuration names, few enough
+    /// that a sweep of a full tracker stays cheap next to the failed call that triggers it.
+    /// </summary>
+    public const int DefaultCapacity = 1024;
+
     private readonly ConcurrentDictionary<string, State> _states = new(StringComparer.Ordinal);
     private readonly TimeProvider _timeProvider;
     private readonly int _failuresBeforeCooldown;
     private readonly TimeSpan _cooldownPeriod;
+    private readonly int _capacity;
+
+    // Only new keys arriving at a full tracker sweep, one at a time.
+    private readonly Lock _sweepGate = new();
+
+    // Stored keys, kept here because ConcurrentDictionary.Count takes every bucket lock. A slot is taken
+    // before a state is added, so the count never exceeds the capacity.
+    private int _count;
 
     /// <summary>Creates a tracker whose keys all share the same threshold and period.</summary>
     /// <param name="timeProvider">The clock; a fake one in tests.</param>
     /// <param name="failuresBeforeCooldown">How many consecutive failures open the cooldown; at least 1.</param>
     /// <param name="cooldownPeriod">How long a key is held back before a probe is allowed; not negative.</param>
-    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod)
+    /// <param name="capacity">The most keys stored at once; at least 1.</param>
+    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod, int capacity = DefaultCapacity)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentOutOfRangeException.ThrowIfLessThan(failuresBeforeCooldown, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(cooldownPeriod, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _timeProvider = timeProvider;
         _failuresBeforeCooldown = failuresBeforeCooldown;
         _cooldownPeriod = cooldownPeriod;
+        _capacity = capacity;
     }
+
+    /// <summary>Gets how many keys have a stored state (failing, cooling down or probing).</summary>
+    internal int Count => Volatile.Read(ref _count);
 
     private enum Phase
     {
@@ -69,8 +99,8 @@ internal sealed class CooldownTracker
     /// <param name="key">The candidate key.</param>
     /// <param name="isProbe">
     /// <see langword="true"/> when this caller got the single half-open probe: it must then call
-    /// <see cref="ReportSuccess"/>, <see cref="ReportFailure"/> or <see cref="ReleaseProbe"/> (in a
-    /// <c>finally</c>), or the key stays held back.
+    /// <see cref="ReportSuccess"/> or <see cref="ReportFailure"/> with <c>isProbe</c> set, or
+    /// <see cref="ReleaseProbe"/> (in a <c>finally</c>), or the key stays held back.
     /// </param>
     /// <returns>
     /// <see langword="true"/> when the key is closed, or when the cooldown is over and this caller won the probe;
@@ -92,6 +122,7 @@ internal sealed class CooldownTracker
             switch (state.Current)
             {
                 case Phase.Closed:
+                    // Also a state removed meanwhile: removal leaves it closed.
                     return true;
                 case Phase.Open when _timeProvider.GetElapsedTime(state.OpenedAt) >= _cooldownPeriod:
                     // Half-open: the lock makes this caller the only one to see Open here.
@@ -134,9 +165,12 @@ internal sealed class CooldownTracker
 
     /// <summary>
     /// Records a call that worked: resets the consecutive failure count, and closes the key when the call
-    /// was the probe. A success reported while cooling down (a call that started before the cooldown) is ignored.
+    /// was the probe. Any other success while cooling down or probing (a call that started before the
+    /// cooldown) is ignored.
     /// </summary>
-    public void ReportSuccess(string key)
+    /// <param name="key">The candidate key.</param>
+    /// <param name="isProbe">Whether the call was the probe, as <see cref="TryAcquire"/> said.</param>
+    public void ReportSuccess(string key, bool isProbe)
     {
         ArgumentNullException.ThrowIfNull(key);
         if (!_states.TryGetValue(key, out var state))
@@ -153,37 +187,73 @@ internal sealed class CooldownTracker
 
         lock (state.Gate)
         {
-            if (state.Current != Phase.Open)
+            if (state.Current == Phase.Closed || (state.Current == Phase.Probing && isProbe))
             {
-                state.Current = Phase.Closed;
-                state.Failures = 0;
+                // Closed with no failures is what a missing key means: free the slot.
+                Remove(key, state);
             }
         }
     }
 
     /// <summary>
     /// Records a failure that says the candidate is unhealthy. The <c>failuresBeforeCooldown</c>-th consecutive
-    /// failure opens the cooldown from now; a failed probe re-opens it for another full period; a failure
-    /// reported while cooling down (a call that started before the cooldown) is ignored.
+    /// failure opens the cooldown from now; a failed probe re-opens it for another full period; any other
+    /// failure while cooling down or probing (a call that started before the cooldown) is ignored.
     /// </summary>
-    public void ReportFailure(string key)
+    /// <param name="key">The candidate key.</param>
+    /// <param name="isProbe">Whether the call was the probe, as <see cref="TryAcquire"/> said.</param>
+    public void ReportFailure(string key, bool isProbe)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var state = _states.GetOrAdd(key, static _ => new State());
-        lock (state.Gate)
+        while (true)
         {
-            switch (state.Current)
+            if (!_states.TryGetValue(key, out var state))
             {
-                case Phase.Closed:
-                    if (++state.Failures >= _failuresBeforeCooldown)
-                    {
-                        Open(state);
-                    }
+                if (isProbe)
+                {
+                    // The probe's state cannot have been swept (probing states are kept): nothing to decide.
+                    return;
+                }
 
-                    break;
-                case Phase.Probing:
-                    Open(state);
-                    break;
+                if (!TryTakeSlot())
+                {
+                    // Every stored key is cooling down; counting this one would need unbounded memory.
+                    return;
+                }
+
+                var created = new State();
+                if (!_states.TryAdd(key, created))
+                {
+                    Interlocked.Decrement(ref _count);
+                    continue;
+                }
+
+                state = created;
+            }
+
+            lock (state.Gate)
+            {
+                if (state.Removed)
+                {
+                    // Removed between the lookup and the lock: count the failure on the key's new state.
+                    continue;
+                }
+
+                switch (state.Current)
+                {
+                    case Phase.Closed:
+                        if (++state.Failures >= _failuresBeforeCooldown)
+                        {
+                            Open(state);
+                        }
+
+                        break;
+                    case Phase.Probing when isProbe:
+                        Open(state);
+                        break;
+                }
+
+                return;
             }
         }
     }
@@ -239,6 +309,67 @@ internal sealed class CooldownTracker
         }
     }
 
+    /// <summary>
+    /// Takes a slot for a new key, sweeping the tracker when it is full; <see langword="false"/> when every
+    /// stored key is still holding calls back.
+    /// </summary>
+    private bool TryTakeSlot()
+    {
+        if (Interlocked.Increment(ref _count) <= _capacity)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _count);
+        lock (_sweepGate)
+        {
+            // Another sweep may have made room while this one waited.
+            if (Interlocked.Increment(ref _count) <= _capacity)
+            {
+                return true;
+            }
+
+            Interlocked.Decrement(ref _count);
+            foreach (var (key, state) in _states)
+            {
+                lock (state.Gate)
+                {
+                    // Keep what holds calls back: a cooldown still running, and a probe in flight (its report needs it).
+                    var holding = state.Current == Phase.Probing
+                        || (state.Current == Phase.Open && _timeProvider.GetElapsedTime(state.OpenedAt) < _cooldownPeriod);
+                    if (!holding && !state.Removed)
+                    {
+                        Remove(key, state);
+                    }
+                }
+            }
+
+            if (Interlocked.Increment(ref _count) <= _capacity)
+            {
+                return true;
+            }
+
+            Interlocked.Decrement(ref _count);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Drops a key's state, leaving it closed with no failures, which is how a missing key behaves. Callers
+    /// hold the state's lock; a caller that looked the state up before this and locks it afterwards sees
+    /// <see cref="State.Removed"/> and looks again.
+    /// </summary>
+    private void Remove(string key, State state)
+    {
+        state.Current = Phase.Closed;
+        state.Failures = 0;
+        state.Removed = true;
+        if (_states.TryRemove(new KeyValuePair<string, State>(key, state)))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
+
     /// <summary>Starts a full cooldown period from now. Callers hold the state's lock.</summary>
     private void Open(State state)
     {
@@ -261,5 +392,8 @@ internal sealed class CooldownTracker
 
         /// <summary>The <see cref="TimeProvider.GetTimestamp"/> at which the current cooldown began.</summary>
         public long OpenedAt;
+
+        /// <summary>Whether the state has left the dictionary; a failure that finds it so is counted on a new state.</summary>
+        public bool Removed;
     }
 }

@@ -32,6 +32,9 @@ internal sealed class LogicalCall : IStreamCompletion
     private UsageReading _reading;
     private int _finished;
 
+    // Whether the stream handed to the caller is the candidate's half-open probe; its report waits for the stream's end.
+    private bool _streamProbe;
+
     // Cost control: the call's budgets, the price of the candidate being tried, the reservation its
     // attempt holds, and what the call has been charged.
     private readonly bool _metered;
@@ -72,6 +75,12 @@ internal sealed class LogicalCall : IStreamCompletion
         _budget = _metered ? handler.Costs.Guard.ForCall(_runs, _callMetadata, Task) : null;
     }
 
+    /// <summary>
+    /// Gets a value indicating whether the call serves a synchronous client method: every send and read is
+    /// then synchronous, so the call's task has completed when <see cref="RunAsync"/> returns.
+    /// </summary>
+    public bool Synchronous { get; init; }
+
     /// <summary>Gets the run's metadata as it stood when the call began; every attempt sends the same values.</summary>
     public RunMetadata? Metadata { get; }
 
@@ -100,6 +109,7 @@ internal sealed class LogicalCall : IStreamCompletion
         Failure? lastFailure = null;
         Candidate? failedCandidate = null;
         int? failedWindow = null;
+        var heldBack = ListCoolingDown(candidates, cooldowns);
 
         foreach (var candidate in candidates)
         {
@@ -123,9 +133,11 @@ internal sealed class LogicalCall : IStreamCompletion
 
             if (!cooldowns.TryAcquire(candidate.Key, out var probe))
             {
-                Skip(candidate, cooldowns.RemainingCooldown(candidate.Key) is { } remaining && remaining > TimeSpan.Zero
-                    ? $"skipped: cooling down for {remaining}"
-                    : "skipped: cooling down, a probe call is in flight");
+                if (heldBack == 0 || !IsListed(candidate))
+                {
+                    SkipCoolingDown(candidate, cooldowns);
+                }
+
                 continue;
             }
 
@@ -137,6 +149,7 @@ internal sealed class LogicalCall : IStreamCompletion
 
             var healthFailure = false;
             var succeeded = false;
+            var streamed = false;
             try
             {
                 for (var attempt = 1; ; attempt++)
@@ -160,6 +173,7 @@ internal sealed class LogicalCall : IStreamCompletion
                     var result = await AttemptAsync(candidate, settings, total).ConfigureAwait(false);
                     if (result.Failure is not { } failure)
                     {
+                        streamed = result.Response!.Content is ObservedStreamContent;
                         succeeded = true;
                         if (result.Response!.Content is not ObservedStreamContent)
                         {
@@ -242,13 +256,19 @@ internal sealed class LogicalCall : IStreamCompletion
             finally
             {
                 // One report per candidate per call: a call's own retries never put its candidate in cooldown midway.
-                if (succeeded)
+                if (streamed)
                 {
-                    cooldowns.ReportSuccess(candidate.Key);
+                    // A stream handed over says nothing yet: it reports once it ends (OnStreamCompleted), and a
+                    // probe keeps its slot until then.
+                    _streamProbe = probe;
+                }
+                else if (succeeded)
+                {
+                    cooldowns.ReportSuccess(candidate.Key, probe);
                 }
                 else if (healthFailure)
                 {
-                    cooldowns.ReportFailure(candidate.Key);
+                    cooldowns.ReportFailure(candidate.Key, probe);
                 }
                 else if (probe)
                 {
@@ -290,13 +310,35 @@ internal sealed class LogicalCall : IStreamCompletion
         }
 
         var outcome = endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete;
-        if (outcome == UsageOutcome.Incomplete && _current is { } candidate)
+        if (_current is { } candidate)
         {
-            // A model that keeps breaking its streams must cool down like one that refuses them.
-            _handler.Cooldowns.ReportFailure(candidate.Key);
+            ReportStreamHealth(candidate, outcome, error);
         }
 
         Finish(outcome, 200, error);
+    }
+
+    /// <summary>
+    /// The stream's one cooldown report, made when it ends: a model that keeps breaking its streams must cool
+    /// down like one that refuses them, while a caller that stops reading or cancels says nothing about the model.
+    /// </summary>
+    private void ReportStreamHealth(Candidate candidate, UsageOutcome outcome, string? error)
+    {
+        var cooldowns = _handler.Cooldowns;
+        if (outcome == UsageOutcome.Succeeded)
+        {
+            cooldowns.ReportSuccess(candidate.Key, _streamProbe);
+        }
+        else if (outcome == UsageOutcome.Incomplete
+            && !string.Equals(error, ObservedStreamContent.ClosedEarly, StringComparison.Ordinal)
+            && !string.Equals(error, ObservedStreamContent.AbandonedByCaller, StringComparison.Ordinal))
+        {
+            cooldowns.ReportFailure(candidate.Key, _streamProbe);
+        }
+        else if (_streamProbe)
+        {
+            cooldowns.ReleaseProbe(candidate.Key);
+        }
     }
 
     public void Finish(UsageOutcome outcome, int? statusCode, string? error)
@@ -664,7 +706,16 @@ internal sealed class LogicalCall : IStreamCompletion
     {
         try
         {
-            await System.Threading.Tasks.Task.Delay(delay, time, total.Token).ConfigureAwait(false);
+            var wait = System.Threading.Tasks.Task.Delay(delay, time, total.Token);
+            if (Synchronous)
+            {
+                // The synchronous caller's thread waits here rather than handing the rest of the call to the pool.
+                wait.GetAwaiter().GetResult();
+            }
+            else
+            {
+                await wait.ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (_callerToken.IsCancellationRequested)
         {
@@ -678,6 +729,46 @@ internal sealed class LogicalCall : IStreamCompletion
 
     private void Skip(Candidate candidate, string reason) =>
         _attempts.Add(new UsageAttempt(candidate.Provider.Name, candidate.Model, AttemptOutcome.Skipped, null, reason, TimeSpan.Zero));
+
+    private void SkipCoolingDown(Candidate candidate, CooldownTracker cooldowns) =>
+        Skip(candidate, cooldowns.RemainingCooldown(candidate.Key) is { } remaining && remaining > TimeSpan.Zero
+            ? $"skipped: cooling down for {remaining}"
+            : "skipped: cooling down, a probe call is in flight");
+
+    /// <summary>
+    /// Lists, before anything is tried, every candidate held back because it cools down: the plan moved it
+    /// behind the others, so a call answered before reaching it must still say it was passed over. One that
+    /// is still cooling when its turn comes is not listed twice; one whose cooldown ended meanwhile is tried.
+    /// </summary>
+    /// <returns>How many were listed.</returns>
+    private int ListCoolingDown(IReadOnlyList<Candidate> candidates, CooldownTracker cooldowns)
+    {
+        var listed = 0;
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            if (cooldowns.RemainingCooldown(candidates[i].Key) is not null)
+            {
+                SkipCoolingDown(candidates[i], cooldowns);
+                listed++;
+            }
+        }
+
+        return listed;
+    }
+
+    /// <summary>Whether the candidate already has an entry in the attempts (the cooldown list comes first).</summary>
+    private bool IsListed(Candidate candidate)
+    {
+        for (var i = 0; i < _attempts.Count; i++)
+        {
+            if (string.Equals(_attempts[i].Provider, candidate.Provider.Name, StringComparison.Ordinal) && string.Equals(_attempts[i].Model, candidate.Model, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private HttpResponseMessage Final(HttpResponseMessage? response, Exception? exception, Failure failure)
     {
@@ -737,14 +828,18 @@ internal sealed class LogicalCall : IStreamCompletion
         HttpResponseMessage? response = null;
         try
         {
-            response = await _handler.SendInnerAsync(attempt, linked.Token).ConfigureAwait(false);
+            response = Synchronous
+                ? _handler.SendInner(attempt, linked.Token)
+                : await _handler.SendInnerAsync(attempt, linked.Token).ConfigureAwait(false);
             response.RequestMessage = _request;
             var status = (int)response.StatusCode;
             if (!IsEventStream(response))
             {
                 // A body that is not streamed is read inside the attempt, so the attempt timeout covers
                 // it, its usage is known when the call ends, and an error body can be classified.
-                var bytes = await BoundedContent.ReadAsync(response.Content, _handler.Limits.MaxResponseBytes, linked.Token).ConfigureAwait(false);
+                var bytes = Synchronous
+                    ? BoundedContent.Read(response.Content, _handler.Limits.MaxResponseBytes, linked.Token)
+                    : await BoundedContent.ReadAsync(response.Content, _handler.Limits.MaxResponseBytes, linked.Token).ConfigureAwait(false);
                 var buffered = new ByteArrayContent(bytes);
                 foreach (var header in response.Content.Headers.NonValidated)
                 {
@@ -798,13 +893,15 @@ internal sealed class LogicalCall : IStreamCompletion
     private async Task<AttemptResult> PeekAsync(Candidate candidate, RouteSettings settings, HttpResponseMessage response, CancellationTokenSource total, long started)
     {
         var time = _handler.TimeProvider;
-        var stream = await response.Content.ReadAsStreamAsync(total.Token).ConfigureAwait(false);
+        var stream = Synchronous
+            ? response.Content.ReadAsStream(total.Token)
+            : await response.Content.ReadAsStreamAsync(total.Token).ConfigureAwait(false);
         using var firstToken = new CancellationTokenSource(settings.FirstTokenTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(total.Token, firstToken.Token);
         PeekResult peek;
         try
         {
-            peek = await StreamPeek.ReadUntilOutputAsync(stream, _handler.Limits, linked.Token).ConfigureAwait(false);
+            peek = await StreamPeek.ReadUntilOutputAsync(stream, _handler.Limits, Synchronous, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (firstToken.IsCancellationRequested && !total.IsCancellationRequested)
         {

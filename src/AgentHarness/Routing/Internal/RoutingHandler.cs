@@ -38,26 +38,40 @@ internal sealed partial class RoutingHandler(
     /// <summary>Gets how much of an answer a call holds at once.</summary>
     internal BodyLimits Limits { get; } = BodyLimits.From(options.Value);
 
+    /// <summary>Marks a request sent through <see cref="Send"/>, so that its logical call runs synchronously.</summary>
+    internal static readonly HttpRequestOptionsKey<bool> SynchronousKey = new("AgentHarness.Synchronous");
+
     /// <summary>
-    /// Serves the official client's synchronous methods through the same pipeline. The attempts
-    /// run on the asynchronous path and this thread waits for them: routing, keys, metadata and
-    /// records must not depend on which method the application called.
+    /// Serves the official client's synchronous methods through the same pipeline, in synchronous mode:
+    /// the request body, the attempts (<see cref="DelegatingHandler.Send"/> down to the socket handler),
+    /// the answer and a stream's first event are all read on this thread, so every await in
+    /// <see cref="SendAsync"/> completes synchronously and the task is done when it returns. Waiting on
+    /// it never needs another pool thread, which would starve the pool under concurrent synchronous
+    /// calls. Only a retry delay, or a budget store that completes asynchronously, blocks this thread.
+    /// Routing, keys, metadata and records do not depend on which method the application called.
     /// </summary>
-    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        request.Options.Set(SynchronousKey, true);
+        return SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+    }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
+        var synchronous = request.Options.TryGetValue(SynchronousKey, out var sync) && sync;
         var relative = RelativePathAndQuery(request.RequestUri);
         RequestBody body;
         try
         {
             // A caller who has already cancelled still gets the call's one record, with its model:
             // the official clients' bodies are in memory, so reading one costs no wait.
+            var token = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
             body = request.Content is null
                 ? RequestBody.Empty
-                : RequestBody.Parse(await request.Content.ReadAsByteArrayAsync(cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken).ConfigureAwait(false));
+                : RequestBody.Parse(synchronous
+                    ? SynchronousRead.ReadAll(request.Content, token)
+                    : await request.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -73,7 +87,7 @@ internal sealed partial class RoutingHandler(
             body = RequestBody.Parse(body.WithModel(ModelIds.Show(body.Model!)));
         }
 
-        var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken);
+        var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken) { Synchronous = synchronous };
         if (cancellationToken.IsCancellationRequested)
         {
             call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
@@ -123,6 +137,9 @@ internal sealed partial class RoutingHandler(
 
     internal Task<HttpResponseMessage> SendInnerAsync(HttpRequestMessage attempt, CancellationToken cancellationToken) =>
         base.SendAsync(attempt, cancellationToken);
+
+    internal HttpResponseMessage SendInner(HttpRequestMessage attempt, CancellationToken cancellationToken) =>
+        base.Send(attempt, cancellationToken);
 
     private static string RelativePathAndQuery(Uri? uri)
     {
