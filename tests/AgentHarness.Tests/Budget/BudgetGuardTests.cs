@@ -235,6 +235,27 @@ public sealed class BudgetGuardTests
         Assert.Equal(0m, run.ReservedUsd);
     }
 
+    [Theory]
+    [InlineData(""" "max_completion_tokens":4000,"max_tokens":10 """)]
+    [InlineData(""" "max_tokens":4000,"max_completion_tokens":10 """)]
+    [InlineData(""" "max_completion_tokens":10,"max_tokens":4000.0 """)]
+    [InlineData(""" "max_completion_tokens":10,"n":40.0 """)]
+    public async Task Reserve_RequestNamesALargerLimitOrMoreAnswersThanTheLastField_WorstCaseCountsTheLargestAndIsRefused(string limits)
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Responses.ChatJson("flat", completionTokens: 4000))));
+        using var host = TestHarness.Create(transport, b => Priced(b));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.02m);
+        using var content = System.ClientModel.BinaryContent.Create(BinaryData.FromString(
+            $$"""{"model":"openai/flat","messages":[{"role":"user","content":"hi"}],{{limits}}}"""));
+
+        // A provider may honour either field, or read a whole number written as a float: $0.40 can be sent, not $0.001.
+        await Assert.ThrowsAsync<BudgetExceededException>(() => host.Harness.GetOpenAIClient().GetChatClient("openai/flat").CompleteChatAsync(content, new System.ClientModel.Primitives.RequestOptions()));
+
+        Assert.Equal(0, transport.Calls);
+        Assert.Equal(0m, run.SpentUsd);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
+
     [Fact]
     public async Task Reserve_NestedRunsWithoutCapsInsideACappedRun_OuterCapRefusesEveryInnerCall()
     {

@@ -15,6 +15,40 @@ public sealed class RequestBodyTests
         Assert.Equal(10, body.MaxOutputTokens);
     }
 
+    [Theory]
+    [InlineData("""{"model":"m","max_tokens":4000,"max_completion_tokens":10}""", 4000)]
+    [InlineData("""{"model":"m","max_completion_tokens":4000,"max_tokens":10}""", 4000)]
+    [InlineData("""{"model":"m","max_tokens":4000,"max_tokens":10}""", 4000)]
+    [InlineData("""{"model":"m","max_completion_tokens":10,"max_tokens":4000.0}""", 4000)]
+    [InlineData("""{"model":"m","max_completion_tokens":10,"max_tokens":1e4}""", 10000)]
+    [InlineData("""{"model":"m","max_completion_tokens":10,"max_tokens":"4000"}""", 4000)]
+    [InlineData("""{"model":"m","max_output_tokens":10.5}""", 11)]
+    [InlineData("""{"model":"m","max_tokens":1e300}""", int.MaxValue)]
+    public void Parse_OutputLimitRepeatedOrSpelledLeniently_ReadsTheLargest(string json, int expected)
+    {
+        Assert.Equal(expected, RequestBody.Parse(Encoding.UTF8.GetBytes(json)).MaxOutputTokens);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","n":3}""", 3)]
+    [InlineData("""{"model":"m","n":3.0}""", 3)]
+    [InlineData("""{"model":"m","n":"3"}""", 3)]
+    [InlineData("""{"model":"m","n":3,"n":1}""", 3)]
+    [InlineData("""{"model":"m","prompt":"p","best_of":5,"n":2}""", 5)]
+    public void Parse_ChoicesAsLenientNumberOrBestOf_CountsEveryAnswerGenerated(string json, int expected)
+    {
+        Assert.Equal(expected, RequestBody.Parse(Encoding.UTF8.GetBytes(json)).Choices);
+    }
+
+    [Fact]
+    public void Parse_ObjectValuedFields_NestedModelNotTakenForTheTopLevelOne()
+    {
+        var body = RequestBody.Parse(Encoding.UTF8.GetBytes("""{"model":"openai/cheap","stream":{"model":"openai/dear"},"n":{"model":"openai/dear"},"max_tokens":{"model":"openai/dear"}}"""));
+
+        Assert.Equal("openai/cheap", body.Model);
+        Assert.Null(body.MaxOutputTokens);
+    }
+
     [Fact]
     public void WithModel_SplicesOnlyTheModelValue()
     {

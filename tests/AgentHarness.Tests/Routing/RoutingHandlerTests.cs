@@ -532,6 +532,66 @@ public sealed class RoutingHandlerTests
         });
     }
 
+    [Fact]
+    public async Task SendAsync_StreamsFirstEventIsErrorEchoingKeys_ReasonsRecordExceptionsAndWarningHaveNoKey()
+    {
+        const string OpenAIKey = "key-openai+secret/2";
+        const string GoogleKey = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q";
+        string[] keys = [OpenAIKey, GoogleKey];
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+
+        // A 200 stream whose first event is an error, echoing keys raw, JSON-escaped and URL-encoded in code and param.
+        var errorEvent = "data: " + $$$"""{"error":{"message":"Incorrect API key provided: {{{OpenAIKey.Replace("+", "\\u002b", StringComparison.Ordinal)}}}","type":"invalid_request_error","param":"{{{Uri.EscapeDataString(OpenAIKey)}}}","code":"{{{GoogleKey}}}"}}""" + "\n\n";
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.EventStream(errorEvent));
+        mock.Respond("https://google.test/v1/chat/completions", _ => Responses.EventStream(errorEvent.Replace("invalid_request_error", "server_error", StringComparison.Ordinal)));
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b => b
+                .AddProvider("openai", p => { p.BaseUrl = new Uri("https://openai.test/v1"); p.ApiKey = OpenAIKey; p.MaxRetries = 0; })
+                .AddProvider("google", p => { p.BaseUrl = new Uri("https://google.test/v1"); p.ApiKey = GoogleKey; p.MaxRetries = 0; })
+                .Configure(static o => o.Policies["review"] = new PolicyOptions
+                {
+                    AttemptsPerModel = 1,
+                    Models = { new PolicyMemberOptions { Model = "openai/gpt-4.1" }, new PolicyMemberOptions { Model = "google/gemini-2.5-pro" } },
+                }),
+            s => s.AddLogging(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(logs))));
+
+        var failed = await Assert.ThrowsAsync<AllCandidatesFailedException>(async () =>
+        {
+            await foreach (var _ in host.Harness.GetChatClient("policy/review").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+            {
+            }
+        });
+        var direct = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await foreach (var _ in host.Harness.GetChatClient("google/gemini-2.5-pro").CompleteChatStreamingAsync([new UserChatMessage("s")], cancellationToken: Ct))
+            {
+            }
+        });
+
+        Assert.Equal(3, mock.Requests.Count);
+        Assert.Contains(logs.GetSnapshot(), r => r.Id.Id == 3);
+        var records = host.Ledger.GetRecords();
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.NotEmpty(r.Attempts));
+        var texts = new List<string?> { failed.Message, direct.ToString() };
+        texts.AddRange(records.Select(r => r.Error));
+        texts.AddRange(records.SelectMany(r => r.Attempts).Select(a => a.Error));
+        texts.AddRange(LogState.Texts(logs));
+
+        // A removed key is no identifier, so the reason falls back to the event's type.
+        Assert.Equal(["HTTP 500 invalid_request_error", "HTTP 500 server_error"], records[0].Attempts.Select(a => a.Error));
+        foreach (var text in texts)
+        {
+            foreach (var key in keys)
+            {
+                Assert.DoesNotContain(key, text ?? string.Empty, StringComparison.OrdinalIgnoreCase);
+                Assert.DoesNotContain(Uri.EscapeDataString(key), text ?? string.Empty, StringComparison.OrdinalIgnoreCase);
+            }
+        }
+    }
+
     /// <summary>
     /// A provider transport that answers openai with 503 and the gateway with an answer or a stream,
     /// recording whether each request came through <c>Send</c> or <c>SendAsync</c>.

@@ -36,10 +36,10 @@ internal sealed class RequestBody
 
     public bool Stream { get; }
 
-    /// <summary>Gets <c>max_completion_tokens</c>, <c>max_output_tokens</c> or <c>max_tokens</c>, whichever is present.</summary>
+    /// <summary>Gets the largest of <c>max_completion_tokens</c>, <c>max_output_tokens</c> and <c>max_tokens</c> present, each read as a lenient provider reads it.</summary>
     public int? MaxOutputTokens { get; }
 
-    /// <summary>Gets how many answers the request asks for (<c>n</c>), at least 1: each can use the maximum output.</summary>
+    /// <summary>Gets how many answers the request has generated (the larger of <c>n</c> and <c>best_of</c>), at least 1: each can use the maximum output.</summary>
     public int Choices { get; }
 
     private int ModelStart { get; }
@@ -84,23 +84,35 @@ internal sealed class RequestBody
                 {
                     reader.Read();
                     stream = reader.TokenType == JsonTokenType.True;
+                    reader.Skip();
                 }
                 else if (reader.ValueTextEquals("max_completion_tokens"u8)
                     || reader.ValueTextEquals("max_output_tokens"u8)
                     || reader.ValueTextEquals("max_tokens"u8))
                 {
+                    // The largest of them, however often and in whatever order they come: providers differ on which
+                    // one wins, and the worst case must hold for any of them.
                     reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
+                    if (TryGetCount(ref reader, out var value))
                     {
-                        maxTokens = value;
+                        maxTokens = maxTokens is { } seen ? Math.Max(seen, value) : value;
+                    }
+                    else
+                    {
+                        reader.Skip();
                     }
                 }
-                else if (reader.ValueTextEquals("n"u8))
+                else if (reader.ValueTextEquals("n"u8) || reader.ValueTextEquals("best_of"u8))
                 {
+                    // best_of (completions) is billed for every answer generated, returned or not.
                     reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) && n > 1)
+                    if (TryGetCount(ref reader, out var n) && n > choices)
                     {
                         choices = n;
+                    }
+                    else
+                    {
+                        reader.Skip();
                     }
                 }
                 else
@@ -117,6 +129,37 @@ internal sealed class RequestBody
         }
 
         return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens, choices, modelError);
+    }
+
+    /// <summary>
+    /// Reads a count as lenient providers read it: <c>2</c>, <c>2.0</c>, <c>1e3</c> or <c>"2"</c>, a fraction rounded up
+    /// and a huge value held to <see cref="int.MaxValue"/>, so that no spelling makes a worst case smaller than what is sent.
+    /// </summary>
+    private static bool TryGetCount(ref Utf8JsonReader reader, out int count)
+    {
+        double value;
+        if (reader.TokenType == JsonTokenType.Number)
+        {
+            if (reader.TryGetInt32(out count))
+            {
+                return true;
+            }
+
+            if (!reader.TryGetDouble(out value))
+            {
+                return false;
+            }
+        }
+        else if (reader.TokenType != JsonTokenType.String
+            || reader.ValueSpan.Length > 32
+            || !double.TryParse(TryGetString(ref reader), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value))
+        {
+            count = 0;
+            return false;
+        }
+
+        count = double.IsNaN(value) ? 0 : (int)Math.Clamp(Math.Ceiling(value), int.MinValue, int.MaxValue);
+        return true;
     }
 
     /// <summary>Decodes the string token the reader is on, or returns <see langword="null"/> when its bytes are not text.</summary>

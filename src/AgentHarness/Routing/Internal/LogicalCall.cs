@@ -914,8 +914,10 @@ internal sealed class LogicalCall : IStreamCompletion
         if (peek.Failure is { } problem)
         {
             response.Dispose();
+            // An error event comes with status 200, so the credentials handler let it pass unread: a key it echoes
+            // is removed here, before the reason (quoted by the record, the exceptions and the fallback warning) is built.
             var failure = peek.ErrorEvent is { } error
-                ? FailureClassifier.Classify(500, error)
+                ? FailureClassifier.Classify(500, _handler.Redactor.RedactUtf8(error) ?? error)
                 : new Failure(FailureKind.Transient, 200, problem);
             Attempted(candidate, AttemptOutcome.Failed, 200, failure.Reason, started);
             return new AttemptResult(null, failure, null);

@@ -1,5 +1,6 @@
 using AgentHarness.Budget.Internal;
 using AgentHarness.Http.Internal;
+using AgentHarness.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -18,7 +19,8 @@ internal sealed partial class RoutingHandler(
     CostControl costs,
     TimeProvider timeProvider,
     ILogger<RoutingHandler> logger,
-    IOptions<AgentHarnessOptions> options) : DelegatingHandler
+    IOptions<AgentHarnessOptions> options,
+    KeyRedactor redactor) : DelegatingHandler
 {
     /// <summary>The address official clients are pointed at; only its path matters, the host never resolves.</summary>
     public static readonly Uri VirtualEndpoint = new("https://agentharness.invalid/v1");
@@ -34,6 +36,9 @@ internal sealed partial class RoutingHandler(
     internal CooldownTracker Cooldowns => cooldowns;
 
     internal CostControl Costs => costs;
+
+    /// <summary>Removes keys from what a 200 answer carries (a stream's error event), which the credentials handler does not see.</summary>
+    internal KeyRedactor Redactor => redactor;
 
     /// <summary>Gets how much of an answer a call holds at once.</summary>
     internal BodyLimits Limits { get; } = BodyLimits.From(options.Value);
