@@ -83,6 +83,26 @@ public sealed class ConfigurationCheckerTests
         Assert.Contains("AgentHarness:Budgets:per-customer-daily:Window is 'Daily'; use Run, Hour, Day or Month.", ex.Failures);
     }
 
+    [Theory]
+    [InlineData("FitOutputToBudget", "yes")]
+    [InlineData("MinFittedOutputTokens", "many")]
+    [InlineData("MaxResponseBytes", "32MB")]
+    [InlineData("MaxStreamEventBytes", "4 MiB")]
+    public void BindChecked_NewLimitSettingNotConvertible_FailsNamingPathAndValue(string setting, string value)
+    {
+        var ex = Fails(With(($"AgentHarness:{setting}", value)));
+
+        Assert.Contains(ex.Failures, f => f.StartsWith($"AgentHarness:{setting} is '{value}';", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BindChecked_NewSettingMisspelt_FailsNamingTheSetting()
+    {
+        var ex = Fails(With(("AgentHarness:FitOutputToBuget", "false")));
+
+        Assert.Contains(ex.Failures, static f => f.Contains("AgentHarness:FitOutputToBuget is not a setting; did you mean FitOutputToBudget?", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void BindChecked_BudgetLimitWithDecimalComma_FailsNamingPathAndValue()
     {
