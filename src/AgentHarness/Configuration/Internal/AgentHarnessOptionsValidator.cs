@@ -82,7 +82,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
 
         // A key pasted into another setting (a name, a prefix) must not reach a log through a message.
         var keys = options.Providers.Values.Select(static p => p?.ApiKey).ToList();
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(f => SafeText.WithoutKeys(f, keys)));
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(new AgentHarness.Internal.KeyRedactor(keys).Redact));
     }
 
     private void ValidateBodyLimits(AgentHarnessOptions options, List<string> failures)

@@ -359,7 +359,7 @@ internal sealed class ConfigurationChecker
         }
     }
 
-    private string WithoutSecrets(string message) => SafeText.WithoutKeys(message, secrets);
+    private string WithoutSecrets(string message) => new AgentHarness.Internal.KeyRedactor(secrets).Redact(message);
 
     private static string Show(string value, Type type) => Clip(type == typeof(Uri) ? SafeText.Url(value) : value);
 

@@ -1,17 +1,12 @@
 namespace AgentHarness.Configuration.Internal;
 
 /// <summary>
-/// Makes configured values safe to quote in a validation message, which ends up in a log: a URL
-/// without what may be a credential (its query, fragment and user information), and no API key.
+/// Makes a configured URL safe to quote in a validation message, which ends up in a log: without
+/// what may be a credential (its query, fragment and user information). Keys are removed by
+/// <see cref="AgentHarness.Internal.KeyRedactor"/>.
 /// </summary>
 internal static class SafeText
 {
-    /// <summary>What a key is replaced with in a message.</summary>
-    public const string KeyRemoved = "[key removed]";
-
-    /// <summary>Keys shorter than this are not searched for: replacing <c>k</c> everywhere would garble the message, and no real key is that short.</summary>
-    private const int MinKeyLength = 8;
-
     /// <summary>Shows a URL as written, without what may be a credential.</summary>
     /// <param name="uri">The URL, absolute or not.</param>
     /// <returns>The URL without user information, query or fragment.</returns>
@@ -38,22 +33,5 @@ internal static class SafeText
 
         var at = authorityEnd > authorityStart ? text.LastIndexOf('@', authorityEnd - 1, authorityEnd - authorityStart) : -1;
         return at >= 0 ? string.Concat(text.AsSpan(0, authorityStart), text.AsSpan(at + 1)) : text;
-    }
-
-    /// <summary>Replaces every one of <paramref name="keys"/> in <paramref name="message"/>.</summary>
-    /// <param name="message">A message that may quote a key, for example one pasted into the wrong setting.</param>
-    /// <param name="keys">The configured keys; empty and short ones are skipped.</param>
-    /// <returns>The message with each key replaced by <see cref="KeyRemoved"/>.</returns>
-    public static string WithoutKeys(string message, IEnumerable<string?> keys)
-    {
-        foreach (var key in keys)
-        {
-            if (key is { Length: >= MinKeyLength } && !string.IsNullOrWhiteSpace(key))
-            {
-                message = message.Replace(key, KeyRemoved, StringComparison.Ordinal);
-            }
-        }
-
-        return message;
     }
 }

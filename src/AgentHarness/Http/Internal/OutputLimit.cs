@@ -6,12 +6,6 @@ namespace AgentHarness.Http.Internal;
 /// <summary>Adds an output limit to a request body that has none, for a limit the budget stage sets.</summary>
 internal static class OutputLimit
 {
-    /// <summary>Whether the body already names any output limit (even with a value the parser did not read), so none may be added.</summary>
-    public static bool Mentions(ReadOnlySpan<byte> body) =>
-        body.IndexOf("\"max_tokens\""u8) >= 0
-        || body.IndexOf("\"max_completion_tokens\""u8) >= 0
-        || body.IndexOf("\"max_output_tokens\""u8) >= 0;
-
     /// <summary>Returns the body with <c>"property": tokens</c> as the first member of its top-level object.</summary>
     /// <param name="body">A JSON object; the caller checked that it is one.</param>
     /// <param name="property">The limit's property name, for example <c>max_completion_tokens</c>.</param>

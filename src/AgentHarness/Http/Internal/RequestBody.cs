@@ -9,8 +9,9 @@ namespace AgentHarness.Http.Internal;
 /// </summary>
 internal sealed class RequestBody
 {
-    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens, int choices = 1, string? modelError = null)
+    private RequestBody(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, int? maxOutputTokens, int choices = 1, string? modelError = null, bool namesOutputLimit = false)
     {
+        NamesOutputLimit = namesOutputLimit || maxOutputTokens is not null;
         ModelError = modelError;
         Choices = choices;
         Bytes = bytes;
@@ -39,6 +40,12 @@ internal sealed class RequestBody
     /// <summary>Gets the largest of <c>max_completion_tokens</c>, <c>max_output_tokens</c> and <c>max_tokens</c> present, each read as a lenient provider reads it.</summary>
     public int? MaxOutputTokens { get; }
 
+    /// <summary>
+    /// Gets a value indicating whether the body names an output limit at its top level, whatever its value
+    /// (even one that could not be read): then no other limit may be added beside it.
+    /// </summary>
+    public bool NamesOutputLimit { get; }
+
     /// <summary>Gets how many answers the request has generated (the larger of <c>n</c> and <c>best_of</c>), at least 1: each can use the maximum output.</summary>
     public int Choices { get; }
 
@@ -54,6 +61,7 @@ internal sealed class RequestBody
         int? maxTokens = null;
         var choices = 1;
         string? modelError = null;
+        var namesOutputLimit = false;
 
         var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
         try
@@ -92,6 +100,7 @@ internal sealed class RequestBody
                 {
                     // The largest of them, however often and in whatever order they come: providers differ on which
                     // one wins, and the worst case must hold for any of them.
+                    namesOutputLimit = true;
                     reader.Read();
                     if (TryGetCount(ref reader, out var value))
                     {
@@ -128,7 +137,7 @@ internal sealed class RequestBody
             return new RequestBody(bytes, null, -1, 0, false, null);
         }
 
-        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens, choices, modelError);
+        return new RequestBody(bytes, model, modelStart, modelLength, stream, maxTokens, choices, modelError, namesOutputLimit);
     }
 
     /// <summary>

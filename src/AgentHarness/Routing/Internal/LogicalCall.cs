@@ -496,10 +496,9 @@ internal sealed class LogicalCall : IStreamCompletion
     /// <summary>Whether this request may be sent with an output limit the budget stage sets: it has none of its own, and its operation takes one.</summary>
     private bool CanFitOutput(ModelPrice price) =>
         _handler.Costs.FitOutputToBudget
-        && _body.MaxOutputTokens is null
+        && !_body.NamesOutputLimit
         && price.OutputPerToken > 0m
-        && CostControl.OutputLimitProperty(_operation) is not null
-        && !OutputLimit.Mentions(_body.Bytes);
+        && CostControl.OutputLimitProperty(_operation) is not null;
 
     /// <summary>
     /// The most output tokens per choice whose worst case fits what the refusing budget has left,

@@ -174,9 +174,9 @@ internal sealed partial class RoutingHandler(
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Policy}: {FailedModel} via {Provider} failed ({Reason}); falling back to {NextModel}.")]
     internal static partial void LogFallback(ILogger logger, string policy, string failedModel, string provider, string reason, string nextModel);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported cost ${ReportedUsd} is more than {Ratio} times the ${CatalogUsd} its tokens cost at catalog prices; the catalog cost was charged.")]
-    internal static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
-
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "The usage ledger {Ledger} failed to add the record of a call to {Model}; the call itself is unaffected.")]
     internal static partial void LogLedgerFailed(ILogger logger, Exception exception, string ledger, string model);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported cost ${ReportedUsd} is more than {Ratio} times the ${CatalogUsd} its tokens cost at catalog prices; the catalog cost was charged.")]
+    internal static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
 }

@@ -51,7 +51,8 @@ internal sealed class RequestyUsageOptionsValidator(RequestyUsageRegistration re
 
         // A key pasted into the wrong setting (a Provider name, say) must not reach a log through a message.
         var keys = harness.Value.Providers.Values.Select(static p => p?.ApiKey).Append(options.ApiKey).ToList();
-        return ValidateOptionsResult.Fail(failures.Select(f => SafeText.WithoutKeys(key is null ? f : f.Replace(key, SafeText.KeyRemoved, StringComparison.Ordinal), keys)));
+        var redactor = new AgentHarness.Internal.KeyRedactor(keys);
+        return ValidateOptionsResult.Fail(failures.Select(f => redactor.Redact(key is null ? f : f.Replace(key, AgentHarness.Internal.KeyRedactor.Mask, StringComparison.Ordinal))));
     }
 
     /// <summary>
