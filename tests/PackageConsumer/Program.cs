@@ -1,0 +1,123 @@
+// A fresh application on the packed AgentHarness packages: it registers the harness from
+// configuration on the generic host, answers every call from the offline sandbox of
+// AgentHarness.Testing, keeps usage in a SQLite file (AgentHarness.Sqlite), makes one whole and one
+// streamed call in a run, and checks what came back. With a feed folder as argument it first checks
+// the packages and symbol packages in it (PackageChecks). Any surprise prints why and exits 1.
+using System.Reflection;
+using System.Text;
+using AgentHarness;
+using AgentHarness.Sqlite;
+using AgentHarness.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenAI.Chat;
+using PackageConsumer;
+
+const string Model = "openai/gpt-4.1-nano";
+var failures = new List<string>();
+void Check(bool ok, string failure)
+{
+    if (!ok)
+    {
+        failures.Add(failure);
+    }
+}
+
+var version = typeof(WarningCounter).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+    .Single(static a => a.Key == "AgentHarnessVersion").Value!;
+if (args.Length > 0)
+{
+    failures.AddRange(PackageChecks.Run(args[0], version));
+}
+
+// The assemblies loaded are the packed ones, not a stale copy of another version.
+foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly })
+{
+    var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+    Check(informational?.Split('+')[0] == version, $"{assembly.GetName().Name} {informational} was loaded, not {version}");
+}
+
+var dataDirectory = Directory.CreateTempSubdirectory("agentharness-consumer-");
+var databasePath = Path.Combine(dataDirectory.FullName, "usage.db");
+try
+{
+    var sandbox = new SandboxProvider();
+    sandbox.Model(Model).Reply(static request => $"Reviewed: {request.LastUserMessage}");
+
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+    var warnings = new WarningCounter();
+    builder.Logging.AddProvider(warnings);
+    builder.Services.AddAgentHarness(builder.Configuration.GetSection("AgentHarness"))
+        .AddSandboxGateway(sandbox)
+        .AddSqliteUsageLedger(databasePath);
+
+    using var host = builder.Build();
+    await host.StartAsync();
+    var harness = host.Services.GetRequiredService<IAgentHarness>();
+
+    string runId;
+    decimal spent;
+    using (var run = harness.BeginRun("package-consumer", static r =>
+    {
+        r.Branch = "main";
+        r.MaxCostUsd = 0.01m;
+    }))
+    {
+        runId = run.RunId;
+        var chat = harness.GetChatClient(Model);
+
+        ChatCompletion whole = await chat.CompleteChatAsync([new UserChatMessage("the whole answer")]);
+        Check(whole.Content.Count == 1 && whole.Content[0].Text == "Reviewed: the whole answer", $"the chat call answered '{Text(whole.Content)}'");
+
+        var streamed = new StringBuilder();
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("the streamed answer")]))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+        }
+
+        Check(streamed.ToString() == "Reviewed: the streamed answer", $"the streamed call answered '{streamed}'");
+        Check(run.CallCount == 2, $"the run counted {run.CallCount} calls, not 2");
+        Check(run.SpentUsd > 0m, "the run spent nothing: the catalog price of the model was not applied");
+        spent = run.SpentUsd;
+    }
+
+    Check(sandbox.Requests.Count == 2, $"the sandbox received {sandbox.Requests.Count} requests, not 2");
+    Check(
+        sandbox.Requests.All(static r => r.Headers.Any(static h => h.Key.StartsWith("X-Requesty-", StringComparison.OrdinalIgnoreCase) && h.Value.Contains("package-consumer"))),
+        "a request to the sandbox gateway lacks the run's agent in its metadata headers");
+
+    var ledger = host.Services.GetRequiredService<SqliteUsageLedger>();
+    await ledger.FlushAsync();
+    var records = ledger.GetRecords();
+    Check(records.Count == 2, $"the SQLite ledger holds {records.Count} records, not 2");
+    Check(records.All(r => r.RunId == runId && r.Outcome == UsageOutcome.Succeeded && r.ModelRequested == Model), "a ledger record is not a successful call of the run");
+    Check(records.Count(static r => r.Streaming) == 1, "the ledger does not hold exactly one streamed call");
+    Check(ledger.Failed == 0 && ledger.Dropped == 0, $"the ledger failed {ledger.Failed} and dropped {ledger.Dropped} records");
+
+    await host.StopAsync();
+    Check(warnings.Count == 0, $"{warnings.Count} warnings or errors were logged (see above)");
+
+    Console.WriteLine($"AgentHarness {version}: 2 calls on the sandbox, ${spent:0.000000}, {records.Count} records in {databasePath}");
+}
+catch (Exception ex)
+{
+    failures.Add($"unexpected {ex}");
+}
+finally
+{
+    dataDirectory.Delete(recursive: true);
+}
+
+foreach (var failure in failures)
+{
+    Console.Error.WriteLine($"FAILED: {failure}");
+}
+
+Console.WriteLine(failures.Count == 0 ? "package consumer: OK" : $"package consumer: {failures.Count} failures");
+return failures.Count == 0 ? 0 : 1;
+
+static string Text(IEnumerable<ChatMessageContentPart> parts) => string.Concat(parts.Select(static p => p.Text));
