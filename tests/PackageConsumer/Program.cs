@@ -28,7 +28,9 @@ var version = typeof(WarningCounter).Assembly.GetCustomAttributes<AssemblyMetada
     .Single(static a => a.Key == "AgentHarnessVersion").Value!;
 if (args.Length > 0)
 {
-    failures.AddRange(PackageChecks.Run(args[0], version));
+    var packageFailures = PackageChecks.Run(args[0], version);
+    failures.AddRange(packageFailures);
+    Console.WriteLine($"Packages in {args[0]}: {(packageFailures.Count == 0 ? "the three packages and their symbols are complete" : "see the failures below")}");
 }
 
 // The assemblies loaded are the packed ones, not a stale copy of another version.
