@@ -70,6 +70,7 @@ internal static class SnippetSource
     /// <param name="configAbove">The JSON block a <c>config=above</c> marker adds to the context's configuration, or <see langword="null"/>.</param>
     public static string BuildMarkerConstants(string? configAbove) =>
         $$"""
+        #nullable enable
         /// <summary>What the block's marker hands its context.</summary>
         internal static class ReadmeSnippet
         {
