@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using AgentHarness.ReadmeTests.Markdown;
 using AgentHarness.ReadmeTests.Snippets;
 
@@ -57,10 +58,20 @@ public sealed class ReadmeFixture : IDisposable
     /// <summary>Gets a value indicating whether a block is C#.</summary>
     internal static bool IsCSharp(CodeBlock block) => block.Language is "csharp" or "cs" or "c#";
 
-    private static ConcurrentDictionary<int, PreparedSnippet> PrepareAll(ReadmeDocument document)
+    /// <summary>Gets how long compiling every C# block took, once they are compiled.</summary>
+    internal TimeSpan CompileTime { get; private set; }
+
+    /// <summary>Gets the processor time compiling every C# block took, once they are compiled.</summary>
+    internal TimeSpan CompileProcessorTime { get; private set; }
+
+    private ConcurrentDictionary<int, PreparedSnippet> PrepareAll(ReadmeDocument document)
     {
+        var started = Stopwatch.GetTimestamp();
+        var processorTime = Process.GetCurrentProcess().TotalProcessorTime;
         var prepared = new ConcurrentDictionary<int, PreparedSnippet>();
         Parallel.ForEach(document.Blocks.Where(IsCSharp), block => prepared[block.FenceLine] = PreparedSnippet.Prepare(document, block));
+        CompileTime = Stopwatch.GetElapsedTime(started);
+        CompileProcessorTime = Process.GetCurrentProcess().TotalProcessorTime - processorTime;
         return prepared;
     }
 }

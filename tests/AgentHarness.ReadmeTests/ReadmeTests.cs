@@ -28,6 +28,7 @@ public sealed class ReadmeTests(ReadmeFixture readme, ITestOutputHelper output) 
     {
         var snippet = readme.Snippet(line);
         var block = snippet.Block;
+        output.WriteLine($"The README's C# blocks compiled in {readme.CompileTime.TotalSeconds:0.0} s ({readme.CompileProcessorTime.TotalSeconds:0.0} s of processor time).");
         Assert.True(snippet.Problems.Count == 0, $"{block.Name}: its snippet marker is wrong:\n{string.Join('\n', snippet.Problems)}");
         Assert.True(snippet.Compiled!.Succeeded, $"{block.Name} does not compile{ContextOf(block)}:\n{string.Join('\n', snippet.Compiled.Problems)}");
         if (block.Marker.CompileOnly)
@@ -38,10 +39,11 @@ public sealed class ReadmeTests(ReadmeFixture readme, ITestOutputHelper output) 
 
         var run = await SnippetRunner.RunAsync(snippet.Compiled, readme.WorkingDirectory, HangTimeout, TestContext.Current.CancellationToken);
         output.WriteLine(run.Output);
-        Assert.True(run.Exception is null, $"{block.Name} threw when run{ContextOf(block)}:\n{run.Exception}\n\nIts output:\n{run.Output}");
         Assert.True(
             run.NetworkUse.Count == 0,
-            $"{block.Name} reached for the network when run offline (mark it compile-only if it needs a real service):\n{string.Join('\n', run.NetworkUse)}");
+            $"{block.Name} reached for the network when run offline{ContextOf(block)} (mark it compile-only if it needs a real service):\n"
+            + $"{string.Join('\n', run.NetworkUse)}\n\nIts output:\n{run.Output}");
+        Assert.True(run.Exception is null, $"{block.Name} threw when run{ContextOf(block)}:\n{run.Exception}\n\nIts output:\n{run.Output}");
     }
 
     [Theory]

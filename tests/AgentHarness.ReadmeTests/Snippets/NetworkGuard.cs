@@ -14,6 +14,7 @@ internal sealed class NetworkGuard : EventListener
 
     // Created lazily: the base constructor calls OnEventSourceCreated before this class's fields are set.
     private ConcurrentQueue<string>? seen;
+    private TaskCompletionSource? touched;
     private volatile bool watching;
 
     private NetworkGuard()
@@ -24,10 +25,13 @@ internal sealed class NetworkGuard : EventListener
     public static NetworkGuard Instance => Shared.Value;
 
     /// <summary>Starts recording connections and lookups, forgetting any recorded before.</summary>
-    public void Watch()
+    /// <returns>A task that completes at the first connection or lookup, so a run can stop waiting at once.</returns>
+    public Task Watch()
     {
         seen = new ConcurrentQueue<string>();
+        touched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         watching = true;
+        return touched.Task;
     }
 
     /// <summary>Stops recording and returns what was seen since <see cref="Watch"/>, such as <c>ConnectStart 140.82.112.3:443</c>.</summary>
@@ -57,6 +61,7 @@ internal sealed class NetworkGuard : EventListener
         {
             var detail = eventData.Payload is { Count: > 0 } payload ? string.Join(", ", payload) : string.Empty;
             seen?.Enqueue($"{eventData.EventName} {detail}".TrimEnd());
+            touched?.TrySetResult();
         }
     }
 }

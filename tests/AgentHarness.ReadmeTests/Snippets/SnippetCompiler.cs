@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
-using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Emit;
@@ -29,12 +28,10 @@ internal static class SnippetCompiler
         .WithConcurrentBuild(false)
         .WithDeterministic(true);
 
-    private static readonly Lazy<ImmutableArray<MetadataReference>> LazyReferences = new(LoadReferences, LazyThreadSafetyMode.ExecutionAndPublication);
-
-    private static int count;
+    private static readonly Lazy<CSharpCompilation> Empty = new(CreateEmpty, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Gets the references every compilation uses.</summary>
-    public static ImmutableArray<MetadataReference> References => LazyReferences.Value;
+    public static ImmutableArray<MetadataReference> References => [.. Empty.Value.References];
 
     /// <summary>Compiles a program.</summary>
     /// <param name="source">The program, from <see cref="SnippetSource.Build"/>.</param>
@@ -49,8 +46,7 @@ internal static class SnippetCompiler
             trees.Add(Parse(markerConstants, "ReadmeSnippet.g.cs", cancellationToken));
         }
 
-        var name = string.Create(CultureInfo.InvariantCulture, $"ReadmeSnippet{Interlocked.Increment(ref count)}");
-        var compilation = CSharpCompilation.Create(name, trees, References, Options);
+        var compilation = Empty.Value.AddSyntaxTrees(trees);
         using var image = new MemoryStream();
         using var pdb = new MemoryStream();
         var result = compilation.Emit(image, pdb, options: new EmitOptions(debugInformationFormat: DebugInformationFormat.PortablePdb), cancellationToken: cancellationToken);
@@ -82,6 +78,16 @@ internal static class SnippetCompiler
     // An encoding lets the PDB carry the source, so stack traces can name README lines.
     private static SyntaxTree Parse(string text, string path, CancellationToken cancellationToken) =>
         CSharpSyntaxTree.ParseText(SourceText.From(text, Encoding.UTF8), ParseOptions, path, cancellationToken);
+
+    // Every compilation adds its trees to one empty compilation whose references are already bound,
+    // so the referenced assemblies are read into symbols once, not once per block. The name stays
+    // the same for that reason (a new name would bind them again); each program loads into a context of its own.
+    private static CSharpCompilation CreateEmpty()
+    {
+        var empty = CSharpCompilation.Create("ReadmeSnippet", [], LoadReferences(), Options);
+        _ = empty.GetSpecialType(SpecialType.System_Object);
+        return empty;
+    }
 
     private static ImmutableArray<MetadataReference> LoadReferences()
     {

@@ -40,13 +40,20 @@ internal static class SnippetRunner
             Environment.CurrentDirectory = workingDirectory;
             Console.SetOut(output);
             Console.SetError(output);
-            NetworkGuard.Instance.Watch();
+            var networkTouched = NetworkGuard.Instance.Watch();
             try
             {
                 using var image = new MemoryStream(snippet.Image);
                 using var pdb = snippet.Pdb is null ? null : new MemoryStream(snippet.Pdb);
                 var assembly = context.LoadFromStream(image, pdb);
-                await InvokeMainAsync(assembly).WaitAsync(timeout, cancellationToken);
+                var main = InvokeMainAsync(assembly);
+
+                // A program that reaches for the network fails at once rather than when its connection times out.
+                var first = await Task.WhenAny(main, networkTouched).WaitAsync(timeout, cancellationToken);
+                if (first == main)
+                {
+                    await main;
+                }
             }
             catch (TimeoutException)
             {
