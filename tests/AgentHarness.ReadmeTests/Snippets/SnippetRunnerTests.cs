@@ -1,0 +1,78 @@
+using AgentHarness.ReadmeTests.Markdown;
+
+namespace AgentHarness.ReadmeTests.Snippets;
+
+public sealed class SnippetRunnerTests
+{
+    private static readonly TimeSpan HangTimeout = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task RunAsync_ProgramThatThrows_ReportsTheExceptionAtItsReadmeLine()
+    {
+        var run = await RunAsync("text\n```csharp\nConsole.WriteLine(\"before\");\nthrow new InvalidOperationException(\"from the README\");\n```\n");
+
+        var exception = Assert.IsType<InvalidOperationException>(run.Exception);
+        Assert.Equal("from the README", exception.Message);
+        Assert.Contains("README.md:line 4", exception.StackTrace, StringComparison.Ordinal);
+        Assert.Equal("before" + Environment.NewLine, run.Output);
+    }
+
+    [Fact]
+    public async Task RunAsync_ProgramThatConnects_ReportsTheConnection()
+    {
+        // A loopback listener of this test's own: the connection the program makes never leaves the machine.
+        var run = await RunAsync(
+            """
+            ```csharp
+            using System.Net;
+            using System.Net.Sockets;
+
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
+            listener.Stop();
+            ```
+            """);
+
+        Assert.False(run.Succeeded);
+        Assert.StartsWith("ConnectStart ", Assert.Single(run.NetworkUse), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_Environment_HasNoApiKeyAndTheWorkingDirectory()
+    {
+        Environment.SetEnvironmentVariable("README_RUNNER_TEST_API_KEY", "sk-not-for-snippets");
+        try
+        {
+            var directory = Directory.CreateTempSubdirectory("agentharness-readme-runner-").FullName;
+            var run = await RunAsync(
+                """
+                ```csharp
+                Console.Write(Environment.GetEnvironmentVariable("README_RUNNER_TEST_API_KEY") ?? "no key");
+                Console.Write(" in " + Directory.GetCurrentDirectory());
+                ```
+                """,
+                directory);
+
+            Assert.True(run.Succeeded, run.Exception?.ToString());
+            Assert.Equal($"no key in {directory}", run.Output);
+            Assert.Equal("sk-not-for-snippets", Environment.GetEnvironmentVariable("README_RUNNER_TEST_API_KEY"));
+            Directory.Delete(directory);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("README_RUNNER_TEST_API_KEY", null);
+        }
+    }
+
+    private static async Task<SnippetRun> RunAsync(string markdown, string? workingDirectory = null)
+    {
+        var document = ReadmeDocument.Parse(markdown, "test.md");
+        var snippet = PreparedSnippet.Prepare(document, document.Blocks.Single());
+        Assert.True(snippet.Compiled!.Succeeded, string.Join('\n', snippet.Compiled.Problems));
+        return await SnippetRunner.RunAsync(snippet.Compiled, workingDirectory ?? Path.GetTempPath(), HangTimeout, Ct);
+    }
+}
