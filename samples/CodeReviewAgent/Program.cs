@@ -1,7 +1,7 @@
 // The three-step code-review agent: classify on a nano model, review on a frontier model (or a
 // gateway policy), summarize on a fast model. Every call is tagged with the run's agent, branch and
 // task, and recorded. With REQUESTY_API_KEY or OPENAI_API_KEY set it calls the real service;
-// with neither it runs on the offline sandbox.
+// with neither it runs the same configuration (appsettings.json) on the offline sandbox.
 using System.Globalization;
 using AgentHarness;
 using AgentHarness.Agents;
@@ -108,18 +108,14 @@ internal sealed record StepModels(string Classify, string Review, string Summari
 
 internal static class Setup
 {
-    /// <summary>Picks real providers when a key is set, else the sandbox, and says which in one line.</summary>
+    /// <summary>
+    /// Runs appsettings.json's Requesty gateway when its key is set, OpenAI directly in its place when only that key
+    /// is set, else the same configuration on the sandbox, and says which in one line.
+    /// </summary>
     public static (string Mode, StepModels Models, SandboxProvider? Sandbox) Choose(IAgentHarnessBuilder builder)
     {
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("REQUESTY_API_KEY")))
         {
-            builder.AddProvider("requesty", p =>
-            {
-                p.BaseUrl = new Uri("https://router.requesty.ai/v1");
-                p.ApiKeyEnvironmentVariable = "REQUESTY_API_KEY";
-                p.IsGateway = true;
-                p.MetadataHeaderPrefix = "X-Requesty-";
-            });
             builder.AddRequestyUsageClient(o => o.Provider = "requesty");
             return ("Running against the Requesty gateway (REQUESTY_API_KEY is set).",
                 new StepModels("openai/gpt-4.1-nano", "policy/claude-4", "google/gemini-2.5-flash"), null);
@@ -127,6 +123,8 @@ internal static class Setup
 
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OPENAI_API_KEY")))
         {
+            // Without the gateway's key, OpenAI takes the configured gateway's place.
+            builder.Configure(static o => o.Providers.Remove("requesty"));
             builder.AddProvider("openai", p =>
             {
                 p.BaseUrl = new Uri("https://api.openai.com/v1");
@@ -146,8 +144,9 @@ internal static class Setup
             "- Add a test that a DatabaseError is logged and re-raised.");
         sandbox.Model("google/gemini-2.5-flash").AnswerAs("gemini-2.5-flash").WithLatency(TimeSpan.FromMilliseconds(120)).Reply(
             "The rename to fetchUserById with error handling is sound, but it needs a compatibility alias, safer logging and a test.");
-        builder.AddSandboxGateway(sandbox);
-        return ("Running on the offline sandbox: no REQUESTY_API_KEY or OPENAI_API_KEY is set, so no real model is called.",
+        // The offline switch: appsettings.json's providers, policies and prices as they are, answered in process, no key needed.
+        builder.UseSandbox(sandbox);
+        return ("Running appsettings.json on the offline sandbox: no REQUESTY_API_KEY or OPENAI_API_KEY is set, so no real model is called.",
             new StepModels("openai/gpt-4.1-nano", "policy/claude-4", "google/gemini-2.5-flash"), sandbox);
     }
 

@@ -12,7 +12,13 @@ internal static class ChatCompletions
     /// <summary>Everything one answer needs, so the whole and the streamed forms report the same figures.</summary>
     public sealed record Completion(string Id, long Created, string Model, string Text, string FinishReason, int PromptTokens, ModelPrice? ReportedPrice = null)
     {
-        public int CompletionTokens => SandboxTokens.Count(Text);
+        /// <summary>Gets the tool call the answer makes instead of text, or <see langword="null"/> for a text answer.</summary>
+        public ScriptedToolCall? ToolCall { get; init; }
+
+        /// <summary>Gets the id of <see cref="ToolCall"/>.</summary>
+        public string? ToolCallId { get; init; }
+
+        public int CompletionTokens => ToolCall is { } call ? SandboxTokens.Count(call.Name) + SandboxTokens.Count(call.Arguments) : SandboxTokens.Count(Text);
     }
 
     public static Completion Complete(string id, long created, string model, string answer, SandboxRequest request, ModelPrice? reportedPrice = null)
@@ -20,6 +26,10 @@ internal static class ChatCompletions
         var (text, finishReason) = FitToMaxTokens(answer, request.MaxTokens);
         return new Completion(id, created, model, text, finishReason, request.InputTokens, reportedPrice);
     }
+
+    /// <summary>An answer that calls a tool: no text, <c>finish_reason</c> <c>tool_calls</c>, never cut to <c>max_tokens</c>.</summary>
+    public static Completion CallTool(string id, long created, string model, ScriptedToolCall call, string callId, SandboxRequest request, ModelPrice? reportedPrice = null) =>
+        new(id, created, model, string.Empty, "tool_calls", request.InputTokens, reportedPrice) { ToolCall = call, ToolCallId = callId };
 
     public static HttpResponseMessage CreateResponse(Completion completion) =>
         JsonResponse.Create(HttpStatusCode.OK, writer =>
@@ -31,7 +41,25 @@ internal static class ChatCompletions
             writer.WriteNumber("index", 0);
             writer.WriteStartObject("message");
             writer.WriteString("role", "assistant");
-            writer.WriteString("content", completion.Text);
+            if (completion.ToolCall is { } call)
+            {
+                writer.WriteNull("content");
+                writer.WriteStartArray("tool_calls");
+                writer.WriteStartObject();
+                writer.WriteString("id", completion.ToolCallId);
+                writer.WriteString("type", "function");
+                writer.WriteStartObject("function");
+                writer.WriteString("name", call.Name);
+                writer.WriteString("arguments", call.Arguments);
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+                writer.WriteEndArray();
+            }
+            else
+            {
+                writer.WriteString("content", completion.Text);
+            }
+
             writer.WriteNull("refusal");
             writer.WriteEndObject();
             writer.WriteNull("logprobs");
@@ -88,20 +116,80 @@ internal static class ChatCompletions
         return (answer[..cut], "length");
     }
 
+    /// <summary>Splits text into pieces of one sandbox token (four characters) that never split a surrogate pair.</summary>
+    private static IEnumerable<string> SplitTokens(string text)
+    {
+        var start = 0;
+        while (start < text.Length)
+        {
+            var length = Math.Min(SandboxTokens.CharsPerToken, text.Length - start);
+            if (start + length < text.Length && char.IsHighSurrogate(text[start + length - 1]))
+            {
+                length++;
+            }
+
+            yield return text.Substring(start, length);
+            start += length;
+        }
+    }
+
     private static IEnumerable<byte[]> Events(Completion completion, bool includeUsage)
     {
-        yield return Chunk(completion, writer =>
+        if (completion.ToolCall is { } call)
         {
-            WriteChoice(writer, finishReason: null, delta =>
+            // OpenAI's shape: the first chunk names the call (index, id, type, name, empty arguments), later chunks
+            // carry only the index and a piece of the arguments, which the client concatenates.
+            yield return Chunk(completion, writer =>
             {
-                delta.WriteString("role", "assistant");
-                delta.WriteString("content", string.Empty);
+                WriteChoice(writer, finishReason: null, delta =>
+                {
+                    delta.WriteString("role", "assistant");
+                    delta.WriteNull("content");
+                    delta.WriteStartArray("tool_calls");
+                    delta.WriteStartObject();
+                    delta.WriteNumber("index", 0);
+                    delta.WriteString("id", completion.ToolCallId);
+                    delta.WriteString("type", "function");
+                    delta.WriteStartObject("function");
+                    delta.WriteString("name", call.Name);
+                    delta.WriteString("arguments", string.Empty);
+                    delta.WriteEndObject();
+                    delta.WriteEndObject();
+                    delta.WriteEndArray();
+                    delta.WriteNull("refusal");
+                });
             });
-        });
 
-        foreach (var word in SplitWords(completion.Text))
+            foreach (var piece in SplitTokens(call.Arguments))
+            {
+                yield return Chunk(completion, writer => WriteChoice(writer, finishReason: null, delta =>
+                {
+                    delta.WriteStartArray("tool_calls");
+                    delta.WriteStartObject();
+                    delta.WriteNumber("index", 0);
+                    delta.WriteStartObject("function");
+                    delta.WriteString("arguments", piece);
+                    delta.WriteEndObject();
+                    delta.WriteEndObject();
+                    delta.WriteEndArray();
+                }));
+            }
+        }
+        else
         {
-            yield return Chunk(completion, writer => WriteChoice(writer, finishReason: null, delta => delta.WriteString("content", word)));
+            yield return Chunk(completion, writer =>
+            {
+                WriteChoice(writer, finishReason: null, delta =>
+                {
+                    delta.WriteString("role", "assistant");
+                    delta.WriteString("content", string.Empty);
+                });
+            });
+
+            foreach (var word in SplitWords(completion.Text))
+            {
+                yield return Chunk(completion, writer => WriteChoice(writer, finishReason: null, delta => delta.WriteString("content", word)));
+            }
         }
 
         yield return Chunk(completion, writer => WriteChoice(writer, completion.FinishReason, _ => { }));

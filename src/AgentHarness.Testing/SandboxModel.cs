@@ -58,6 +58,45 @@ public sealed class SandboxModel
         return Update(s => s with { Answer = answer });
     }
 
+    /// <summary>
+    /// Adds a turn in which the model calls the tool <paramref name="name"/> with <paramref name="arguments"/> instead of
+    /// answering with text. Each call adds one turn: a request is answered with the first turn its conversation has not
+    /// had yet, and with the text answer (<see cref="Reply(string)"/>, or the default answer) once it has had them all.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The turns a conversation has had are the assistant messages with <c>tool_calls</c> after its last <c>user</c>
+    /// message: a request that carries the tool call and the tool's result (a <c>tool</c> message) gets the next turn, and
+    /// a new user message starts the turns over. The answer is stateless, so retries, fallbacks and concurrent
+    /// conversations each get the turn their own messages call for.
+    /// </para>
+    /// <para>
+    /// Only a request that offers tools (a non-empty <c>tools</c> array) gets a tool call; the tool's name is not checked
+    /// against them, so a test can also script a call of a tool the request does not offer. The answer has
+    /// <c>finish_reason</c> <c>tool_calls</c>, no content, and one <c>tool_calls</c> entry with an id of the form
+    /// <c>call_sbx_&lt;n&gt;</c>; streamed, it comes as OpenAI sends it: a first chunk with the call's index, id, type,
+    /// name and empty arguments, then chunks of four characters of the arguments, then the finish reason.
+    /// Its completion tokens count the name and the arguments; it is never cut to <c>max_tokens</c>.
+    /// </para>
+    /// </remarks>
+    /// <example>
+    /// <code>
+    /// sandbox.Model("policy/claude-4")
+    ///     .ReplyWithToolCall("get_diff", """{"path":"a.py"}""")
+    ///     .Reply(request => $"Reviewed: {request.Messages[^1].Content}");   // the tool's result
+    /// </code>
+    /// </example>
+    /// <param name="name">The tool (function) name.</param>
+    /// <param name="arguments">The call's arguments, normally a JSON object, sent as written.</param>
+    /// <returns>This script.</returns>
+    public SandboxModel ReplyWithToolCall(string name, string arguments = "{}")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(arguments);
+        var call = new ScriptedToolCall(name, arguments);
+        return Update(s => s with { ToolCalls = [.. s.ToolCalls, call] });
+    }
+
     /// <summary>Reports <paramref name="modelName"/> as the <c>model</c> of responses instead of the requested id.</summary>
     /// <param name="modelName">The model the responses name, such as the concrete model behind a routing alias.</param>
     /// <returns>This script.</returns>
@@ -149,7 +188,7 @@ public sealed class SandboxModel
         return Update(s => s with { CutStreamAfter = events });
     }
 
-    /// <summary>Clears every answer, fault and name scripted on this model.</summary>
+    /// <summary>Clears every answer, tool call, fault and name scripted on this model.</summary>
     /// <returns>This script.</returns>
     public SandboxModel Reset()
     {
@@ -217,6 +256,12 @@ internal sealed record ModelScript(
     ModelPrice? ReportedPrice = null)
 {
     public static ModelScript Default { get; } = new(null, null, null, TimeSpan.Zero, null);
+
+    /// <summary>Gets the scripted tool turns, in order.</summary>
+    public IReadOnlyList<ScriptedToolCall> ToolCalls { get; init; } = [];
 }
+
+/// <summary>One scripted tool call: the function's name and its arguments as sent.</summary>
+internal sealed record ScriptedToolCall(string Name, string Arguments);
 
 internal sealed record ScriptedFailure(int StatusCode, TimeSpan? RetryAfter, bool ContextLengthExceeded);

@@ -16,7 +16,10 @@ namespace AgentHarness.Testing;
 /// </para>
 /// <para>
 /// Each request is answered by the script of its <c>model</c> (see <see cref="Model"/>), or by <see cref="Default"/>
-/// when that model has none. Without a scripted reply the answer is
+/// when that model has none. A request sent by a harness (see
+/// <see cref="SandboxAgentHarnessBuilderExtensions.UseSandbox"/>) is answered by the script of the first of these ids that
+/// has one: the model id the caller asked for (<see cref="SandboxRequest.RequestedModel"/>), the attempt's candidate as
+/// <c>provider/model</c>, the <c>model</c> as sent, then <see cref="Default"/>. Without a scripted reply the answer is
 /// <c>Sandbox answer from &lt;model&gt; to: &lt;first 60 characters of the last user message&gt;</c>.
 /// All members are thread safe.
 /// </para>
@@ -78,13 +81,24 @@ public sealed class SandboxProvider
         return models.GetOrAdd(modelId, static (id, clock) => new SandboxModel(id, clock.GetUtcNow()), timeProvider);
     }
 
-    /// <summary>Gets the requests received so far whose <c>model</c> is exactly <paramref name="modelId"/>, in arrival order.</summary>
+    /// <summary>
+    /// Gets the requests received so far that <paramref name="modelId"/> names, in arrival order: those whose
+    /// <see cref="SandboxRequest.RequestedModel"/>, candidate (<c>provider/model</c>, see
+    /// <see cref="AttemptTarget.CandidateId"/>) or <see cref="SandboxRequest.Model"/> is exactly <paramref name="modelId"/>.
+    /// </summary>
+    /// <remarks>
+    /// Behind a harness, <c>RequestsFor("policy/claude-4")</c> gives every attempt of the calls to that policy, and
+    /// <c>RequestsFor("anthropic/claude-sonnet-4-5")</c> the attempts sent to that member.
+    /// </remarks>
     /// <param name="modelId">The model id, compared ordinally.</param>
     /// <returns>A snapshot of the matching requests.</returns>
     public IReadOnlyList<SandboxRequest> RequestsFor(string modelId)
     {
         ArgumentNullException.ThrowIfNull(modelId);
-        return [.. Requests.Where(request => string.Equals(request.Model, modelId, StringComparison.Ordinal))];
+        return [.. Requests.Where(request =>
+            string.Equals(request.RequestedModel, modelId, StringComparison.Ordinal)
+            || string.Equals(request.CandidateId, modelId, StringComparison.Ordinal)
+            || string.Equals(request.Model, modelId, StringComparison.Ordinal))];
     }
 
     /// <summary>Creates a message handler that serves requests from this provider in process.</summary>
@@ -137,7 +151,7 @@ public sealed class SandboxProvider
             return invalid;
         }
 
-        var model = models.TryGetValue(request.Model, out var scripted) ? scripted : Default;
+        var model = ScriptFor(request);
         var script = model.Script;
         if (script.Latency > TimeSpan.Zero)
         {
@@ -167,12 +181,31 @@ public sealed class SandboxProvider
             return Embeddings.CreateResponse(request, answeringModel);
         }
 
-        var answer = script.Answer?.Invoke(request) ?? DefaultAnswer(request);
-        var id = string.Create(CultureInfo.InvariantCulture, $"chatcmpl-sbx-{Interlocked.Increment(ref completionCount)}");
-        var completion = ChatCompletions.Complete(id, timeProvider.GetUtcNow().ToUnixTimeSeconds(), answeringModel, answer, request, script.ReportedPrice);
+        var number = Interlocked.Increment(ref completionCount);
+        var id = string.Create(CultureInfo.InvariantCulture, $"chatcmpl-sbx-{number}");
+        var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        var completion = request.OffersTools && request.ToolTurns < script.ToolCalls.Count
+            ? ChatCompletions.CallTool(id, created, answeringModel, script.ToolCalls[request.ToolTurns], string.Create(CultureInfo.InvariantCulture, $"call_sbx_{number}"), request, script.ReportedPrice)
+            : ChatCompletions.Complete(id, created, answeringModel, script.Answer?.Invoke(request) ?? DefaultAnswer(request), request, script.ReportedPrice);
         return request.Stream
             ? ChatCompletions.CreateStreamingResponse(completion, request.IncludeUsage, script.CutStreamAfter)
             : ChatCompletions.CreateResponse(completion);
+    }
+
+    /// <summary>The script of the first id that has one: the id the caller asked for, the candidate, the model as sent.</summary>
+    private SandboxModel ScriptFor(SandboxRequest request)
+    {
+        if (request.RequestedModel is { } requested && models.TryGetValue(requested, out var model))
+        {
+            return model;
+        }
+
+        if (request.CandidateId is { } candidate && models.TryGetValue(candidate, out model))
+        {
+            return model;
+        }
+
+        return request.Model is { } sent && models.TryGetValue(sent, out model) ? model : Default;
     }
 
     private static string DefaultAnswer(SandboxRequest request)

@@ -12,13 +12,17 @@ public sealed class SandboxRequest
         string path,
         string body,
         IReadOnlyDictionary<string, IReadOnlyList<string>> headers,
-        DateTimeOffset receivedAt)
+        DateTimeOffset receivedAt,
+        AttemptTarget? target)
     {
         Method = method;
         Path = path;
         Body = body;
         Headers = headers;
         ReceivedAt = receivedAt;
+        RequestedModel = target?.RequestedModel;
+        Provider = target?.Provider;
+        CandidateId = target?.CandidateId;
     }
 
     /// <summary>Gets the HTTP method, such as <c>POST</c>.</summary>
@@ -27,8 +31,21 @@ public sealed class SandboxRequest
     /// <summary>Gets the path as received, such as <c>/v1/chat/completions</c>, without the query string.</summary>
     public string Path { get; }
 
-    /// <summary>Gets the <c>model</c> of the body, or <see langword="null"/> when it has none.</summary>
+    /// <summary>Gets the <c>model</c> of the body (the model as sent to the provider), or <see langword="null"/> when it has none.</summary>
     public string? Model { get; private init; }
+
+    /// <summary>
+    /// Gets the model id the caller asked the harness for, such as <c>policy/claude-4</c> when the body's
+    /// <see cref="Model"/> is the member <c>claude-sonnet-4-5</c> that serves it; <see langword="null"/> for a request that
+    /// did not come through a harness (<see cref="AttemptTarget"/>) or names no model.
+    /// </summary>
+    public string? RequestedModel { get; }
+
+    /// <summary>
+    /// Gets the name of the configured provider the harness sent the request to, such as <c>openai</c>;
+    /// <see langword="null"/> for a request that did not come through a harness.
+    /// </summary>
+    public string? Provider { get; }
 
     /// <summary>Gets a value indicating whether the body asks for a streamed answer (<c>"stream": true</c>).</summary>
     public bool Stream { get; private init; }
@@ -66,6 +83,9 @@ public sealed class SandboxRequest
     /// <summary>Gets the time, from the provider's <see cref="TimeProvider"/>, at which the request arrived.</summary>
     public DateTimeOffset ReceivedAt { get; }
 
+    /// <summary>Gets the attempt's candidate as <c>provider/model</c> (<see cref="AttemptTarget.CandidateId"/>), or <see langword="null"/>.</summary>
+    internal string? CandidateId { get; }
+
     internal bool IsJsonObject { get; private init; }
 
     internal bool IncludeUsage { get; private init; }
@@ -74,11 +94,18 @@ public sealed class SandboxRequest
 
     internal string? EncodingFormat { get; private init; }
 
+    /// <summary>Gets a value indicating whether the body offers the model tools (a non-empty <c>tools</c> array).</summary>
+    internal bool OffersTools { get; private init; }
+
+    /// <summary>Gets how many assistant messages with tool calls follow the last <c>user</c> message: the tool turns answered so far.</summary>
+    internal int ToolTurns { get; private init; }
+
     internal static async Task<SandboxRequest> ReadAsync(
         HttpRequestMessage message,
         DateTimeOffset receivedAt,
         CancellationToken cancellationToken)
     {
+        message.Options.TryGetValue(AttemptTarget.OptionsKey, out var target);
         var body = message.Content is null
             ? string.Empty
             : await message.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
@@ -93,7 +120,7 @@ public sealed class SandboxRequest
         }
         catch (JsonException)
         {
-            return new SandboxRequest(method, path, body, headers, receivedAt);
+            return new SandboxRequest(method, path, body, headers, receivedAt, target);
         }
 
         using (document)
@@ -101,13 +128,13 @@ public sealed class SandboxRequest
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return new SandboxRequest(method, path, body, headers, receivedAt);
+                return new SandboxRequest(method, path, body, headers, receivedAt, target);
             }
 
             var messages = MessagesOf(root);
             var inputs = InputsOf(root);
             var systemTexts = messages.Where(m => m.Role is "system" or "developer").Select(m => m.Content).ToList();
-            return new SandboxRequest(method, path, body, headers, receivedAt)
+            return new SandboxRequest(method, path, body, headers, receivedAt, target)
             {
                 IsJsonObject = true,
                 Model = StringOf(root, "model"),
@@ -124,6 +151,8 @@ public sealed class SandboxRequest
                     && includeUsage.ValueKind == JsonValueKind.True,
                 Dimensions = IntOf(root, "dimensions"),
                 EncodingFormat = StringOf(root, "encoding_format"),
+                OffersTools = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0,
+                ToolTurns = ToolTurnsOf(root),
             };
         }
     }
@@ -184,6 +213,39 @@ public sealed class SandboxRequest
         }
 
         return messages;
+    }
+
+    private static int ToolTurnsOf(JsonElement root)
+    {
+        if (!root.TryGetProperty("messages", out var array) || array.ValueKind != JsonValueKind.Array)
+        {
+            return 0;
+        }
+
+        var turns = 0;
+        foreach (var message in array.EnumerateArray())
+        {
+            if (message.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            var role = StringOf(message, "role");
+            if (role == "user")
+            {
+                // A new question starts the scripted tool turns over.
+                turns = 0;
+            }
+            else if (role == "assistant"
+                && message.TryGetProperty("tool_calls", out var calls)
+                && calls.ValueKind == JsonValueKind.Array
+                && calls.GetArrayLength() > 0)
+            {
+                turns++;
+            }
+        }
+
+        return turns;
     }
 
     private static string ContentOf(JsonElement message)

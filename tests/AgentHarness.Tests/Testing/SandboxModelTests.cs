@@ -1,7 +1,9 @@
 using System.ClientModel;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using AgentHarness.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using OpenAI.Chat;
 using Xunit;
@@ -336,4 +338,219 @@ public sealed class SandboxModelTests
         Assert.Throws<ArgumentException>(() => model.AnswerAs(""));
         Assert.Throws<ArgumentNullException>(() => model.Reply((string)null!));
     }
+
+    [Fact]
+    public async Task ReplyWithToolCall_OfficialClient_CallsTheToolThenAnswersWithTextOnceTheResultIsSent()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("m").ReplyWithToolCall("get_diff", """{"path":"a.py"}""").Reply(static request => "Reviewed: " + request.Messages[^1].Content);
+        var chat = SandboxClients.Chat(sandbox, "m");
+        List<ChatMessage> messages = [new UserChatMessage("Review a.py")];
+
+        ChatCompletion first = await chat.CompleteChatAsync(messages, ToolOptions(), Ct);
+
+        Assert.Equal(ChatFinishReason.ToolCalls, first.FinishReason);
+        Assert.Empty(first.Content);
+        var call = Assert.Single(first.ToolCalls);
+        Assert.Equal("call_sbx_1", call.Id);
+        Assert.Equal(ChatToolCallKind.Function, call.Kind);
+        Assert.Equal("get_diff", call.FunctionName);
+        Assert.Equal("""{"path":"a.py"}""", call.FunctionArguments.ToString());
+
+        // Completion tokens count the name (8 characters) and the arguments (15).
+        Assert.Equal(2 + 4, first.Usage.OutputTokenCount);
+
+        messages.Add(new AssistantChatMessage(first));
+        messages.Add(new ToolChatMessage(call.Id, "- old\n+ new"));
+        ChatCompletion second = await chat.CompleteChatAsync(messages, ToolOptions(), Ct);
+
+        Assert.Equal(ChatFinishReason.Stop, second.FinishReason);
+        Assert.Empty(second.ToolCalls);
+        Assert.Equal("Reviewed: - old\n+ new", second.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_OfficialClientStreaming_ParsesTheCallThenStreamsTextOnceTheResultIsSent()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("m").ReplyWithToolCall("get_diff", """{"path":"src/a.py","context":3}""").Reply("Looks good");
+        var chat = SandboxClients.Chat(sandbox, "m");
+        List<ChatMessage> messages = [new UserChatMessage("Review a.py")];
+
+        var (id, name, arguments, finish) = (default(string), default(string), new StringBuilder(), default(ChatFinishReason?));
+        var indexes = new HashSet<int>();
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages, ToolOptions(), Ct))
+        {
+            foreach (var part in update.ToolCallUpdates)
+            {
+                indexes.Add(part.Index);
+                id ??= part.ToolCallId;
+                name ??= part.FunctionName;
+                arguments.Append(part.FunctionArgumentsUpdate?.ToString());
+            }
+
+            finish = update.FinishReason ?? finish;
+        }
+
+        Assert.Equal(ChatFinishReason.ToolCalls, finish);
+        Assert.Equal([0], indexes);
+        Assert.Equal("call_sbx_1", id);
+        Assert.Equal("get_diff", name);
+        Assert.Equal("""{"path":"src/a.py","context":3}""", arguments.ToString());
+
+        messages.Add(new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall(id, name, BinaryData.FromString(arguments.ToString()))]));
+        messages.Add(new ToolChatMessage(id, "diff"));
+        var text = new StringBuilder();
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages, ToolOptions(), Ct))
+        {
+            Assert.Empty(update.ToolCallUpdates);
+            text.Append(string.Concat(update.ContentUpdate.Select(static c => c.Text)));
+            finish = update.FinishReason ?? finish;
+        }
+
+        Assert.Equal("Looks good", text.ToString());
+        Assert.Equal(ChatFinishReason.Stop, finish);
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_Streamed_SendsOpenAIChunkShape()
+    {
+        var sandbox = new SandboxProvider(new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000)));
+        sandbox.Model("m").ReplyWithToolCall("get_diff", """{"path":"a.py"}""");
+        using var http = SandboxClients.Http(sandbox);
+        var body = new { model = "m", stream = true, stream_options = new { include_usage = true }, messages = new[] { new { role = "user", content = "go" } }, tools = new[] { GetDiffTool } };
+
+        using var response = await http.PostAsync("v1/chat/completions", SandboxClients.Json(body), Ct);
+        var events = await SandboxClients.ReadEventsAsync(response);
+
+        const string Header = "{\"id\":\"chatcmpl-sbx-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"m\"";
+        Assert.Equal(
+            [
+                Header + ""","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_sbx_1","type":"function","function":{"name":"get_diff","arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}]}""",
+                Header + ""","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"pa"}}]},"logprobs":null,"finish_reason":null}]}""",
+                Header + ""","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"th\":"}}]},"logprobs":null,"finish_reason":null}]}""",
+                Header + ""","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"a.p"}}]},"logprobs":null,"finish_reason":null}]}""",
+                Header + ""","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"y\"}"}}]},"logprobs":null,"finish_reason":null}]}""",
+                Header + ""","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}]}""",
+                Header + ""","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":6,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}""",
+                "[DONE]",
+            ],
+            events);
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_Whole_SendsOpenAIMessageShape()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("m").ReplyWithToolCall("get_diff", """{"path":"a.py"}""");
+        using var http = SandboxClients.Http(sandbox);
+        var body = new { model = "m", messages = new[] { new { role = "user", content = "go" } }, tools = new[] { GetDiffTool } };
+
+        using var response = await http.PostAsync("v1/chat/completions", SandboxClients.Json(body), Ct);
+        var choice = (await SandboxClients.ReadJsonAsync(response)).GetProperty("choices")[0];
+
+        Assert.Equal("tool_calls", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(
+            """{"role":"assistant","content":null,"tool_calls":[{"id":"call_sbx_1","type":"function","function":{"name":"get_diff","arguments":"{\"path\":\"a.py\"}"}}],"refusal":null}""",
+            choice.GetProperty("message").GetRawText());
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_TwoTurns_CallsEachInOrderThenAnswersAndANewQuestionStartsOver()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("m").ReplyWithToolCall("get_diff", """{"path":"a.py"}""").ReplyWithToolCall("run_tests").Reply("done");
+        var chat = SandboxClients.Chat(sandbox, "m");
+        List<ChatMessage> messages = [new UserChatMessage("Review a.py")];
+        var answers = new List<string>();
+
+        for (var turn = 0; turn < 3; turn++)
+        {
+            ChatCompletion completion = await chat.CompleteChatAsync(messages, ToolOptions(), Ct);
+            answers.Add(completion.FinishReason == ChatFinishReason.ToolCalls ? completion.ToolCalls[0].FunctionName + completion.ToolCalls[0].FunctionArguments : completion.Content[0].Text);
+            if (completion.FinishReason == ChatFinishReason.ToolCalls)
+            {
+                messages.Add(new AssistantChatMessage(completion));
+                messages.Add(new ToolChatMessage(completion.ToolCalls[0].Id, "ok"));
+            }
+        }
+
+        messages.Add(new UserChatMessage("And b.py?"));
+        ChatCompletion again = await chat.CompleteChatAsync(messages, ToolOptions(), Ct);
+
+        Assert.Equal(["get_diff{\"path\":\"a.py\"}", "run_tests{}", "done"], answers);
+        Assert.Equal("get_diff", again.ToolCalls.Single().FunctionName);
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_RequestOffersNoTools_AnswersWithText()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("m").ReplyWithToolCall("get_diff").Reply("plain");
+
+        ChatCompletion completion = await SandboxClients.Chat(sandbox, "m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.Equal("plain", completion.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_AfterReset_AnswersWithText()
+    {
+        var sandbox = new SandboxProvider();
+        var model = sandbox.Model("m").ReplyWithToolCall("get_diff");
+
+        model.Reset();
+        ChatCompletion completion = await SandboxClients.Chat(sandbox, "m").CompleteChatAsync([new UserChatMessage("hi")], ToolOptions(), Ct);
+
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+    }
+
+    [Fact]
+    public async Task ReplyWithToolCall_ThroughHarnessStreamed_OfficialClientGetsTheCallAndTheCallIsRecorded()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("policy/claude-4").ReplyWithToolCall("get_diff", """{"path":"a.py"}""");
+        var services = new ServiceCollection();
+        services.AddAgentHarness(static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Allow).AddSandboxGateway(sandbox);
+        using var provider = services.BuildServiceProvider();
+        var chat = provider.GetRequiredService<IAgentHarness>().GetChatClient("policy/claude-4");
+
+        var (name, arguments, finish) = (default(string), new StringBuilder(), default(ChatFinishReason?));
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("Review a.py")], ToolOptions(), Ct))
+        {
+            foreach (var part in update.ToolCallUpdates)
+            {
+                name ??= part.FunctionName;
+                arguments.Append(part.FunctionArgumentsUpdate?.ToString());
+            }
+
+            finish = update.FinishReason ?? finish;
+        }
+
+        Assert.Equal(("get_diff", """{"path":"a.py"}""", ChatFinishReason.ToolCalls), (name, arguments.ToString(), finish));
+        var record = Assert.Single(provider.GetRequiredService<IUsageLedger>().GetRecords());
+        Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
+        Assert.Equal(6, record.OutputTokens);
+    }
+
+    [Fact]
+    public void ReplyWithToolCall_InvalidArguments_Throw()
+    {
+        var model = new SandboxProvider().Model("m");
+
+        Assert.Throws<ArgumentException>(() => model.ReplyWithToolCall(" "));
+        Assert.Throws<ArgumentNullException>(() => model.ReplyWithToolCall("t", null!));
+    }
+
+    private static readonly object GetDiffTool = new { type = "function", function = new { name = "get_diff", parameters = new { type = "object" } } };
+
+    private static ChatCompletionOptions ToolOptions() => new()
+    {
+        Tools =
+        {
+            ChatTool.CreateFunctionTool("get_diff", "Gets the diff of a file.", BinaryData.FromString("""{"type":"object","properties":{"path":{"type":"string"}}}""")),
+            ChatTool.CreateFunctionTool("run_tests", "Runs the tests."),
+        },
+    };
 }

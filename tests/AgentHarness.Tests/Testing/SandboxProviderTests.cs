@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using AgentHarness.Testing;
+using AgentHarness.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 using OpenAI.Chat;
 using Xunit;
@@ -416,4 +417,91 @@ public sealed class SandboxProviderTests
         Assert.NotSame(sandbox.Model("m"), sandbox.Model("M"));
         Assert.Equal("m", sandbox.Model("m").Id);
     }
+
+    [Fact]
+    public async Task HandleAsync_ThroughHarnessToAConfiguredProvider_MatchesTheRequestedId()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("openai/gpt-4.1-nano").Reply("matched by the requested id");
+        using var host = PolicyHarness(sandbox);
+
+        ChatCompletion completion = await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal("matched by the requested id", completion.Content[0].Text);
+        Assert.Equal("gpt-4.1-nano", sandbox.Requests.Single().Model);
+    }
+
+    [Theory]
+    [InlineData("policy/claude-4", "policy/claude-4", "anthropic/claude-sonnet-4-5", "claude-sonnet-4-5")]
+    [InlineData("anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5", "claude-sonnet-4-5")]
+    [InlineData("claude-sonnet-4-5", "claude-sonnet-4-5")]
+    [InlineData("default")]
+    public async Task HandleAsync_ThroughHarness_AnswersFromRequestedIdThenCandidateThenModelAsSentThenDefault(string expected, params string[] scripted)
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Default.Reply("default");
+        foreach (var id in scripted)
+        {
+            sandbox.Model(id).Reply(id);
+        }
+
+        using var host = PolicyHarness(sandbox);
+
+        ChatCompletion completion = await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal(expected, completion.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task HandleAsync_PolicyMemberScriptedToFail_FallsBackToTheNextMembersScript()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("anthropic/claude-sonnet-4-5").FailWith(500);
+        sandbox.Model("openai/gpt-4.1").Reply("openai answered");
+        using var host = PolicyHarness(sandbox);
+
+        ChatCompletion completion = await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal("openai answered", completion.Content[0].Text);
+        Assert.Equal(["anthropic", "openai"], sandbox.Requests.Select(static r => r.Provider).Distinct());
+    }
+
+    [Fact]
+    public async Task RequestsFor_ThroughHarness_MatchesRequestedIdCandidateOrModelAsSent()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("anthropic/claude-sonnet-4-5").FailWith(500, times: 1);
+        using var host = PolicyHarness(sandbox);
+        await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal(3, sandbox.Requests.Count);
+        Assert.Equal(2, sandbox.RequestsFor("policy/claude-4").Count);
+        Assert.Equal(2, sandbox.RequestsFor("anthropic/claude-sonnet-4-5").Count);
+        Assert.Equal(2, sandbox.RequestsFor("claude-sonnet-4-5").Count);
+        Assert.Equal("gpt-4.1-nano", sandbox.RequestsFor("openai/gpt-4.1-nano").Single().Model);
+        Assert.Empty(sandbox.RequestsFor("openai/gpt-4.1"));
+    }
+
+    /// <summary>
+    /// A harness over the sandbox with providers requesty (a gateway), openai, mistral and anthropic, and a local policy
+    /// claude-4 of anthropic/claude-sonnet-4-5 then openai/gpt-4.1 that falls back on a 500 after one retry.
+    /// </summary>
+    private static TestHarness PolicyHarness(SandboxProvider sandbox) => TestHarness.Create(new RealTransport(), b =>
+    {
+        TestHarness.ThreeProviders(b);
+        b.AddProvider("anthropic", static p =>
+        {
+            p.BaseUrl = new Uri("https://anthropic.test/v1");
+            p.RetryBaseDelay = TimeSpan.Zero;
+        });
+        b.Configure(static o =>
+        {
+            var policy = new PolicyOptions { RetryBaseDelay = TimeSpan.Zero, AttemptsPerModel = 2 };
+            policy.Models.Add(new PolicyMemberOptions { Model = "anthropic/claude-sonnet-4-5" });
+            policy.Models.Add(new PolicyMemberOptions { Model = "openai/gpt-4.1" });
+            o.Policies["claude-4"] = policy;
+        });
+        b.UseSandbox(sandbox);
+    });
 }

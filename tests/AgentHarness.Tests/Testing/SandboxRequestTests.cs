@@ -77,13 +77,40 @@ public sealed class SandboxRequestTests
         Assert.Empty(request.Messages);
     }
 
-    private static async Task<SandboxRequest> SendAsync(string path, string body, TimeProvider? clock = null)
+    [Fact]
+    public async Task RequestedModel_HarnessAttempt_IsTheCallersIdAndProviderTheCandidates()
+    {
+        var request = await SendAsync(
+            "/v1/chat/completions",
+            """{"model":"claude-sonnet-4-5","messages":[]}""",
+            target: new AttemptTarget("anthropic", "policy/claude-4", "claude-sonnet-4-5"));
+
+        Assert.Equal("policy/claude-4", request.RequestedModel);
+        Assert.Equal("anthropic", request.Provider);
+        Assert.Equal("claude-sonnet-4-5", request.Model);
+    }
+
+    [Fact]
+    public async Task RequestedModel_RequestNotSentByAHarness_IsNull()
+    {
+        var request = await SendAsync("/v1/chat/completions", """{"model":"m","messages":[]}""");
+
+        Assert.Null(request.RequestedModel);
+        Assert.Null(request.Provider);
+    }
+
+    private static async Task<SandboxRequest> SendAsync(string path, string body, TimeProvider? clock = null, AttemptTarget? target = null)
     {
         var sandbox = new SandboxProvider(clock);
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(SandboxClients.Endpoint, path))
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
+        if (target is not null)
+        {
+            message.Options.Set(AttemptTarget.OptionsKey, target);
+        }
+
         using var response = await sandbox.HandleAsync(message, Ct);
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Ct));
         return Assert.Single(sandbox.Requests);

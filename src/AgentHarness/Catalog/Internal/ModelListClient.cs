@@ -39,6 +39,7 @@ internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFact
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, endpoint.BuildUri("/models"));
         endpoint.Authorize(request);
+        request.Options.Set(AttemptTarget.OptionsKey, new AttemptTarget(endpoint.Name, requestedModel: null, model: null));
         var client = httpClientFactory.CreateClient(ManagementClientName);
         using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);

@@ -984,6 +984,9 @@ internal sealed class LogicalCall : IStreamCompletion
 
         candidate.Provider.Authorize(attempt);
         attempt.Options.Set(OptionsKey, this);
+
+        // Public, so that a primary handler (the sandbox, a test double) knows the call and candidate without reading the body.
+        attempt.Options.Set(AttemptTarget.OptionsKey, new AttemptTarget(candidate.Provider.Name, _body.Model, candidate.Model));
         return attempt;
     }
 
