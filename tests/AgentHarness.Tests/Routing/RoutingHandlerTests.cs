@@ -161,7 +161,7 @@ public sealed class RoutingHandlerTests
         });
 
         using (var run = host.Harness.BeginRun("code-review-agent", r => { r.Branch = "feat/x"; r.Customer = "acme"; r.SetExtra("Ticket", "T-1"); }))
-        using (run.Task("review"))
+        using (run.BeginTask("review"))
         {
             await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("r")], cancellationToken: Ct);
             Assert.Single(run.Calls);
