@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -101,6 +102,7 @@ public static class AgentHarnessServiceCollectionExtensions
 
         // Read when the options are first validated, after every AddAgentHarness call has run: its messages name the bound section.
         services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(_ => new AgentHarnessOptionsValidator(builder.SectionPath ?? DefaultSectionPath));
+        services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(sp => new BaseUrlCheck(builder.SectionPath ?? DefaultSectionPath, sp.GetRequiredService<ILoggerFactory>()));
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();
