@@ -46,7 +46,7 @@ using var run = harness.BeginRun("code-review-agent", r =>
 });
 
 var category = await harness.GetChatClient(models.Classify).ClassifyAsync<ChangeCategory>(Diff);
-var label = Setup.Label(category);
+var label = ChatClientTaskExtensions.LabelOf(category); // the label the model answered ("refactor"), not the member name
 var review = await harness.GetChatClient(models.Review).ReviewAsync(Diff, label);
 var summary = await harness.GetChatClient(models.Summarize).SummarizeAsync(review);
 
@@ -149,12 +149,6 @@ internal static class Setup
         return ("Running appsettings.json on the offline sandbox: no REQUESTY_API_KEY or OPENAI_API_KEY is set, so no real model is called.",
             new StepModels("openai/gpt-4.1-nano", "policy/claude-4", "google/gemini-2.5-flash"), sandbox);
     }
-
-    public static string Label(ChangeCategory category) => category switch
-    {
-        ChangeCategory.BugFix => "bug-fix",
-        _ => category.ToString().ToLowerInvariant(),
-    };
 
     public static void PrintCalls(IReadOnlyList<UsageRecord> calls)
     {

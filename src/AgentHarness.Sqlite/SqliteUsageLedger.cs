@@ -75,9 +75,13 @@ public sealed class SqliteUsageLedger : IUsageLedger, IDisposable, IAsyncDisposa
 
     /// <summary>Creates the ledger and starts its writer; the file is opened (created with its directory when missing) when the first records are written.</summary>
     /// <param name="options">The options; see <see cref="SqliteUsageLedgerOptions"/>.</param>
-    /// <param name="logger">The logger of dropped records and failed writes, or <see langword="null"/> for none.</param>
+    /// <param name="logger">
+    /// The logger of dropped records and failed writes, or <see langword="null"/> for none; the ledger
+    /// registered by <c>AddSqliteUsageLedger</c> logs under <see cref="AgentHarnessLogCategories.Sqlite"/>
+    /// (<c>loggerFactory.CreateLogger(AgentHarnessLogCategories.Sqlite)</c>).
+    /// </param>
     /// <exception cref="ArgumentException">The options are not valid; the message names the setting and the bad value.</exception>
-    public SqliteUsageLedger(SqliteUsageLedgerOptions options, ILogger<SqliteUsageLedger>? logger = null)
+    public SqliteUsageLedger(SqliteUsageLedgerOptions options, ILogger? logger = null)
         : this(options, SqliteUsageLedgerOptionsValidator.DefaultSectionPath, logger)
     {
     }

@@ -63,7 +63,7 @@ public static class SqliteUsageLedgerBuilderExtensions
         services.AddSingleton(sp => new SqliteUsageLedger(
             sp.GetRequiredService<IOptions<SqliteUsageLedgerOptions>>().Value,
             sectionPath,
-            sp.GetService<ILogger<SqliteUsageLedger>>()));
+            sp.GetService<ILoggerFactory>()?.CreateLogger(AgentHarnessLogCategories.Sqlite)));
 
         // AddAgentHarness registered the in-memory ledger with TryAdd: replace it.
         Remove(services, static d => d.ServiceType == typeof(IUsageLedger));

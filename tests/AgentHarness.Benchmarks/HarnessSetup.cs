@@ -50,7 +50,7 @@ internal static class HarnessSetup
     public static RunScope OpenRun(IAgentHarness harness)
     {
         var run = harness.BeginRun("code-review-agent", r => r.Branch = "feat/auth-refactor");
-        return new RunScope(run, run.Task("classify"));
+        return new RunScope(run, run.BeginTask("classify"));
     }
 
     /// <summary>Fails the benchmark when the harness requests did not carry the run's metadata.</summary>

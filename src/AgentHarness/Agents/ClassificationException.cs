@@ -1,7 +1,7 @@
 namespace AgentHarness.Agents;
 
 /// <summary>
-/// Thrown by <see cref="ChatClientAgentExtensions.ClassifyAsync{TEnum}"/> when the model's answer is
+/// Thrown by <see cref="ChatClientTaskExtensions.ClassifyAsync{TEnum}"/> when the model's answer is
 /// not exactly one of the categories. The harness never guesses: the raw answer is kept for the
 /// caller to log or handle.
 /// </summary>

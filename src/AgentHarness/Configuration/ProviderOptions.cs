@@ -6,6 +6,9 @@ public sealed class ProviderOptions
     /// <summary>
     /// Gets or sets the base address of the OpenAI-compatible API, including its version segment,
     /// for example <c>https://api.openai.com/v1</c>. Must be <c>https</c> unless the host is loopback.
+    /// An address with no path (<c>https://api.openai.com</c>) is accepted, but logs a warning at
+    /// start under <see cref="AgentHarnessLogCategories.Configuration"/>: calls would go to
+    /// <c>/chat/completions</c> at the host's root, which OpenAI-compatible APIs answer with 404.
     /// </summary>
     /// <value>The default value is <see langword="null"/>, which fails validation.</value>
     public Uri? BaseUrl { get; set; }
@@ -42,8 +45,13 @@ public sealed class ProviderOptions
     /// least two letters or digits, and <c>-</c> (more segments may follow, each ending in <c>-</c>),
     /// so that no metadata name can form a standard header such as <c>X-Api-Key</c>.
     /// </summary>
-    /// <value>The default value is <see langword="null"/>: no metadata headers are sent.</value>
-    public string? MetadataHeaderPrefix { get; set; }
+    /// <value>
+    /// The default value is <see langword="null"/>: no metadata headers are sent. Setting it to an
+    /// empty string clears it, so that an empty environment variable
+    /// (<c>AgentHarness__Providers__requesty__MetadataHeaderPrefix=</c>) turns off the headers set
+    /// in <c>appsettings.json</c>.
+    /// </value>
+    public string? MetadataHeaderPrefix { get; set => field = string.IsNullOrEmpty(value) ? null : value; }
 
     /// <summary>
     /// Gets or sets how long one attempt may take, until the response headers arrive (and, for

@@ -11,33 +11,64 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers AgentHarness, the in-process LLM gateway.</summary>
+/// <remarks>
+/// <para>
+/// The harness is registered once per service collection. Calling <c>AddAgentHarness</c> again (in
+/// any form, including <c>IHostApplicationBuilder.AddAgentHarness</c>) registers nothing twice and
+/// returns the same <see cref="IAgentHarnessBuilder"/>, so one part of an application can register
+/// the harness and another can go on configuring it.
+/// </para>
+/// <para>
+/// Options are built in call order: a section is bound at the call that names it, and each
+/// configure delegate runs at the call that passes it, so a later call's delegate sees (and may
+/// change) what earlier calls set. One configuration section feeds the harness: naming the same
+/// section again (paths compare without regard to case) binds it once, and naming a different
+/// section throws an <see cref="InvalidOperationException"/> that names both paths, instead of
+/// merging two sections in silence.
+/// </para>
+/// </remarks>
 public static class AgentHarnessServiceCollectionExtensions
 {
     private const string DefaultSectionPath = "AgentHarness";
 
     /// <summary>Registers the harness with options set only in code (see <see cref="AgentHarnessBuilderExtensions"/>).</summary>
     /// <param name="services">The service collection.</param>
-    /// <returns>A builder to add providers and change options.</returns>
+    /// <returns>A builder to add providers and change options; the same builder on every call for one collection.</returns>
     public static IAgentHarnessBuilder AddAgentHarness(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        return Register(services, DefaultSectionPath);
+        return Register(services);
     }
 
     /// <summary>Registers the harness with options bound from a configuration section, conventionally <c>AgentHarness</c>.</summary>
     /// <param name="services">The service collection.</param>
     /// <param name="section">The section holding <see cref="AgentHarnessOptions"/>.</param>
-    /// <returns>A builder to add providers and change options.</returns>
+    /// <returns>A builder to add providers and change options; the same builder on every call for one collection.</returns>
+    /// <exception cref="InvalidOperationException">An earlier call bound a different section.</exception>
     public static IAgentHarnessBuilder AddAgentHarness(this IServiceCollection services, IConfigurationSection section)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        var builder = Register(services, section.Path);
+        var builder = Register(services);
+        if (builder.SectionPath is { } bound)
+        {
+            if (!bound.Equals(section.Path, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException(
+                    $"AddAgentHarness was already called with the configuration section '{bound}'; it cannot also bind '{section.Path}'. " +
+                    "The harness reads one section: merge the settings into one, or set the rest in code with Configure.");
+            }
+
+            return builder;
+        }
+
+        builder.SectionPath = section.Path;
         services.AddOptions<AgentHarnessOptions>().BindChecked(section);
         return builder;
     }
@@ -45,17 +76,17 @@ public static class AgentHarnessServiceCollectionExtensions
     /// <summary>Registers the harness with options set by a delegate.</summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the options.</param>
-    /// <returns>A builder to add providers and change options.</returns>
+    /// <returns>A builder to add providers and change options; the same builder on every call for one collection.</returns>
     public static IAgentHarnessBuilder AddAgentHarness(this IServiceCollection services, Action<AgentHarnessOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        var builder = Register(services, DefaultSectionPath);
+        var builder = Register(services);
         services.Configure(configure);
         return builder;
     }
 
-    private static AgentHarnessBuilder Register(IServiceCollection services, string sectionPath)
+    private static AgentHarnessBuilder Register(IServiceCollection services)
     {
         var existing = services.FirstOrDefault(static d => d.ServiceType == typeof(AgentHarnessBuilder));
         if (existing?.ImplementationInstance is AgentHarnessBuilder registered)
@@ -68,7 +99,10 @@ public static class AgentHarnessServiceCollectionExtensions
 
         services.AddOptions<AgentHarnessOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<AgentHarnessOptions>, ApiKeyFromEnvironment>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentHarnessOptions>>(new AgentHarnessOptionsValidator(sectionPath)));
+
+        // Read when the options are first validated, after every AddAgentHarness call has run: its messages name the bound section.
+        services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(_ => new AgentHarnessOptionsValidator(builder.SectionPath ?? DefaultSectionPath));
+        services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(sp => new BaseUrlCheck(builder.SectionPath ?? DefaultSectionPath, sp.GetRequiredService<ILoggerFactory>()));
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();

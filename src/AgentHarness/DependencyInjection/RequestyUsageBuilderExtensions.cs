@@ -96,7 +96,7 @@ public static class RequestyUsageBuilderExtensions
             httpClient,
             sp.GetRequiredService<RequestyUsageEndpoint>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<RequestyUsageClient>>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(AgentHarnessLogCategories.Usage),
             sp.GetRequiredService<KeyRedactor>()));
 
         // Usage queries are idempotent reads, which the standard handler may retry, alone.

@@ -130,7 +130,7 @@ public sealed class AgentRun : IDisposable
     /// <summary>Gets the agent's name, sent as the <c>Agent</c> metadata header.</summary>
     public string Agent => _metadata.Get(RunMetadata.AgentIndex)!;
 
-    /// <summary>Gets the task set by the innermost <see cref="Task(string)"/> scope in the current flow, or <see langword="null"/>.</summary>
+    /// <summary>Gets the task set by the innermost <see cref="BeginTask(string)"/> scope in the current flow, or <see langword="null"/>.</summary>
     public string? CurrentTask => _task.Value;
 
     /// <summary>Gets or sets the source-control branch the run works on, for example <c>feat/auth-refactor</c>.</summary>
@@ -268,7 +268,7 @@ public sealed class AgentRun : IDisposable
 
     /// <summary>
     /// Gets the run's totals per task: calls, tokens and cost of the completed calls made in each
-    /// <see cref="Task(string)"/> scope. Calls made outside any task are under the empty string.
+    /// <see cref="BeginTask(string)"/> scope. Calls made outside any task are under the empty string.
     /// </summary>
     public IReadOnlyDictionary<string, RunTaskTotals> TaskTotals
     {
@@ -296,7 +296,7 @@ public sealed class AgentRun : IDisposable
         MetadataRules.ValidateName(name, nameof(name));
         if (RunMetadata.IsBuiltInName(name))
         {
-            throw new ArgumentException($"'{name}' is a built-in run metadata name; set it through its property (or Task(...) for the task).", nameof(name));
+            throw new ArgumentException($"'{name}' is a built-in run metadata name; set it through its property (or BeginTask(...) for the task).", nameof(name));
         }
 
         if (value is not null)
@@ -314,13 +314,13 @@ public sealed class AgentRun : IDisposable
 
     /// <summary>
     /// Sets the task for the calls made inside the returned scope in the current flow, for example
-    /// <c>using (run.Task("classify")) { ... }</c>. Scopes nest; disposing one restores the task
+    /// <c>using (run.BeginTask("classify")) { ... }</c>. Scopes nest; disposing one restores the task
     /// that was set before it.
     /// </summary>
     /// <param name="name">The task: printable ASCII of at most 1,024 characters.</param>
     /// <returns>A scope that restores the previous task when disposed.</returns>
     /// <exception cref="ArgumentException">The name is empty or not allowed.</exception>
-    public IDisposable Task(string name)
+    public IDisposable BeginTask(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         MetadataRules.ValidateValue(name, "Task");

@@ -59,7 +59,7 @@ public sealed partial class RequestyUsageClient
     private readonly ILogger _logger;
     private readonly Func<string, string> _redact;
 
-    internal RequestyUsageClient(HttpClient httpClient, RequestyUsageEndpoint endpoint, TimeProvider timeProvider, ILogger<RequestyUsageClient> logger, KeyRedactor redactor)
+    internal RequestyUsageClient(HttpClient httpClient, RequestyUsageEndpoint endpoint, TimeProvider timeProvider, ILogger logger, KeyRedactor redactor)
     {
         _redact = redactor.Redact;
         _httpClient = httpClient;

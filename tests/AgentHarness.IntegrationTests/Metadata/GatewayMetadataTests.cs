@@ -28,7 +28,7 @@ public sealed class GatewayMetadataTests
         });
 
         using var run = host.Harness.BeginRun("code-review-agent", r => r.Branch = "feat/auth-refactor");
-        using (run.Task("review"))
+        using (run.BeginTask("review"))
         {
             await host.Harness.GetChatClient("anthropic/claude-sonnet-4-5").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct);
             await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("Classify.")], cancellationToken: Ct);

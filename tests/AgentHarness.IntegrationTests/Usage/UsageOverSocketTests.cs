@@ -80,12 +80,12 @@ public sealed class UsageOverSocketTests
                 .AddSqliteUsageLedger(path)))
             {
                 using var run = host.Harness.BeginRun("code-review-agent");
-                using (run.Task("classify"))
+                using (run.BeginTask("classify"))
                 {
                     await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("diff")], cancellationToken: Ct);
                 }
 
-                using (run.Task("review"))
+                using (run.BeginTask("review"))
                 {
                     await foreach (var _ in host.Harness.GetChatClient("policy/claude-4").CompleteChatStreamingAsync([new UserChatMessage("diff")], cancellationToken: Ct))
                     {

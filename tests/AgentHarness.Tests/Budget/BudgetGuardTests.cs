@@ -292,7 +292,7 @@ public sealed class BudgetGuardTests
         {
             using var middle = host.Harness.BeginRun("middle");
             using var inner = host.Harness.BeginRun("inner", r => r.MaxCostUsd = 1m);
-            using (inner.Task("step"))
+            using (inner.BeginTask("step"))
             {
                 try
                 {
@@ -723,7 +723,7 @@ public sealed class BudgetGuardTests
         using var host = TestHarness.Create(transport, b => Priced(b));
         using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
 
-        using (run.Task("classify"))
+        using (run.BeginTask("classify"))
         {
             await host.Harness.GetChatClient("openai/flat").CompleteChatAsync([new UserChatMessage("hi")], Max1000, Ct);
         }

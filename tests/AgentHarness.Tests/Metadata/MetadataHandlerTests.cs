@@ -39,7 +39,7 @@ public sealed class MetadataHandlerTests
         using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
 
         using (var run = host.Harness.BeginRun("code-review-agent", r => { r.Branch = "main"; r.Customer = "acme"; }))
-        using (run.Task("classify"))
+        using (run.BeginTask("classify"))
         {
             await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: TestContext.Current.CancellationToken);
         }
@@ -75,10 +75,10 @@ public sealed class MetadataHandlerTests
 
         using (var run = host.Harness.BeginRun("agent", r => r.SetExtra("Ticket", "T-42").Environment = "staging"))
         {
-            using (run.Task("review"))
+            using (run.BeginTask("review"))
             {
                 await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: ct);
-                using (run.Task("summarize"))
+                using (run.BeginTask("summarize"))
                 {
                     await client.CompleteChatAsync([new UserChatMessage("b")], cancellationToken: ct);
                 }

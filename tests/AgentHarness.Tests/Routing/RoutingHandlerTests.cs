@@ -150,6 +150,27 @@ public sealed class RoutingHandlerTests
     }
 
     [Fact]
+    public async Task SendAsync_RefusedBeforeSending_LogsThatNothingWasSentInsteadOfNullProvider()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b => b.AddProvider("openai", p => { p.BaseUrl = new Uri("https://openai.test/v1"); p.ApiKey = "key-openai"; }),
+            s => s.AddLogging(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(logs))));
+
+        using (var run = host.Harness.BeginRun("agent", static r => r.MaxCostUsd = 0m))
+        {
+            await Assert.ThrowsAsync<BudgetExceededException>(() => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("x")], cancellationToken: Ct));
+        }
+
+        Assert.Empty(mock.Requests);
+        var warning = Assert.Single(logs.GetSnapshot(), static r => r.Level == LogLevel.Warning);
+        Assert.StartsWith("Call to openai/gpt-4.1 (chat/completions) ended Rejected before anything was sent to a provider: The call to 'openai/gpt-4.1' was refused before sending", warning.Message, StringComparison.Ordinal);
+        Assert.All(logs.GetSnapshot(), static r => Assert.DoesNotContain("(null)", r.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task SendAsync_Completion_RecordsTokensModelUsedLatencyAndRunMetadata()
     {
         var mock = new RecordingMock();
@@ -161,7 +182,7 @@ public sealed class RoutingHandlerTests
         });
 
         using (var run = host.Harness.BeginRun("code-review-agent", r => { r.Branch = "feat/x"; r.Customer = "acme"; r.SetExtra("Ticket", "T-1"); }))
-        using (run.Task("review"))
+        using (run.BeginTask("review"))
         {
             await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("r")], cancellationToken: Ct);
             Assert.Single(run.Calls);

@@ -125,14 +125,14 @@ public sealed class AgentRunTests
     }
 
     [Fact]
-    public void Task_NestedScopes_RestorePreviousTask()
+    public void BeginTask_NestedScopes_RestorePreviousTask()
     {
         using var host = Host();
         using var run = host.Harness.BeginRun("agent");
 
-        using (run.Task("review"))
+        using (run.BeginTask("review"))
         {
-            using (run.Task("summarize"))
+            using (run.BeginTask("summarize"))
             {
                 Assert.Equal("summarize", run.CurrentTask);
             }
@@ -153,7 +153,7 @@ public sealed class AgentRunTests
             async () =>
             {
                 using var run = host.Harness.BeginRun($"agent-{i}", r => r.Branch = $"branch-{i}");
-                using var task = run.Task($"task-{i}");
+                using var task = run.BeginTask($"task-{i}");
                 gate.SignalAndWait(TestContext.Current.CancellationToken);
                 await Task.Yield();
                 var current = AgentRun.Current!;

@@ -35,7 +35,7 @@ public sealed class SqliteUsageLedgerBuilderExtensionsTests
             var ledger = Assert.IsType<SqliteUsageLedger>(host.Ledger);
             Assert.Same(ledger, host.Services.GetRequiredService<SqliteUsageLedger>());
             using (var run = host.Harness.BeginRun("code-review-agent", r => r.Branch = "feat/auth-refactor"))
-            using (run.Task("classify"))
+            using (run.BeginTask("classify"))
             {
                 await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
             }

@@ -20,14 +20,14 @@ public sealed class UsageThroughHarnessTests
 
         using (var run = host.Harness.BeginRun("code-review-agent", r => r.Branch = "feat/auth-refactor"))
         {
-            using (run.Task("classify"))
+            using (run.BeginTask("classify"))
             {
                 await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
                 await client.CompleteChatAsync([new UserChatMessage("b")], cancellationToken: Ct);
             }
 
             host.Time.Advance(TimeSpan.FromDays(1));
-            using (run.Task("review"))
+            using (run.BeginTask("review"))
             {
                 await client.CompleteChatAsync([new UserChatMessage("c")], cancellationToken: Ct);
             }

@@ -100,7 +100,7 @@ internal sealed partial class BudgetGuard : IBudgetGuard
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
 
-    public BudgetGuard(IOptions<AgentHarnessOptions> options, IBudgetStore store, TimeProvider timeProvider, ILogger<BudgetGuard> logger)
+    public BudgetGuard(IOptions<AgentHarnessOptions> options, IBudgetStore store, TimeProvider timeProvider, ILoggerFactory loggerFactory)
     {
         var value = options.Value;
         var rules = value.Budgets.Select(static r => BudgetRule.From(r.Key, r.Value)).ToArray();
@@ -109,7 +109,7 @@ internal sealed partial class BudgetGuard : IBudgetGuard
         _thresholds = [.. (value.BudgetThresholds ?? DefaultThresholds).Distinct().Order()];
         _store = store;
         _timeProvider = timeProvider;
-        _logger = logger;
+        _logger = loggerFactory.CreateLogger(AgentHarnessLogCategories.Budget);
     }
 
     public event EventHandler<BudgetThresholdEventArgs>? ThresholdReached;

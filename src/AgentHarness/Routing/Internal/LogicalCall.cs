@@ -396,7 +396,11 @@ internal sealed class LogicalCall : IStreamCompletion
             run.AddCall(record);
         }
 
-        if (outcome is UsageOutcome.Succeeded or UsageOutcome.Canceled)
+        if (record.Provider is null)
+        {
+            RoutingHandler.LogCallNotSent(_handler.Logger, record.ModelRequested, _operation, outcome, error);
+        }
+        else if (outcome is UsageOutcome.Succeeded or UsageOutcome.Canceled)
         {
             RoutingHandler.LogCallEnded(_handler.Logger, record.ModelRequested, record.Provider, _operation, outcome, _attempts.Count, latency.TotalMilliseconds, record.InputTokens, record.OutputTokens);
         }

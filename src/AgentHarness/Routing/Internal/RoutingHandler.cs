@@ -18,7 +18,7 @@ internal sealed partial class RoutingHandler(
     IUsageLedger ledger,
     CostControl costs,
     TimeProvider timeProvider,
-    ILogger<RoutingHandler> logger,
+    ILoggerFactory loggerFactory,
     IOptions<AgentHarnessOptions> options,
     KeyRedactor redactor) : DelegatingHandler
 {
@@ -27,7 +27,7 @@ internal sealed partial class RoutingHandler(
 
     private static readonly string VirtualPath = VirtualEndpoint.AbsolutePath;
 
-    internal ILogger Logger => logger;
+    internal ILogger Logger { get; } = loggerFactory.CreateLogger(AgentHarnessLogCategories.Routing);
 
     internal IUsageLedger Ledger => ledger;
 
@@ -179,4 +179,11 @@ internal sealed partial class RoutingHandler(
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported cost ${ReportedUsd} is more than {Ratio} times the ${CatalogUsd} its tokens cost at catalog prices; the catalog cost was charged.")]
     internal static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
+
+    /// <summary>Logs a call refused (by a budget, the catalog, routing) or canceled before any attempt: it has no provider to name.</summary>
+    internal static void LogCallNotSent(ILogger logger, string model, string operation, UsageOutcome outcome, string? error) =>
+        LogNotSent(logger, outcome == UsageOutcome.Canceled ? LogLevel.Debug : LogLevel.Warning, model, operation, outcome, error ?? "no reason recorded");
+
+    [LoggerMessage(EventId = 6, Message = "Call to {Model} ({Operation}) ended {Outcome} before anything was sent to a provider: {Error}")]
+    private static partial void LogNotSent(ILogger logger, LogLevel level, string model, string operation, UsageOutcome outcome, string error);
 }

@@ -10,7 +10,7 @@ namespace AgentHarness.Agents;
 /// Typed helpers for the steps agents make most: classify, review, summarize. Each sets the task of
 /// the current <see cref="AgentRun"/> (<c>classify</c>, <c>review</c>, <c>summarize</c>) for its call.
 /// </summary>
-public static class ChatClientAgentExtensions
+public static class ChatClientTaskExtensions
 {
     /// <summary>The task name <see cref="ClassifyAsync{TEnum}"/> sets.</summary>
     public const string ClassifyTask = "classify";
@@ -89,10 +89,34 @@ public static class ChatClientAgentExtensions
         throw new ClassificationException(answer, [.. categories.Select(static c => c.Label)]);
     }
 
+    /// <summary>
+    /// Gets the label <see cref="ClassifyAsync{TEnum}"/> sends and accepts for a value: its
+    /// <see cref="JsonStringEnumMemberNameAttribute"/> name, else the member name in kebab case
+    /// (<c>BugFix</c> is <c>bug-fix</c>, <c>Refactor</c> is <c>refactor</c>). Pass it on, for example
+    /// to <see cref="ReviewAsync"/>, instead of <see cref="Enum.ToString()"/>, which gives the member name.
+    /// </summary>
+    /// <typeparam name="TEnum">The categories.</typeparam>
+    /// <param name="value">A named value of <typeparamref name="TEnum"/>.</param>
+    /// <returns>The value's label.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="value"/> is not a named value of <typeparamref name="TEnum"/>.</exception>
+    public static string LabelOf<TEnum>(TEnum value)
+        where TEnum : struct, Enum
+    {
+        foreach (var category in Categories<TEnum>.All)
+        {
+            if (EqualityComparer<TEnum>.Default.Equals(category.Value, value))
+            {
+                return category.Label;
+            }
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(value), value, $"{value} is not a named value of {typeof(TEnum).Name}, so it has no label.");
+    }
+
     /// <summary>Reviews a code change and returns actionable feedback.</summary>
     /// <param name="client">The chat client, typically a frontier model or a policy.</param>
     /// <param name="diff">The change to review, usually a unified diff.</param>
-    /// <param name="category">What kind of change it is (for example the result of a classification), or <see langword="null"/>.</param>
+    /// <param name="category">What kind of change it is (for example the label of a classification's result, from <see cref="LabelOf{TEnum}"/>), or <see langword="null"/>.</param>
     /// <param name="maxOutputTokens">The cap on the review's length.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The review text.</returns>
@@ -123,7 +147,7 @@ public static class ChatClientAgentExtensions
 
     private static async Task<string> CompleteAsync(ChatClient client, string task, string system, string user, ChatCompletionOptions options, CancellationToken cancellationToken)
     {
-        using var scope = AgentRun.Current?.Task(task);
+        using var scope = AgentRun.Current?.BeginTask(task);
         ChatMessage[] messages = [new SystemChatMessage(system), new UserChatMessage(user)];
         var completion = await client.CompleteChatAsync(messages, options, cancellationToken).ConfigureAwait(false);
         var text = new StringBuilder();

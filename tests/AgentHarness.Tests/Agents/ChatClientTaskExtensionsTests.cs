@@ -7,7 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace AgentHarness.Tests.Agents;
 
-public sealed class ChatClientAgentExtensionsTests
+public sealed class ChatClientTaskExtensionsTests
 {
     public enum Change
     {
@@ -106,5 +106,35 @@ public sealed class ChatClientAgentExtensionsTests
         Assert.Equal(500, requests[0].MaxTokens);
         Assert.Equal(["summarize"], requests[1].Headers["X-Requesty-Task"]);
         Assert.Equal(("review text", 100), (requests[1].LastUserMessage, requests[1].MaxTokens));
+    }
+
+    [Theory]
+    [InlineData(Change.BugFix, "bug-fix")]
+    [InlineData(Change.Refactor, "refactor")]
+    [InlineData(Change.Docs, "docs-only")]
+    public void LabelOf_NamedValue_ReturnsTheLabelClassifyAsyncUses(Change value, string expected)
+    {
+        Assert.Equal(expected, ChatClientTaskExtensions.LabelOf(value));
+    }
+
+    [Fact]
+    public void LabelOf_UnnamedValue_Throws()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ChatClientTaskExtensions.LabelOf((Change)42));
+
+        Assert.Contains("42 is not a named value of Change", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReviewAsync_ClassifiedLabel_SendsTheLabelNotTheMemberName()
+    {
+        var (services, harness, sandbox) = Create();
+        using var _ = services;
+        sandbox.Model("openai/gpt-4.1-nano").Reply("bug-fix");
+
+        var category = await harness.GetChatClient("openai/gpt-4.1-nano").ClassifyAsync<Change>("diff", cancellationToken: Ct);
+        await harness.GetChatClient("policy/claude-4").ReviewAsync("diff", ChatClientTaskExtensions.LabelOf(category), cancellationToken: Ct);
+
+        Assert.Contains("This change is a bug-fix.", sandbox.Requests[1].SystemPrompt, StringComparison.Ordinal);
     }
 }

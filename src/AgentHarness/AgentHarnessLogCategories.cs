@@ -1,0 +1,35 @@
+namespace AgentHarness;
+
+/// <summary>
+/// The log categories the harness writes under. They are stable names, not type names, so they
+/// can be filtered in configuration (<c>"Logging": { "LogLevel": { "AgentHarness.Routing": "Debug" } }</c>);
+/// every one starts with <see cref="Prefix"/>, so <c>"AgentHarness": "Warning"</c> sets them all.
+/// </summary>
+/// <remarks>
+/// The harness's <see cref="HttpClient"/> also logs through <c>IHttpClientFactory</c>, under
+/// <c>System.Net.Http.HttpClient.AgentHarness.*</c> (and <c>System.Net.Http.HttpClient.AgentHarness.Requesty.*</c>
+/// for the Requesty usage client): those are the factory's categories, one request line per attempt.
+/// </remarks>
+public static class AgentHarnessLogCategories
+{
+    /// <summary>The start of every category below: <c>AgentHarness</c>.</summary>
+    public const string Prefix = "AgentHarness";
+
+    /// <summary>
+    /// Model calls: the end of each call (Debug), a failed or refused call, a fallback to the next
+    /// candidate and an implausible reported cost (Warning), a usage ledger that failed to add a record (Error).
+    /// </summary>
+    public const string Routing = "AgentHarness.Routing";
+
+    /// <summary>Budgets: a failed <see cref="IBudgetGuard.ThresholdReached"/> handler and a failed settlement (Error).</summary>
+    public const string Budget = "AgentHarness.Budget";
+
+    /// <summary>The Requesty usage client: each answer of the usage API (Debug).</summary>
+    public const string Usage = "AgentHarness.Usage";
+
+    /// <summary>Options checked at start: settings that are accepted but look wrong, such as a base URL without a version path (Warning).</summary>
+    public const string Configuration = "AgentHarness.Configuration";
+
+    /// <summary>The SQLite usage ledger (package AgentHarness.Sqlite): opening the file, dropped records and failed writes.</summary>
+    public const string Sqlite = "AgentHarness.Sqlite";
+}
