@@ -1,5 +1,6 @@
 using AgentHarness.Http.Internal;
 using AgentHarness.Internal;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
 
 namespace AgentHarness.DependencyInjection.Internal;
