@@ -71,7 +71,7 @@ internal sealed class ForwardedContent : HttpContent, IAttemptBody
             // The length is the inner content's, computed when asked.
             if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                Headers.TryAddWithoutValidation(header.Key, header.Value);
+                HeaderCopy.Add(Headers, header);
             }
         }
     }

@@ -43,7 +43,7 @@ internal sealed class ObservedStreamContent : HttpContent
         _stream = new ObservingStream(rest, prefix, prefixLength, guard, completion);
         foreach (var header in original.Headers.NonValidated)
         {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
+            HeaderCopy.Add(Headers, header);
         }
     }
 

@@ -49,8 +49,9 @@ internal sealed class RequestStage : IAttemptStage
             call.OriginalSent = true;
             message = original;
             message.RequestUri = uri;
-            if (own is not null)
+            if (own is not null && call.CallerToken.CanBeCanceled)
             {
+                // Only a caller who can cancel needs to know whether the body started to leave.
                 message.Content = new ForwardedContent(own);
             }
         }
@@ -65,7 +66,7 @@ internal sealed class RequestStage : IAttemptStage
             // NonValidated: copying must neither parse nor allocate the header values.
             foreach (var header in original.Headers.NonValidated)
             {
-                message.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                HeaderCopy.Add(message.Headers, header);
             }
 
             if (request.HasContent)
@@ -91,7 +92,7 @@ internal sealed class RequestStage : IAttemptStage
         {
             if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                HeaderCopy.Add(content.Headers, header);
             }
         }
 

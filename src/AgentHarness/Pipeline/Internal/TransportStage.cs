@@ -48,7 +48,7 @@ internal sealed class TransportStage
                 var buffered = new ByteArrayContent(bytes);
                 foreach (var header in response.Content.Headers.NonValidated)
                 {
-                    buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                    HeaderCopy.Add(buffered.Headers, header);
                 }
 
                 response.Content.Dispose();
@@ -82,9 +82,23 @@ internal sealed class TransportStage
         }
     }
 
-    private static bool IsEventStream(HttpResponseMessage response) =>
-        response.IsSuccessStatusCode
-        && string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+    private static bool IsEventStream(HttpResponseMessage response)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            return false;
+        }
+
+        // Read as text: parsing the header would build a media type object for every answer.
+        if (response.Content.Headers.NonValidated.TryGetValues("Content-Type", out var values) && values.Count == 1)
+        {
+            var value = values.ToString().AsSpan();
+            var end = value.IndexOf(';');
+            return (end < 0 ? value : value[..end]).Trim().Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
+        }
+
+        return string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+    }
 
     private async ValueTask<AttemptResult> PeekAsync(CallContext call, HttpResponseMessage response)
     {

@@ -31,6 +31,10 @@ internal sealed class RoutingHandler(
     // Lowest-cost policies order their members by the catalog's price of input and output together.
     private readonly Func<string, decimal?> _pricePerToken = id => catalog.TryGetPrice(id, out var price) ? price.InputPerToken + price.OutputPerToken : null;
 
+    // The paths of the last requests: an official client sends each operation to the same address, and taking it
+    // apart again for every call would allocate three strings.
+    private readonly RequestPath?[] _paths = new RequestPath?[4];
+    private int _nextPath;
     private CallPipeline? _pipeline;
 
     /// <summary>Gets the call pipeline, which ends with the handlers below this one: they are set after construction.</summary>
@@ -57,8 +61,9 @@ internal sealed class RoutingHandler(
         var started = timeProvider.GetTimestamp();
         var pipeline = Pipeline;
         var synchronous = request.Options.TryGetValue(SynchronousKey, out var sync) && sync;
-        var relative = RelativePathAndQuery(request.RequestUri);
-        var operation = Operation(relative);
+        var path = Path(request.RequestUri);
+        var relative = path.Relative;
+        var operation = path.Operation;
         CallContext call;
         RoutePlan plan;
         if (request.Options.TryGetValue(ClientRoute.OptionsKey, out var client))
@@ -151,13 +156,30 @@ internal sealed class RoutingHandler(
         return call.Complete(response);
     }
 
-    private static string RelativePathAndQuery(Uri? uri)
+    private RequestPath Path(Uri? uri)
     {
         if (uri is null)
         {
-            return string.Empty;
+            return RequestPath.None;
         }
 
+        var address = uri.OriginalString;
+        foreach (var known in _paths)
+        {
+            if (known is not null && string.Equals(known.Address, address, StringComparison.Ordinal))
+            {
+                return known;
+            }
+        }
+
+        var relative = RelativePathAndQuery(uri);
+        var path = new RequestPath(address, relative, Operation(relative));
+        _paths[Interlocked.Increment(ref _nextPath) & (4 - 1)] = path;
+        return path;
+    }
+
+    private static string RelativePathAndQuery(Uri uri)
+    {
         var path = uri.IsAbsoluteUri ? uri.PathAndQuery : uri.OriginalString;
         return path.StartsWith(VirtualPath, StringComparison.Ordinal) && (path.Length == VirtualPath.Length || path[VirtualPath.Length] is '/' or '?')
             ? path[VirtualPath.Length..]
@@ -168,5 +190,11 @@ internal sealed class RoutingHandler(
     {
         var end = relative.IndexOf('?', StringComparison.Ordinal);
         return (end < 0 ? relative : relative[..end]).Trim('/');
+    }
+
+    /// <summary>A request's address taken apart: the path below the virtual endpoint and the operation.</summary>
+    private sealed record RequestPath(string Address, string Relative, string Operation)
+    {
+        public static RequestPath None { get; } = new(string.Empty, string.Empty, string.Empty);
     }
 }

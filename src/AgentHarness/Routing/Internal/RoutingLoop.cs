@@ -13,7 +13,7 @@ namespace AgentHarness.Routing.Internal;
 internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor redactor, ILogger logger)
 {
     /// <summary>Runs the call over its candidates and returns the response to hand to the client.</summary>
-    public async Task<HttpResponseMessage> RunAsync(CallContext call, IReadOnlyList<Candidate> candidates, CallPipeline pipeline)
+    public async ValueTask<HttpResponseMessage> RunAsync(CallContext call, IReadOnlyList<Candidate> candidates, CallPipeline pipeline)
     {
         var settings = call.Settings;
         var deadline = call.Deadline;
