@@ -112,6 +112,9 @@ public static class AgentHarnessServiceCollectionExtensions
         });
         services.TryAddTransient<RoutingHandler>();
 
+        // Under a host, what the first call would wait for is built at start (HarnessWarmUp says what, and when the tokenizer loads).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, HarnessWarmUp>());
+
         // Keys are set, and redirects refused, directly above the transport of each of the harness's clients.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, CredentialsHandlerFilter>());
         var client = services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)

@@ -9,7 +9,8 @@ namespace AgentHarness.Pipeline.Internal;
 /// <para>
 /// One source re-armed for each phase costs one timer per call, where a source per deadline linked to the caller's and
 /// to each other costs four sources and two timers for the simplest call. A source that fired is spent: the next phase
-/// gets a new one, which only happens after an attempt timed out.
+/// gets a new one, which only happens after an attempt timed out. The source is created by the first phase, so the
+/// timer is armed once for the common call.
 /// </para>
 /// <para>
 /// What fired is known from what the timer was armed for, not from the clock: a timer may fire a tick before a
@@ -23,7 +24,7 @@ internal sealed class CallDeadline : IDisposable
     private readonly long _started;
     private readonly TimeSpan _total;
     private readonly CancellationTokenRegistration _callerRegistration;
-    private CancellationTokenSource _source;
+    private CancellationTokenSource? _source;
 
     // Whether the current source's timer is the total timeout's: the phase would end with the call or after it.
     private bool _armedForTotal;
@@ -38,8 +39,6 @@ internal sealed class CallDeadline : IDisposable
         _caller = caller;
         _started = started;
         _total = total;
-        _source = new CancellationTokenSource(Remaining(), time);
-        _armedForTotal = true;
         if (caller.CanBeCanceled)
         {
             _callerRegistration = caller.UnsafeRegister(static state => ((CallDeadline)state!).CancelFromCaller(), this);
@@ -56,10 +55,10 @@ internal sealed class CallDeadline : IDisposable
     public TimeSpan TotalTimeout => _total;
 
     /// <summary>Gets a value indicating whether the call's total timeout ended the current phase (and so the call).</summary>
-    public bool TotalExpired => _source.IsCancellationRequested && _armedForTotal && !_caller.IsCancellationRequested;
+    public bool TotalExpired => _source is { IsCancellationRequested: true } && _armedForTotal && !_caller.IsCancellationRequested;
 
     /// <summary>Gets a value indicating whether the current phase's own deadline (not the total's) fired.</summary>
-    public bool PhaseExpired => _source.IsCancellationRequested && !_armedForTotal && !_caller.IsCancellationRequested;
+    public bool PhaseExpired => _source is { IsCancellationRequested: true } && !_armedForTotal && !_caller.IsCancellationRequested;
 
     /// <summary>Gets a value indicating whether the call is over: the caller cancelled or its total timeout elapsed.</summary>
     public bool IsCallOver => _caller.IsCancellationRequested || TotalExpired;
@@ -73,7 +72,7 @@ internal sealed class CallDeadline : IDisposable
     public void Dispose()
     {
         _callerRegistration.Dispose();
-        _source.Dispose();
+        _source?.Dispose();
     }
 
     private CancellationToken Arm(TimeSpan phase)
@@ -81,12 +80,13 @@ internal sealed class CallDeadline : IDisposable
         var remaining = Remaining();
         var total = phase == Timeout.InfiniteTimeSpan || phase >= remaining;
         var delay = total ? remaining : phase;
-        if (_source.IsCancellationRequested)
+        if (_source is null || _source.IsCancellationRequested)
         {
-            // Spent by an attempt's timeout (a caller's cancellation or the total ends the call, so it is not re-armed for them).
+            // The first phase creates the source, armed for it at once; one spent by an attempt's timeout is replaced
+            // (a caller's cancellation or the total ends the call, so it is not re-armed for them).
             var spent = _source;
             _source = new CancellationTokenSource(delay, _time);
-            spent.Dispose();
+            spent?.Dispose();
             if (_caller.IsCancellationRequested)
             {
                 _source.Cancel();
@@ -111,7 +111,7 @@ internal sealed class CallDeadline : IDisposable
     {
         try
         {
-            Volatile.Read(ref _source).Cancel();
+            Volatile.Read(ref _source)?.Cancel();
         }
         catch (ObjectDisposedException)
         {

@@ -123,6 +123,7 @@ internal sealed class TransportStage
         if (peek.Failure is { } problem)
         {
             response.Dispose();
+            System.Buffers.ArrayPool<byte>.Shared.Return(peek.Buffered);
             return new AttemptResult(AttemptStatus.StreamFailed, Body: peek.ErrorEvent, Problem: problem);
         }
 
@@ -134,7 +135,8 @@ internal sealed class TransportStage
             peek.Buffered,
             peek.Length,
             new StreamGuard(candidate.Provider.Name, candidate.Model, settings.StreamIdleTimeout, call.Time, _limits.MaxStreamEventBytes),
-            call);
+            call,
+            peek.Observer);
         call.Streamed = true;
         return new AttemptResult(AttemptStatus.Streamed, response);
     }
