@@ -46,10 +46,35 @@ internal static class HarnessSetup
         return services.BuildServiceProvider();
     }
 
-    /// <summary>Opens the ambient run and task scope the harness benchmarks call in; dispose to close both.</summary>
-    public static RunScope OpenRun(IAgentHarness harness)
+    /// <summary>
+    /// A prompt like <see cref="Messages"/> whose request body (as the official client writes it) is at least
+    /// <paramref name="bodyBytes"/> bytes: the diff grows by whole lines, as an agent's context does.
+    /// </summary>
+    public static ChatMessage[] PromptOf(int bodyBytes)
     {
-        var run = harness.BeginRun("code-review-agent", r => r.Branch = "feat/auth-refactor");
+        var diff = new System.Text.StringBuilder(Messages[1].Content[0].Text);
+        for (var line = 0; BodyBytes(diff) < bodyBytes; line++)
+        {
+            diff.Append("\n+    var session").Append(line).Append(" = await store.FindSessionAsync(user, token, cancellationToken);");
+        }
+
+        return [Messages[0], new UserChatMessage(diff.ToString())];
+
+        static int BodyBytes(System.Text.StringBuilder diff) =>
+            """{"messages":[""".Length
+            + System.ClientModel.Primitives.ModelReaderWriter.Write(Messages[0]).ToMemory().Length + 1
+            + System.ClientModel.Primitives.ModelReaderWriter.Write(new UserChatMessage(diff.ToString())).ToMemory().Length
+            + $$"""],"model":"{{Model}}"}""".Length;
+    }
+
+    /// <summary>Opens the ambient run and task scope the harness benchmarks call in; dispose to close both.</summary>
+    public static RunScope OpenRun(IAgentHarness harness, decimal? maxCostUsd = null)
+    {
+        var run = harness.BeginRun("code-review-agent", r =>
+        {
+            r.Branch = "feat/auth-refactor";
+            r.MaxCostUsd = maxCostUsd;
+        });
         return new RunScope(run, run.BeginTask("classify"));
     }
 

@@ -1,9 +1,19 @@
+using System.Diagnostics;
 using AgentHarness.Benchmarks;
 using BenchmarkDotNet.Running;
+
+var sinceMain = Stopwatch.StartNew();
 
 // Run from the repository root, in Release, for example:
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- --filter '*' --job short
 //
+// The first call of a fresh process, with and without a cap, is measured by a command of its own:
+//   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- first-call
+if (await FirstCall.TryRunAsync(args, sinceMain))
+{
+    return;
+}
+
 // Benchmarks run in this process by default: the out-of-process toolchain would restore and build
 // the referenced projects again into their own bin/ and obj/, beside any build in progress. Pass
 // --outOfProcess to use BenchmarkDotNet's default toolchain anyway.

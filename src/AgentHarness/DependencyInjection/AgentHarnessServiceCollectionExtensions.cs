@@ -5,6 +5,7 @@ using AgentHarness.Catalog.Internal;
 using AgentHarness.Configuration.Internal;
 using AgentHarness.Internal;
 using AgentHarness.Metadata.Internal;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
@@ -122,14 +123,35 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddSingleton<IBudgetGuard>(static sp => sp.GetRequiredService<BudgetGuard>());
         services.TryAddSingleton<CostControl>();
         services.TryAddSingleton<IAgentHarness, DefaultAgentHarness>();
+
+        // The call path (docs/architecture.md): the routing handler builds each call's context and runs the routing
+        // loop; every attempt passes the budget, request and metadata stages on its way to the transport; the budget
+        // stage, the candidates' health and the recorder, in that order, see each call end.
+        services.TryAddSingleton<CandidateHealth>();
+        services.TryAddSingleton(static sp => new RoutingLoop(
+            sp.GetRequiredService<CandidateHealth>(),
+            sp.GetRequiredService<KeyRedactor>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(AgentHarnessLogCategories.Routing)));
+        services.TryAddSingleton<BudgetStage>();
+        services.TryAddSingleton<RequestStage>();
+        services.TryAddSingleton(static sp => new MetadataStage(sp.GetRequiredService<ProviderRegistry>().MetadataHeaderPrefixes));
+        services.TryAddSingleton<CallRecorder>();
+        services.TryAddSingleton(static sp =>
+        {
+            var budget = sp.GetRequiredService<BudgetStage>();
+            return new CallStages(
+                [budget, sp.GetRequiredService<RequestStage>(), sp.GetRequiredService<MetadataStage>()],
+                [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>()]);
+        });
         services.TryAddTransient<RoutingHandler>();
-        services.TryAddTransient<MetadataHandler>();
+
+        // Under a host, what the first call would wait for is built at start (HarnessWarmUp says what, and when the tokenizer loads).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, HarnessWarmUp>());
 
         // Keys are set, and redirects refused, directly above the transport of each of the harness's clients.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, CredentialsHandlerFilter>());
         var client = services.AddHttpClient(DefaultAgentHarness.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .AddHttpMessageHandler<RoutingHandler>()
-            .AddHttpMessageHandler<MetadataHandler>();
+            .AddHttpMessageHandler<RoutingHandler>();
 
         // An application-wide resilience handler would retry and time out whole logical calls on top
         // of the harness's own attempts: one call would cost several times the attempts its provider allows.

@@ -29,6 +29,7 @@ internal sealed class DefaultAgentHarness : IAgentHarness
 
     private readonly ProviderRegistry _registry;
     private readonly TimeProvider _timeProvider;
+    private readonly HttpClient _httpClient;
     private readonly OpenAIClientOptions _clientOptions;
     private readonly ConcurrentDictionary<string, ChatClient> _chatClients = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EmbeddingClient> _embeddingClients = new(StringComparer.Ordinal);
@@ -38,41 +39,41 @@ internal sealed class DefaultAgentHarness : IAgentHarness
     {
         _registry = registry;
         _timeProvider = timeProvider;
-        _clientOptions = new OpenAIClientOptions
-        {
-            Endpoint = RoutingHandler.VirtualEndpoint,
-            Transport = new HttpClientPipelineTransport(httpClientFactory.CreateClient(HttpClientName)),
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            NetworkTimeout = Timeout.InfiniteTimeSpan,
-        };
+        _httpClient = httpClientFactory.CreateClient(HttpClientName);
+        _clientOptions = Options(new HttpClientPipelineTransport(_httpClient));
         _openAIClient = new Lazy<OpenAIClient>(() => new OpenAIClient(PlaceholderCredential, _clientOptions));
     }
 
     /// <summary>Gets how many clients are cached (chat and embedding), for tests.</summary>
     internal int CachedClientCount => _chatClients.Count + _embeddingClients.Count;
 
+    /// <remarks>
+    /// The client is built for the id's route: for a direct route it writes the provider's own model name (so
+    /// <c>ChatClient.Model</c> reports the model that is sent), and its requests carry the route, so a call is routed,
+    /// tagged and recorded without its body being read.
+    /// </remarks>
     public ChatClient GetChatClient(string model)
     {
-        EnsureRoutable(model);
-        if (_chatClients.TryGetValue(model, out var client))
+        if (_chatClients.TryGetValue(model ?? string.Empty, out var client))
         {
             return client;
         }
 
-        client = new ChatClient(model, PlaceholderCredential, _clientOptions);
-        return _chatClients.Count < MaxCachedClients ? _chatClients.GetOrAdd(model, client) : client;
+        var route = Route(model!, RoutedTransport.ChatContent, out var options);
+        client = new ChatClient(route.BodyModel, PlaceholderCredential, options);
+        return _chatClients.Count < MaxCachedClients ? _chatClients.GetOrAdd(model!, client) : client;
     }
 
     public EmbeddingClient GetEmbeddingClient(string model)
     {
-        EnsureRoutable(model);
-        if (_embeddingClients.TryGetValue(model, out var client))
+        if (_embeddingClients.TryGetValue(model ?? string.Empty, out var client))
         {
             return client;
         }
 
-        client = new EmbeddingClient(model, PlaceholderCredential, _clientOptions);
-        return _embeddingClients.Count < MaxCachedClients ? _embeddingClients.GetOrAdd(model, client) : client;
+        var route = Route(model!, RoutedTransport.EmbeddingContent, out var options);
+        client = new EmbeddingClient(route.BodyModel, PlaceholderCredential, options);
+        return _embeddingClients.Count < MaxCachedClients ? _embeddingClients.GetOrAdd(model!, client) : client;
     }
 
     public OpenAIClient GetOpenAIClient() => _openAIClient.Value;
@@ -94,12 +95,27 @@ internal sealed class DefaultAgentHarness : IAgentHarness
         return run;
     }
 
-    private void EnsureRoutable(string model)
+    private static OpenAIClientOptions Options(HttpClientPipelineTransport transport) => new()
+    {
+        Endpoint = RoutingHandler.VirtualEndpoint,
+        Transport = transport,
+        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        NetworkTimeout = Timeout.InfiniteTimeSpan,
+    };
+
+    /// <summary>Plans the id (or throws as the interface documents) and builds the options of a client for its route.</summary>
+    private ClientRoute Route(string model, Type ownContent, out OpenAIClientOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(model);
-        if (!_registry.TryPlan(model, out _, out var error))
+        if (!_registry.TryPlan(model, out var plan, out var error))
         {
             throw new UnroutableModelException(ModelIds.Quotable(model), error!);
         }
+
+        // A direct route's one candidate is known now; a policy's members are chosen per call, so its clients write the policy's id.
+        var bodyModel = plan.Direct is [var candidate] ? candidate.Model : model;
+        var route = new ClientRoute(model, bodyModel, plan);
+        options = Options(new RoutedTransport(_httpClient, route, ownContent));
+        return route;
     }
 }

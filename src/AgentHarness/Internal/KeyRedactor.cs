@@ -27,7 +27,9 @@ internal sealed partial class KeyRedactor
     /// </summary>
     private const int MinKeyLength = 8;
 
-    private readonly Regex? _keys;
+    // Built on first use: a non-backtracking regex takes tens of milliseconds to construct, and most processes never
+    // see a body to redact; a call that does pays it once, not every process at its start.
+    private readonly Lazy<Regex>? _keys;
 
     /// <summary>Initializes a new instance of the <see cref="KeyRedactor"/> class.</summary>
     /// <param name="keys">The configured keys; <see langword="null"/>, blank and very short ones are ignored.</param>
@@ -42,7 +44,7 @@ internal sealed partial class KeyRedactor
             .ToList();
         _keys = patterns.Count == 0
             ? null
-            : new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+            : new Lazy<Regex>(() => new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking));
     }
 
     /// <summary>Builds the redactor from every key the container configures: the providers' and the Requesty usage client's.</summary>
@@ -68,7 +70,7 @@ internal sealed partial class KeyRedactor
         ArgumentNullException.ThrowIfNull(text);
         if (_keys is not null)
         {
-            text = _keys.Replace(text, Mask);
+            text = _keys.Value.Replace(text, Mask);
         }
 
         return KeyShapes().Replace(text, Mask);

@@ -46,9 +46,8 @@ public sealed class ChatCompletionTests
         Assert.Equal(200, Assert.Single(record.Attempts).StatusCode);
     }
 
-    // RoutingHandler and MetadataHandler override only SendAsync, so a synchronous call passes
-    // through DelegatingHandler.Send straight to the transport: unrouted, unrecorded, with the SDK's
-    // placeholder key. Unskip once the handlers serve Send too.
+    // A synchronous call goes through the same call path as an asynchronous one (RoutingHandler serves Send):
+    // routed, recorded, with the provider's key rather than the SDK's placeholder.
     [Fact]
     public async Task CompleteChat_SynchronousOverSocket_IsRoutedAndRecorded()
     {

@@ -278,4 +278,76 @@ public sealed class TokenEstimatorTests
 
         Assert.Equal(Count(text) + 3 + 3, Estimate(json));
     }
+
+    public static TheoryData<string> BoundedBodies => new()
+    {
+        """{"model":"gpt-4.1-nano","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What is the capital of France?"}],"max_completion_tokens":100}""",
+        """{"messages":[{"role":"user","content":"line one\nline \"two\"\t\u00e9t\u00e9 \ud83d\ude00 \\ end"}]}""",
+        """{"messages":[{"role":"user","content":[{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}""",
+        """{"messages":[{"role":"user","content":[{"type":"image\u005furl","image_url":{"url":"u"}},{"image_url":"u"}]}]}""",
+        """{"messages":[{"role":"user","content":[{},{},{"type":"input_image","image_url":"u"},{"type":"input_image"}]}]}""",
+        """{"input":[{"role":"user","content":[{"type":"input_image","image_url":"u"}]},{}]}""",
+        """{"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:application/pdf;base64,QUJDRA==","filename":"a.pdf"}}]}]}""",
+        """{"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","content":"18C"}]}""",
+        """{"messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"}}}}}],"response_format":{"type":"json_object"}}""",
+        """{"instructions":"Answer briefly.","input":[{"role":"user","content":"hi"},{"type":"function_call_output","output":"42"}]}""",
+        """{"input":[[1,2,3],[4],[]],"prompt":[5,6]}""",
+        """{"messages":[{"content":"<|endoftext|><|endoftext|><|endoftext|>"},{"content":"\u4e2d\u6587\u6587\u672c \u65e5\u672c\u8a9e"}]}""",
+        """{"messages":[{"content":"12345678901234567890 00000000 ------ ...... !!!!!!"}]}""",
+        """{"messages":[{"role":"user","content":"hi there""",
+        """not json at all""",
+        """[1,2,3]""",
+        """{"messages":[{"role":"user","content":"\ud800 lone"}]}""",
+        """{"messages":[{},{},{},{},{},{},{},{}]}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(BoundedBodies))]
+    public void UpperBound_EveryShapeTheEstimatorReads_IsAtLeastTheEstimate(string json)
+    {
+        var body = Encoding.UTF8.GetBytes(json);
+
+        Assert.True(TokenEstimator.UpperBound(body) >= TokenEstimator.EstimateInputTokens(body), $"{TokenEstimator.UpperBound(body)} < {TokenEstimator.EstimateInputTokens(body)}");
+    }
+
+    [Fact]
+    public void UpperBound_InvalidUtf8_IsAtLeastTheEstimate()
+    {
+        byte[] body = [.. """{"messages":[{"role":"user","content":"ab"""u8, 0xC3, 0x28, 0xFF, 0xFE, 0x80, .. "\"}]}"u8];
+
+        Assert.True(TokenEstimator.UpperBound(body) >= TokenEstimator.EstimateInputTokens(body));
+    }
+
+    [Fact]
+    public void UpperBound_RandomText_IsAtLeastTheEstimate()
+    {
+        var random = new Random(20260501);
+        char[] alphabet = ['a', 'Z', '7', ' ', '\n', '"', '\\', '{', '[', '<', '|', '\u00e9', '\u4e2d', '\u0416', '\u200b'];
+        for (var i = 0; i < 200; i++)
+        {
+            var text = new StringBuilder();
+            for (var c = random.Next(1, 400); c > 0; c--)
+            {
+                text.Append(random.Next(10) == 0 ? char.ConvertFromUtf32(random.Next(0x1F300, 0x1F64F)) : alphabet[random.Next(alphabet.Length)].ToString());
+            }
+
+            var body = Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":{{System.Text.Json.JsonSerializer.Serialize(text.ToString())}}}]}""");
+            Assert.True(TokenEstimator.UpperBound(body) >= TokenEstimator.EstimateInputTokens(body), text.ToString());
+        }
+    }
+
+    [Fact]
+    public void UpperBound_EmptyBody_IsZero()
+    {
+        Assert.Equal(0, TokenEstimator.UpperBound(ReadOnlySpan<byte>.Empty));
+    }
+
+    [Fact]
+    public void UpperBound_EnglishProse_IsWithinSixTimesTheEstimate()
+    {
+        var text = string.Concat(Enumerable.Repeat("The reviewer reads the diff, checks the tests and writes a short summary of the change. ", 50));
+        var body = Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":"{{text}}"}]}""");
+
+        Assert.InRange(TokenEstimator.UpperBound(body), TokenEstimator.EstimateInputTokens(body), 6 * TokenEstimator.EstimateInputTokens(body));
+    }
 }

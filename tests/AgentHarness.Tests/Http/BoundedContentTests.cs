@@ -31,7 +31,7 @@ public sealed class BoundedContentTests
     [Fact]
     public async Task ReadAsync_OneBytePastTheLimit_ThrowsNamingTheLimit()
     {
-        var ex = await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(Unsized(new MemoryStream(new byte[Limit + 1])), Limit, Ct));
+        var ex = await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(Unsized(new MemoryStream(new byte[Limit + 1])), Limit, Ct).AsTask());
 
         Assert.Contains("MaxResponseBytes (65536 bytes)", ex.Message, StringComparison.Ordinal);
         Assert.Equal(HttpRequestError.ConfigurationLimitExceeded, ex.HttpRequestError);
@@ -44,7 +44,7 @@ public sealed class BoundedContentTests
         var content = new StreamContent(body);
         content.Headers.ContentLength = Limit + 10;
 
-        var ex = await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(content, Limit, Ct));
+        var ex = await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(content, Limit, Ct).AsTask());
 
         Assert.Contains("declares 65546 bytes", ex.Message, StringComparison.Ordinal);
         Assert.Equal(0, body.Pulled);
@@ -55,7 +55,7 @@ public sealed class BoundedContentTests
     {
         var body = new EndlessStream("{\"a\":\""u8.ToArray(), "x"u8.ToArray());
 
-        await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(Unsized(body), Limit, Ct));
+        await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(Unsized(body), Limit, Ct).AsTask());
 
         Assert.Equal(Limit + 1, body.Pulled);
     }
@@ -65,7 +65,7 @@ public sealed class BoundedContentTests
     {
         var inflated = new CountingStream(new GZipStream(new MemoryStream(Gzip(64 * 1024 * 1024)), CompressionMode.Decompress));
 
-        await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(Unsized(inflated), Limit, Ct));
+        await Assert.ThrowsAsync<BodyTooLargeException>(() => BoundedContent.ReadAsync(Unsized(inflated), Limit, Ct).AsTask());
 
         Assert.Equal(Limit + 1, inflated.Pulled);
     }

@@ -61,4 +61,17 @@ public sealed class DefaultAgentHarnessTests
         Assert.Equal("acme/model\\r\\nINFO forged", refused.Model);
         Assert.DoesNotContain(refused.Message, c => c is '\r' or '\n');
     }
+
+    [Theory]
+    [InlineData("openai/gpt-4.1-nano", "gpt-4.1-nano")]
+    [InlineData("anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5")]
+    [InlineData("mistral/mistral-small", "mistral-small")]
+    public void GetChatClient_DirectRoute_ClientWritesTheModelItsProviderExpects(string id, string sent)
+    {
+        using var host = Gateway();
+
+#pragma warning disable OPENAI001 // ChatClient.Model is marked for evaluation; it is what the client writes into its bodies.
+        Assert.Equal(sent, host.Harness.GetChatClient(id).Model);
+#pragma warning restore OPENAI001
+    }
 }

@@ -613,6 +613,65 @@ public sealed class RoutingHandlerTests
         }
     }
 
+    [Fact]
+    public async Task SendAsync_ClientFromGetChatClient_SendsTheOfficialClientsOwnBodyAndRequest()
+    {
+        var seen = new List<(bool Rewritten, bool Routed, string Body)>();
+        var transport = new AgentHarness.Tests.Budget.DelegateHandler(async (request, ct) =>
+        {
+            seen.Add((request.Content is AgentHarness.Http.Internal.AttemptContent, request.Options.TryGetValue(AgentHarness.Routing.Internal.ClientRoute.OptionsKey, out _), await request.Content!.ReadAsStringAsync(ct)));
+            return Responses.Json(Responses.ChatJson("gpt-4.1-nano"));
+        });
+        using var host = TestHarness.Create(transport, b => TestHarness.ThreeProviders(b));
+
+        await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        // Routed by the route the client was built for: its body already names the provider's model, and is sent as written.
+        var (rewritten, routed, body) = Assert.Single(seen);
+        Assert.False(rewritten);
+        Assert.True(routed);
+        Assert.Equal("gpt-4.1-nano", JsonDocument.Parse(body).RootElement.GetProperty("model").GetString());
+        Assert.Equal("openai/gpt-4.1-nano", Assert.Single(host.Ledger.GetRecords()).ModelRequested);
+    }
+
+    [Fact]
+    public async Task SendAsync_ProtocolBodyNamingAnotherModelOnAClientFromGetChatClient_IsRoutedByItsBody()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+        using var content = BinaryContent.Create(BinaryData.FromString("""{"model":"mistral/mistral-large","messages":[{"role":"user","content":"hi"}]}"""));
+
+        await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync(content, new System.ClientModel.Primitives.RequestOptions());
+
+        var sent = Assert.Single(mock.Requests);
+        Assert.Equal("mistral.test", sent.Uri.Host);
+        Assert.Equal("mistral-large", JsonDocument.Parse(sent.Body).RootElement.GetProperty("model").GetString());
+        Assert.Equal("mistral/mistral-large", Assert.Single(host.Ledger.GetRecords()).ModelRequested);
+    }
+
+    [Fact]
+    public async Task SendAsync_FirstAttemptIsTheOfficialClientsRequest_TheKeyIsTakenOffOnceSent()
+    {
+        HttpRequestMessage? sent = null;
+        string? keyWhileSending = null;
+        var transport = new AgentHarness.Tests.Budget.DelegateHandler((request, _) =>
+        {
+            sent = request;
+            keyWhileSending = request.Headers.Authorization?.ToString();
+            return Task.FromResult(Responses.Json(Responses.ChatJson("gpt-4.1-nano")));
+        });
+        using var host = TestHarness.Create(transport, b => TestHarness.ThreeProviders(b));
+
+        await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        // The request the official client keeps as its answer's RequestMessage carries no key after the call.
+        Assert.Equal("Bearer key-openai", keyWhileSending);
+        Assert.NotNull(sent);
+        Assert.Null(sent.Headers.Authorization);
+        Assert.DoesNotContain("key-openai", sent.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// A provider transport that answers openai with 503 and the gateway with an answer or a stream,
     /// recording whether each request came through <c>Send</c> or <c>SendAsync</c>.

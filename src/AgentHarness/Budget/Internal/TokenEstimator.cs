@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.ML.Tokenizers;
 
 namespace AgentHarness.Budget.Internal;
@@ -82,16 +83,54 @@ internal static class TokenEstimator
 
     private const int StackChars = 256;
 
-    // Created once: loading the vocabulary costs tens of milliseconds; the instance is thread safe.
-    private static readonly TiktokenTokenizer Tokenizer = TiktokenTokenizer.CreateForEncoding("o200k_base");
-
     private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Skip };
+
+    /// <summary>Gets a value indicating whether the tokenizer's vocabulary is loaded.</summary>
+    public static bool IsLoaded => _loaded;
+
+    // Outside Vocabulary: reading it must not load the vocabulary.
+    private static volatile bool _loaded;
 
     /// <summary>Returns the number of <c>o200k_base</c> tokens of <paramref name="text"/>.</summary>
     public static int CountTokens(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return text.Length == 0 ? 0 : Tokenizer.CountTokens(text);
+        return text.Length == 0 ? 0 : Vocabulary.Tokenizer.CountTokens(text);
+    }
+
+    /// <summary>Loads the tokenizer's vocabulary now (about half a second and 40 MB), so that no call waits for it later.</summary>
+    public static void Load() => _ = Vocabulary.Tokenizer;
+
+    /// <summary>
+    /// An upper bound of <see cref="EstimateInputTokens"/> that needs no tokenizer and no parse: a few vectorized passes
+    /// over the bytes, so that a budget can reserve before (and usually instead of) counting.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// A byte-level BPE token such as <c>o200k_base</c>'s stands for at least one byte of UTF-8 text, and unescaping
+    /// JSON never lengthens it, so the text the estimate counts (string values, raw tool JSON, token arrays, payloads
+    /// at a quarter token per byte) has at most as many tokens as the body has bytes; three times as many when the body
+    /// is not valid UTF-8, since each invalid byte decodes to U+FFFD, three bytes. The estimate's other tokens belong to
+    /// objects and arrays: <see cref="MessageFramingTokens"/> per message or item, <see cref="ReplyPrimingTokens"/> per
+    /// <c>messages</c> array, <see cref="ImageTokens"/> per image part. Every object and array starts with its own
+    /// <c>{</c> or <c>[</c>; every image part names <c>image_url</c> or <c>input_image</c> in plain bytes unless the
+    /// body escapes characters as <c>\u</c>, in which case every object is counted as an image.
+    /// </para>
+    /// <para>For English prose the bound is about four times the estimate.</para>
+    /// </remarks>
+    public static int UpperBound(ReadOnlySpan<byte> body)
+    {
+        if (body.IsEmpty)
+        {
+            return 0;
+        }
+
+        long perByte = Utf8.IsValid(body) ? 1 : 3;
+        long objects = body.Count((byte)'{');
+        long arrays = body.Count((byte)'[');
+        long images = body.IndexOf("\\u"u8) >= 0 ? objects : body.Count("image_url"u8) + body.Count("input_image"u8);
+        var total = (perByte * body.Length) + (MessageFramingTokens * objects) + (ReplyPrimingTokens * arrays) + (ImageTokens * images);
+        return total >= int.MaxValue ? int.MaxValue : (int)total;
     }
 
     /// <summary>
@@ -492,7 +531,7 @@ internal static class TokenEstimator
         try
         {
             var length = reader.CopyString(buffer);
-            return Tokenizer.CountTokens(buffer[..length]);
+            return Vocabulary.Tokenizer.CountTokens(buffer[..length]);
         }
         finally
         {
@@ -515,11 +554,28 @@ internal static class TokenEstimator
         try
         {
             var length = Encoding.UTF8.GetChars(bytes, buffer);
-            return Tokenizer.CountTokens(buffer.AsSpan(0, length));
+            return Vocabulary.Tokenizer.CountTokens(buffer.AsSpan(0, length));
         }
         finally
         {
             ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The vocabulary, in a type of its own so that it loads on the first count and not before: the estimator's bound
+    /// and the rest of the harness never touch it.
+    /// </summary>
+    private static class Vocabulary
+    {
+        // Created once: loading the vocabulary takes about half a second; the instance is thread safe.
+        public static readonly TiktokenTokenizer Tokenizer = Create();
+
+        private static TiktokenTokenizer Create()
+        {
+            var tokenizer = TiktokenTokenizer.CreateForEncoding("o200k_base");
+            _loaded = true;
+            return tokenizer;
         }
     }
 }

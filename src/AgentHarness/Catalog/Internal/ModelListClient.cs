@@ -1,5 +1,6 @@
 using System.Text;
 using AgentHarness.Internal;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
 
 namespace AgentHarness.Catalog.Internal;

@@ -1,13 +1,13 @@
 using AgentHarness.Http.Internal;
 using AgentHarness.Internal;
-using AgentHarness.Routing.Internal;
+using AgentHarness.Pipeline.Internal;
 
 namespace AgentHarness.DependencyInjection.Internal;
 
 /// <summary>
 /// The innermost handler of the harness's clients, wrapping their transport: it sets the key of the provider a request
-/// is marked for (<see cref="ProviderEndpoint.OptionsKey"/>) as the request leaves, and removes configured keys from the
-/// body of an error answer as it arrives.
+/// is marked for (<see cref="ProviderEndpoint.OptionsKey"/>) as the request leaves, takes it off once it has left, and
+/// removes configured keys from the body of an error answer as it arrives.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -23,10 +23,32 @@ namespace AgentHarness.DependencyInjection.Internal;
 /// </remarks>
 internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBytes) : DelegatingHandler
 {
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        Authorize(request);
-        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var provider = Authorize(request);
+        var sending = base.SendAsync(request, cancellationToken);
+        if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
+        {
+            // An answer that has already arrived and succeeded needs nothing more: no state machine, no second task.
+            Unauthorize(request, provider);
+            return sending;
+        }
+
+        return CompleteAsync(request, provider, sending, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> CompleteAsync(HttpRequestMessage request, ProviderEndpoint? provider, Task<HttpResponseMessage> sending, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await sending.ConfigureAwait(false);
+        }
+        finally
+        {
+            Unauthorize(request, provider);
+        }
+
         if (response.IsSuccessStatusCode)
         {
             return response;
@@ -48,8 +70,17 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
 
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        Authorize(request);
-        var response = base.Send(request, cancellationToken);
+        var provider = Authorize(request);
+        HttpResponseMessage response;
+        try
+        {
+            response = base.Send(request, cancellationToken);
+        }
+        finally
+        {
+            Unauthorize(request, provider);
+        }
+
         if (response.IsSuccessStatusCode)
         {
             return response;
@@ -67,11 +98,27 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         }
     }
 
-    private static void Authorize(HttpRequestMessage request)
+    private static ProviderEndpoint? Authorize(HttpRequestMessage request)
     {
         if (request.Options.TryGetValue(ProviderEndpoint.OptionsKey, out var provider))
         {
             provider.ApplyKey(request);
+            return provider;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Takes the key off the request once it has been sent (its headers are written before an answer arrives): the
+    /// first attempt of a call is the official client's own request, which the client holds on to as the answer's
+    /// <see cref="HttpResponseMessage.RequestMessage"/>, and it must not carry the key out of the transport.
+    /// </summary>
+    private static void Unauthorize(HttpRequestMessage request, ProviderEndpoint? provider)
+    {
+        if (provider is not null)
+        {
+            request.Headers.Authorization = null;
         }
     }
 
@@ -84,7 +131,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         {
             if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                HeaderCopy.Add(content.Headers, header);
             }
         }
 

@@ -42,12 +42,33 @@ internal sealed class CredentialsHandlerFilter : IHttpMessageHandlerBuilderFilte
                 return;
             }
 
+            if (name == DefaultAgentHarness.HttpClientName)
+            {
+                NoLogicalRequestLogs(builder.AdditionalHandlers);
+            }
+
             NoRedirects(builder.PrimaryHandler);
             builder.PrimaryHandler = new CredentialsHandler(builder.Services.GetRequiredService<KeyRedactor>(), builder.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentHarnessOptions>>().Value.MaxResponseBytes)
             {
                 InnerHandler = builder.PrimaryHandler,
             };
         };
+    }
+
+    /// <summary>
+    /// Removes the factory's outer logging handler from the model client: it would log every call against the
+    /// virtual endpoint, which no request is sent to, and cost the call a log scope and the address as text. The inner
+    /// one, which logs each attempt at its provider's address, stays.
+    /// </summary>
+    private static void NoLogicalRequestLogs(IList<DelegatingHandler> handlers)
+    {
+        for (var i = handlers.Count - 1; i >= 0; i--)
+        {
+            if (handlers[i] is Microsoft.Extensions.Http.Logging.LoggingScopeHttpMessageHandler)
+            {
+                handlers.RemoveAt(i);
+            }
+        }
     }
 
     private static void NoRedirects(HttpMessageHandler transport)

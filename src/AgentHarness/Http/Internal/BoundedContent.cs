@@ -23,7 +23,7 @@ internal static class BoundedContent
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The body's bytes.</returns>
     /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
-    public static async Task<byte[]> ReadAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
+    public static async ValueTask<byte[]> ReadAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
     {
         var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);
         try

@@ -37,13 +37,23 @@ internal sealed class ObservedStreamContent : HttpContent
     private readonly HttpContent _original;
     private readonly ObservingStream _stream;
 
-    public ObservedStreamContent(HttpContent original, Stream rest, byte[] prefix, int prefixLength, StreamGuard guard, IStreamCompletion completion)
+    /// <param name="original">The provider's content, disposed with this one.</param>
+    /// <param name="rest">The provider's stream, after the prefix.</param>
+    /// <param name="prefix">The bytes read while peeking, from <see cref="System.Buffers.ArrayPool{T}.Shared"/>: returned once the caller has read them.</param>
+    /// <param name="prefixLength">How many bytes of <paramref name="prefix"/> are used.</param>
+    /// <param name="guard">The limits the stream is held to.</param>
+    /// <param name="completion">Receives the stream's end.</param>
+    /// <param name="observed">
+    /// The observer that saw the prefix while peeking, to go on with rather than observing the prefix again; or
+    /// <see langword="null"/> to observe the prefix as the caller reads it. This content owns it.
+    /// </param>
+    public ObservedStreamContent(HttpContent original, Stream rest, byte[] prefix, int prefixLength, StreamGuard guard, IStreamCompletion completion, SseUsageObserver? observed = null)
     {
         _original = original;
-        _stream = new ObservingStream(rest, prefix, prefixLength, guard, completion);
+        _stream = new ObservingStream(rest, prefix, prefixLength, guard, completion, observed);
         foreach (var header in original.Headers.NonValidated)
         {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
+            HeaderCopy.Add(Headers, header);
         }
     }
 
@@ -100,20 +110,24 @@ internal sealed class ObservedStreamContent : HttpContent
         private byte[]? _prefix;
         private int _prefixOffset;
         private readonly int _prefixLength;
+
+        // Whether the observer saw the prefix already, while the stream was peeked.
+        private readonly bool _prefixObserved;
         private bool _finished;
 
         // The official client reads with the caller's token; if it is cancelled when reading stops,
         // the caller cancelled the call rather than the stream failing.
         private CancellationToken _lastReadToken;
 
-        public ObservingStream(Stream inner, byte[] prefix, int prefixLength, StreamGuard guard, IStreamCompletion completion)
+        public ObservingStream(Stream inner, byte[] prefix, int prefixLength, StreamGuard guard, IStreamCompletion completion, SseUsageObserver? observed)
         {
             _inner = inner;
             _prefix = prefixLength > 0 ? prefix : null;
             _prefixLength = prefixLength;
             _guard = guard;
             _completion = completion;
-            _observer = new SseUsageObserver(guard.MaxEventBytes);
+            _prefixObserved = observed is not null;
+            _observer = observed ?? new SseUsageObserver(guard.MaxEventBytes);
             _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, guard.TimeProvider);
             _idle.Token.UnsafeRegister(static state => ((ObservingStream)state!).OnIdle(), this);
 
@@ -296,10 +310,16 @@ internal sealed class ObservedStreamContent : HttpContent
             _prefixOffset += read;
             if (_prefixOffset == _prefixLength)
             {
+                // Reads are sequential and nothing else holds the prefix: it goes back to the pool it came from.
+                System.Buffers.ArrayPool<byte>.Shared.Return(_prefix);
                 _prefix = null;
             }
 
-            Observe(buffer[..read]);
+            if (!_prefixObserved)
+            {
+                Observe(buffer[..read]);
+            }
+
             return true;
         }
 

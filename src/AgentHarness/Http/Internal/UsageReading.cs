@@ -37,6 +37,9 @@ internal struct UsageReading
     /// </summary>
     public bool HasOutput;
 
+    // The model the last answer named: a provider names the same model in every answer and event, so the string is kept.
+    private static string? _lastModel;
+
     // Whether a string value of the document being read could not be decoded: it was left out.
     private bool _undecodable;
 
@@ -103,7 +106,7 @@ internal struct UsageReading
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
-                    Model = TryGetString(ref reader) ?? Model;
+                    Model = ReadModel(ref reader) ?? Model;
                 }
 
                 reader.Skip();
@@ -423,6 +426,24 @@ internal struct UsageReading
         {
             _undecodable = true;
         }
+    }
+
+    /// <summary>Reads the model the reader is on, as the same string as the last one when it is the same model.</summary>
+    private string? ReadModel(ref Utf8JsonReader reader)
+    {
+        var last = Volatile.Read(ref _lastModel);
+        if (last is not null && !reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueTextEquals(last))
+        {
+            return last;
+        }
+
+        var model = TryGetString(ref reader);
+        if (model is not null)
+        {
+            Volatile.Write(ref _lastModel, model);
+        }
+
+        return model;
     }
 
     /// <summary>Decodes the string token the reader is on; a value that is not text (invalid UTF-8, a lone surrogate) is left out.</summary>

@@ -1,10 +1,12 @@
+using AgentHarness.Pipeline.Internal;
+
 namespace AgentHarness.Routing.Internal;
 
 /// <summary>
 /// A configured policy, ready for traffic: its members resolved to candidates (or to nested
 /// policies) and the selector that orders them for each call.
 /// </summary>
-internal sealed class PolicyRuntime
+internal sealed class PolicyRuntime : ILatencyObserver
 {
     private readonly PolicyOptions _options;
     private CandidateSelector _selector = null!;

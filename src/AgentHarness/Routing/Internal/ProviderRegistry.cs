@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgentHarness.Pipeline.Internal;
 using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Routing.Internal;
@@ -10,6 +11,9 @@ internal readonly record struct Route(ProviderEndpoint Provider, string Model);
 internal sealed class RoutePlan(IReadOnlyList<Candidate>? direct, PolicyRuntime? policy, RouteSettings settings)
 {
     public RouteSettings Settings { get; } = settings;
+
+    /// <summary>Gets the one candidate of a direct route, or <see langword="null"/> for a policy.</summary>
+    public IReadOnlyList<Candidate>? Direct => direct;
 
     public IReadOnlyList<Candidate> Candidates(AgentRun? run, CooldownTracker cooldowns, Func<string, decimal?>? price = null) =>
         policy?.Candidates(run, cooldowns, price) ?? direct!;

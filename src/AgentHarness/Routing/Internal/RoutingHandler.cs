@@ -1,54 +1,49 @@
-using AgentHarness.Budget.Internal;
 using AgentHarness.Http.Internal;
-using AgentHarness.Internal;
-using Microsoft.Extensions.Logging;
+using AgentHarness.Pipeline.Internal;
 using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Routing.Internal;
 
 /// <summary>
-/// The top of the gateway pipeline: turns one request of an official client into one logical
-/// call. It reads the body once, resolves the model to its candidates (one provider, or a
-/// policy's members), runs the attempts (each a fresh request carrying its provider's own key)
-/// and ends the call as one usage record.
+/// The top of the gateway pipeline: turns one request of an official client into one logical call. It builds the
+/// call's context once (its route, run, metadata and request), runs the routing loop over the call's candidates, and
+/// ends the call; every way a call can end goes through <see cref="CallContext.Finish"/>.
 /// </summary>
-internal sealed partial class RoutingHandler(
+internal sealed class RoutingHandler(
     ProviderRegistry registry,
-    CooldownTracker cooldowns,
-    IUsageLedger ledger,
-    CostControl costs,
+    CandidateHealth health,
+    RoutingLoop loop,
+    CallStages stages,
+    IPriceCatalog catalog,
     TimeProvider timeProvider,
-    ILoggerFactory loggerFactory,
-    IOptions<AgentHarnessOptions> options,
-    KeyRedactor redactor) : DelegatingHandler
+    IOptions<AgentHarnessOptions> options) : DelegatingHandler
 {
     /// <summary>The address official clients are pointed at; only its path matters, the host never resolves.</summary>
     public static readonly Uri VirtualEndpoint = new("https://agentharness.invalid/v1");
 
-    private static readonly string VirtualPath = VirtualEndpoint.AbsolutePath;
-
-    internal ILogger Logger { get; } = loggerFactory.CreateLogger(AgentHarnessLogCategories.Routing);
-
-    internal IUsageLedger Ledger => ledger;
-
-    internal TimeProvider TimeProvider => timeProvider;
-
-    internal CooldownTracker Cooldowns => cooldowns;
-
-    internal CostControl Costs => costs;
-
-    /// <summary>Removes keys from what a 200 answer carries (a stream's error event), which the credentials handler does not see.</summary>
-    internal KeyRedactor Redactor => redactor;
-
-    /// <summary>Gets how much of an answer a call holds at once.</summary>
-    internal BodyLimits Limits { get; } = BodyLimits.From(options.Value);
-
     /// <summary>Marks a request sent through <see cref="Send"/>, so that its logical call runs synchronously.</summary>
     internal static readonly HttpRequestOptionsKey<bool> SynchronousKey = new("AgentHarness.Synchronous");
 
+    private static readonly string VirtualPath = VirtualEndpoint.AbsolutePath;
+
+    private readonly BodyLimits _limits = BodyLimits.From(options.Value);
+
+    // Lowest-cost policies order their members by the catalog's price of input and output together.
+    private readonly Func<string, decimal?> _pricePerToken = id => catalog.TryGetPrice(id, out var price) ? price.InputPerToken + price.OutputPerToken : null;
+
+    // The paths of the last requests: an official client sends each operation to the same address, and taking it
+    // apart again for every call would allocate three strings.
+    private readonly RequestPath?[] _paths = new RequestPath?[4];
+    private int _nextPath;
+    private CallPipeline? _pipeline;
+
+    /// <summary>Gets the call pipeline, which ends with the handlers below this one: they are set after construction.</summary>
+    private CallPipeline Pipeline =>
+        Volatile.Read(ref _pipeline) ?? Interlocked.CompareExchange(ref _pipeline, new CallPipeline(stages, new TransportStage(InnerHandler!, _limits)), null) ?? _pipeline!;
+
     /// <summary>
     /// Serves the official client's synchronous methods through the same pipeline, in synchronous mode:
-    /// the request body, the attempts (<see cref="DelegatingHandler.Send"/> down to the socket handler),
+    /// the request body, the attempts (<see cref="HttpMessageInvoker.Send"/> down to the socket handler),
     /// the answer and a stream's first event are all read on this thread, so every await in
     /// <see cref="SendAsync"/> completes synchronously and the task is done when it returns. Waiting on
     /// it never needs another pool thread, which would starve the pool under concurrent synchronous
@@ -64,62 +59,83 @@ internal sealed partial class RoutingHandler(
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
+        var pipeline = Pipeline;
         var synchronous = request.Options.TryGetValue(SynchronousKey, out var sync) && sync;
-        var relative = RelativePathAndQuery(request.RequestUri);
-        RequestBody body;
-        try
+        var path = Path(request.RequestUri);
+        var relative = path.Relative;
+        var operation = path.Operation;
+        CallContext call;
+        RoutePlan plan;
+        if (request.Options.TryGetValue(ClientRoute.OptionsKey, out var client))
         {
-            // A caller who has already cancelled still gets the call's one record, with its model:
-            // the official clients' bodies are in memory, so reading one costs no wait.
-            var token = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
-            body = request.Content is null
-                ? RequestBody.Empty
-                : RequestBody.Parse(synchronous
-                    ? SynchronousRead.ReadAll(request.Content, token)
-                    : await request.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false));
+            // A client the harness handed out: its route is known, and its body is the official client's own.
+            call = new CallContext(pipeline, CallRequest.FromClient(request, relative, operation, client.Route.Model, client.Route.BodyModel, client.Stream), started, timeProvider, cancellationToken, synchronous);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+                throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
+            }
+
+            plan = client.Route.Plan;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        else
         {
-            new LogicalCall(this, request, RequestBody.Empty, relative, Operation(relative), started, cancellationToken)
-                .Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
-            throw;
+            RequestBody body;
+            try
+            {
+                // A caller who has already cancelled still gets the call's one record, with its model:
+                // the official clients' bodies are in memory, so reading one costs no wait.
+                var token = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
+                body = request.Content is null
+                    ? RequestBody.Empty
+                    : RequestBody.Parse(synchronous
+                        ? SynchronousRead.ReadAll(request.Content, token)
+                        : await RequestContent.ReadAsync(request.Content, token).ConfigureAwait(false));
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, RequestBody.Empty), started, timeProvider, cancellationToken, synchronous)
+                    .Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+                throw;
+            }
+
+            var refusal = ModelIds.Refusal(body.Model);
+            if (refusal is not null)
+            {
+                // The record and its log line quote the id escaped and shortened, never as sent.
+                body = RequestBody.Parse(body.WithModel(ModelIds.Show(body.Model!)));
+            }
+
+            call = new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, body), started, timeProvider, cancellationToken, synchronous);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+                throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
+            }
+
+            if (body.ModelError is { } unreadable)
+            {
+                // Routing a model the harness cannot read would send the request where a request without one goes.
+                call.Finish(UsageOutcome.Rejected, statusCode: null, unreadable);
+                throw new UnroutableModelException(null, unreadable);
+            }
+
+            var error = refusal;
+            if (refusal is not null || !registry.TryPlan(body.Model, out plan, out error))
+            {
+                call.Finish(UsageOutcome.Rejected, statusCode: null, error);
+                throw new UnroutableModelException(body.Model, error!);
+            }
         }
 
-        var refusal = ModelIds.Refusal(body.Model);
-        if (refusal is not null)
-        {
-            // The record and its log line quote the id escaped and shortened, never as sent.
-            body = RequestBody.Parse(body.WithModel(ModelIds.Show(body.Model!)));
-        }
-
-        var call = new LogicalCall(this, request, body, relative, Operation(relative), started, cancellationToken) { Synchronous = synchronous };
-        if (cancellationToken.IsCancellationRequested)
-        {
-            call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
-            throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
-        }
-
-        if (body.ModelError is { } unreadable)
-        {
-            // Routing a model the harness cannot read would send the request where a request without one goes.
-            call.Finish(UsageOutcome.Rejected, statusCode: null, unreadable);
-            throw new UnroutableModelException(null, unreadable);
-        }
-
-        var error = refusal;
-        if (refusal is not null || !registry.TryPlan(body.Model, out var plan, out error))
-        {
-            call.Finish(UsageOutcome.Rejected, statusCode: null, error);
-            throw new UnroutableModelException(body.Model, error!);
-        }
-
-        var candidates = plan.Candidates(call.Run, cooldowns, costs.PricePerToken);
-        using var totalTimeout = new CancellationTokenSource(plan.Settings.TotalTimeout, timeProvider);
-        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, totalTimeout.Token);
+        var candidates = plan.Candidates(call.Run, health.Cooldowns, _pricePerToken);
+        call.Settings = plan.Settings;
+        using var deadline = new CallDeadline(timeProvider, cancellationToken, started, plan.Settings.TotalTimeout);
+        call.Deadline = deadline;
         HttpResponseMessage response;
         try
         {
-            response = await call.RunAsync(candidates, plan.Settings, total).ConfigureAwait(false);
+            response = await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -140,19 +156,30 @@ internal sealed partial class RoutingHandler(
         return call.Complete(response);
     }
 
-    internal Task<HttpResponseMessage> SendInnerAsync(HttpRequestMessage attempt, CancellationToken cancellationToken) =>
-        base.SendAsync(attempt, cancellationToken);
-
-    internal HttpResponseMessage SendInner(HttpRequestMessage attempt, CancellationToken cancellationToken) =>
-        base.Send(attempt, cancellationToken);
-
-    private static string RelativePathAndQuery(Uri? uri)
+    private RequestPath Path(Uri? uri)
     {
         if (uri is null)
         {
-            return string.Empty;
+            return RequestPath.None;
         }
 
+        var address = uri.OriginalString;
+        foreach (var known in _paths)
+        {
+            if (known is not null && string.Equals(known.Address, address, StringComparison.Ordinal))
+            {
+                return known;
+            }
+        }
+
+        var relative = RelativePathAndQuery(uri);
+        var path = new RequestPath(address, relative, Operation(relative));
+        _paths[Interlocked.Increment(ref _nextPath) & (4 - 1)] = path;
+        return path;
+    }
+
+    private static string RelativePathAndQuery(Uri uri)
+    {
         var path = uri.IsAbsoluteUri ? uri.PathAndQuery : uri.OriginalString;
         return path.StartsWith(VirtualPath, StringComparison.Ordinal) && (path.Length == VirtualPath.Length || path[VirtualPath.Length] is '/' or '?')
             ? path[VirtualPath.Length..]
@@ -165,25 +192,9 @@ internal sealed partial class RoutingHandler(
         return (end < 0 ? relative : relative[..end]).Trim('/');
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Call to {Model} via {Provider} ({Operation}) ended {Outcome} after {Attempts} attempt(s) in {LatencyMs} ms; tokens in {InputTokens}, out {OutputTokens}.")]
-    internal static partial void LogCallEnded(ILogger logger, string model, string? provider, string operation, UsageOutcome outcome, int attempts, double latencyMs, int inputTokens, int outputTokens);
-
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider} ({Operation}) ended {Outcome} after {Attempts} attempt(s): {Error}")]
-    internal static partial void LogCallFailed(ILogger logger, string model, string? provider, string operation, UsageOutcome outcome, int attempts, string? error);
-
-    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Policy}: {FailedModel} via {Provider} failed ({Reason}); falling back to {NextModel}.")]
-    internal static partial void LogFallback(ILogger logger, string policy, string failedModel, string provider, string reason, string nextModel);
-
-    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "The usage ledger {Ledger} failed to add the record of a call to {Model}; the call itself is unaffected.")]
-    internal static partial void LogLedgerFailed(ILogger logger, Exception exception, string ledger, string model);
-
-    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported cost ${ReportedUsd} is more than {Ratio} times the ${CatalogUsd} its tokens cost at catalog prices; the catalog cost was charged.")]
-    internal static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
-
-    /// <summary>Logs a call refused (by a budget, the catalog, routing) or canceled before any attempt: it has no provider to name.</summary>
-    internal static void LogCallNotSent(ILogger logger, string model, string operation, UsageOutcome outcome, string? error) =>
-        LogNotSent(logger, outcome == UsageOutcome.Canceled ? LogLevel.Debug : LogLevel.Warning, model, operation, outcome, error ?? "no reason recorded");
-
-    [LoggerMessage(EventId = 6, Message = "Call to {Model} ({Operation}) ended {Outcome} before anything was sent to a provider: {Error}")]
-    private static partial void LogNotSent(ILogger logger, LogLevel level, string model, string operation, UsageOutcome outcome, string error);
+    /// <summary>A request's address taken apart: the path below the virtual endpoint and the operation.</summary>
+    private sealed record RequestPath(string Address, string Relative, string Operation)
+    {
+        public static RequestPath None { get; } = new(string.Empty, string.Empty, string.Empty);
+    }
 }

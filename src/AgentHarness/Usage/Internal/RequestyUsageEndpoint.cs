@@ -1,3 +1,4 @@
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
 using Microsoft.Extensions.Options;
 

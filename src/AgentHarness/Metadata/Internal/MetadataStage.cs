@@ -1,4 +1,4 @@
-using AgentHarness.Routing.Internal;
+using AgentHarness.Pipeline.Internal;
 
 namespace AgentHarness.Metadata.Internal;
 
@@ -7,39 +7,33 @@ namespace AgentHarness.Metadata.Internal;
 /// attempt that goes to a gateway that asked for them, exactly once, and keeps every gateway's
 /// metadata headers away from providers that are not that gateway.
 /// </summary>
-internal sealed class MetadataHandler(ProviderRegistry registry) : DelegatingHandler
+/// <param name="prefixes">The metadata header prefixes of every gateway.</param>
+internal sealed class MetadataStage(string[] prefixes) : IAttemptStage
 {
-    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    public bool Admit(CallContext call, Candidate candidate) => true;
+
+    public ValueTask<AttemptResult> SendAsync(CallContext call, AttemptNext next)
     {
-        Apply(request);
-        return base.Send(request, cancellationToken);
+        Apply(call, call.Attempt.Request!, call.Attempt.Candidate.Provider);
+        return next.SendAsync(call);
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    private void Apply(CallContext call, HttpRequestMessage request, ProviderEndpoint provider)
     {
-        Apply(request);
-        return base.SendAsync(request, cancellationToken);
-    }
-
-    private void Apply(HttpRequestMessage request)
-    {
-        if (request.Options.TryGetValue(LogicalCall.OptionsKey, out var call) && call.Provider is { } provider)
+        RemoveForeignHeaders(request, provider.MetadataHeaderPrefix);
+        if (provider.MetadataHeaderPrefix is { } prefix)
         {
-            RemoveForeignHeaders(request, provider.MetadataHeaderPrefix);
-            if (provider.MetadataHeaderPrefix is { } prefix)
+            if (call.Metadata is { } metadata)
             {
-                if (call.Metadata is { } metadata)
+                foreach (var (name, value) in metadata.HeadersFor(prefix))
                 {
-                    foreach (var (name, value) in metadata.HeadersFor(prefix))
-                    {
-                        Set(request, name, value);
-                    }
+                    Set(request, name, value);
                 }
+            }
 
-                if (call.Task is { } task)
-                {
-                    Set(request, provider.TaskHeaderName!, task);
-                }
+            if (call.Task is { } task)
+            {
+                Set(request, provider.TaskHeaderName!, task);
             }
         }
     }
@@ -52,7 +46,6 @@ internal sealed class MetadataHandler(ProviderRegistry registry) : DelegatingHan
 
     private void RemoveForeignHeaders(HttpRequestMessage request, string? ownPrefix)
     {
-        var prefixes = registry.MetadataHeaderPrefixes;
         if (prefixes.Length == 0 || (prefixes.Length == 1 && string.Equals(prefixes[0], ownPrefix, StringComparison.OrdinalIgnoreCase)))
         {
             return;

@@ -1,4 +1,4 @@
-namespace AgentHarness.Routing.Internal;
+namespace AgentHarness.Pipeline.Internal;
 
 /// <summary>How one logical call retries, times out and falls back: from a policy, or from the provider of a direct call.</summary>
 internal sealed record RouteSettings(
@@ -31,17 +31,14 @@ internal sealed record RouteSettings(
         FallbackTriggers.None,
         provider.AttemptTimeout,
         provider.AttemptTimeout);
+}
 
-    public bool FallsBackOn(FailureKind kind) => kind switch
-    {
-        FailureKind.Transient => FallbackOn.HasFlag(FallbackTriggers.Transient),
-        FailureKind.ContextWindowExceeded => FallbackOn.HasFlag(FallbackTriggers.ContextWindow),
-        FailureKind.ContentFilter => FallbackOn.HasFlag(FallbackTriggers.ContentFilter),
-        FailureKind.Authentication => FallbackOn.HasFlag(FallbackTriggers.Authentication),
-        FailureKind.QuotaExceeded => FallbackOn.HasFlag(FallbackTriggers.Quota),
-        FailureKind.ModelNotFound => FallbackOn.HasFlag(FallbackTriggers.ModelNotFound),
-        _ => false,
-    };
+/// <summary>Receives how long a candidate took to answer: a policy whose strategy learns from latencies.</summary>
+internal interface ILatencyObserver
+{
+    /// <param name="member">The candidate's index among the policy's members.</param>
+    /// <param name="latency">How long the attempt took until the answer (or a stream's first output).</param>
+    void ReportLatency(int member, TimeSpan latency);
 }
 
 /// <summary>One model on one provider that a call may be sent to.</summary>
@@ -50,7 +47,7 @@ internal sealed record RouteSettings(
 /// <param name="ContextWindow">The model's context window, when known.</param>
 /// <param name="Policy">The policy whose member this is, to report latency to; <see langword="null"/> for a direct call.</param>
 /// <param name="Member">The member's index in <paramref name="Policy"/>.</param>
-internal sealed record Candidate(ProviderEndpoint Provider, string Model, int? ContextWindow, PolicyRuntime? Policy, int Member)
+internal sealed record Candidate(ProviderEndpoint Provider, string Model, int? ContextWindow, ILatencyObserver? Policy, int Member)
 {
     /// <summary>Gets the cooldown key: one provider's model, independent of every other.</summary>
     public string Key { get; } = Provider.Name + "/" + Model;

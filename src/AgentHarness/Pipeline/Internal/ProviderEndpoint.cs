@@ -1,18 +1,27 @@
-using System.Net.Http.Headers;
+using System.Collections.Concurrent;
 
-namespace AgentHarness.Routing.Internal;
+namespace AgentHarness.Pipeline.Internal;
 
 /// <summary>A validated provider, ready for traffic: its address, credentials, header names and retry settings, all computed once.</summary>
 internal sealed class ProviderEndpoint
 {
+    /// <summary>
+    /// How many request paths keep a cached address. Paths come from the official clients' operations (a handful), but a
+    /// query string makes each one distinct, so the cache is bounded; a path beyond it gets a new address each time.
+    /// </summary>
+    internal const int MaxCachedUris = 64;
+
     private readonly string _baseAddress;
     private readonly string? _apiKey;
+    private readonly string? _authorization;
+    private readonly ConcurrentDictionary<string, Uri> _uris = new(StringComparer.Ordinal);
 
     public ProviderEndpoint(string name, ProviderOptions options)
     {
         Name = name;
         _baseAddress = options.BaseUrl!.GetLeftPart(UriPartial.Path).TrimEnd('/');
         _apiKey = string.IsNullOrWhiteSpace(options.ApiKey) ? null : options.ApiKey;
+        _authorization = _apiKey is null ? null : "Bearer " + _apiKey;
         IsGateway = options.IsGateway;
         if (options.IsGateway && !string.IsNullOrEmpty(options.MetadataHeaderPrefix))
         {
@@ -34,7 +43,17 @@ internal sealed class ProviderEndpoint
     /// <summary>Gets how a direct call to this provider retries and times out.</summary>
     public RouteSettings Settings { get; }
 
-    public Uri BuildUri(string relativePathAndQuery) => new(_baseAddress + relativePathAndQuery, UriKind.Absolute);
+    /// <summary>The address of a path under the provider's base URL; the same path gives the same (immutable) instance.</summary>
+    public Uri BuildUri(string relativePathAndQuery)
+    {
+        if (_uris.TryGetValue(relativePathAndQuery, out var uri))
+        {
+            return uri;
+        }
+
+        uri = new Uri(_baseAddress + relativePathAndQuery, UriKind.Absolute);
+        return _uris.Count < MaxCachedUris ? _uris.GetOrAdd(relativePathAndQuery, uri) : uri;
+    }
 
     /// <summary>The request option naming the provider whose key <see cref="ApplyKey"/> sets on a request.</summary>
     public static readonly HttpRequestOptionsKey<ProviderEndpoint> OptionsKey = new("AgentHarness.Provider");
@@ -54,9 +73,14 @@ internal sealed class ProviderEndpoint
     }
 
     /// <summary>Sets this provider's key on a request about to leave; only the credentials handler calls it.</summary>
+    /// <remarks>The header is added as text, built once: there is nothing to parse or validate in a value the harness wrote.</remarks>
     public void ApplyKey(HttpRequestMessage request)
     {
-        request.Headers.Authorization = _apiKey is null ? null : new AuthenticationHeaderValue("Bearer", _apiKey);
+        request.Headers.Authorization = null;
+        if (_authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        }
     }
 
     public override string ToString() => $"Provider {Name} ({_baseAddress})";

@@ -5,7 +5,7 @@ using OpenAI.Chat;
 
 namespace AgentHarness.Tests.Metadata;
 
-public sealed class MetadataHandlerTests
+public sealed class MetadataStageTests
 {
     [Fact]
     public async Task SendAsync_GatewayWithRetries_EveryAttemptCarriesExactlyOneAgentHeader()

@@ -1,0 +1,446 @@
+using System.Globalization;
+using AgentHarness.Http.Internal;
+using AgentHarness.Pipeline.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace AgentHarness.Budget.Internal;
+
+/// <summary>
+/// The budget stage: it prices each candidate (refusing one without a price when the options say so), reserves each
+/// attempt's worst case in every budget that applies before it is sent (skipping a candidate it does not fit, or fitting
+/// the answer's length to what is left), and settles the reservation to what the attempt really cost. A stream is
+/// charged when it ends, and whatever a call still holds is released when the call ends.
+/// </summary>
+/// <remarks>
+/// The worst case is first reserved with <see cref="TokenEstimator.UpperBound"/> for the input, which costs a few
+/// vectorized passes over the body; the tokenizer counts the input only when that bound does not fit, or when an answer
+/// reported no usage to charge from.
+/// </remarks>
+internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory loggerFactory) : IAttemptStage, ICallObserver
+{
+    // An implausible reported cost is a call event: it is logged under the routing category with the call's other events.
+    private readonly ILogger logger = loggerFactory.CreateLogger(AgentHarnessLogCategories.Routing);
+
+    public bool Admit(CallContext call, Candidate candidate)
+    {
+        var state = State(call);
+        state.CandidatePrice = null;
+        if (!state.Metered)
+        {
+            return true;
+        }
+
+        if (costs.Catalog.TryGetPrice(candidate.CatalogId, out var price))
+        {
+            state.CandidatePrice = price;
+        }
+        else if (costs.RefuseUnpriced)
+        {
+            (call.Unpriced ??= []).Add(candidate.CatalogId);
+            call.Skip(candidate, $"skipped: the price catalog has no price for '{candidate.CatalogId}'");
+            return false;
+        }
+
+        return true;
+    }
+
+    public async ValueTask<AttemptResult> SendAsync(CallContext call, AttemptNext next)
+    {
+        var state = State(call);
+        state.Price = state.CandidatePrice;
+        if (state.Budget is { Limited: true } && !await ReserveAsync(call, state).ConfigureAwait(false))
+        {
+            return AttemptResult.Refused;
+        }
+
+        AttemptResult result;
+        try
+        {
+            result = await next.SendAsync(call).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (call.Attempt.Sent)
+            {
+                // A budget refusal before this attempt is no longer why the call ends.
+                call.BudgetEndedCall = false;
+            }
+        }
+
+        switch (result.Status)
+        {
+            case AttemptStatus.Answered:
+                ChargeAnswer(call, state, output: null);
+                break;
+            case AttemptStatus.Streamed:
+                // Charged when it ends: OnCallEnded.
+                break;
+            default:
+                if (call.Deadline.CallerCanceled)
+                {
+                    ChargeCanceledAttempt(call, state);
+                }
+                else
+                {
+                    Charge(call, state, 0m, call.CostBasis);
+                }
+
+                break;
+        }
+
+        return result;
+    }
+
+    public void OnCallEnded(CallContext call)
+    {
+        if (call.CostState is not CallCosting state)
+        {
+            return;
+        }
+
+        if (call.Streamed)
+        {
+            try
+            {
+                ChargeAnswer(call, state, call.StreamOutput);
+            }
+#pragma warning disable CA1031 // Pricing must never lose the call's record or leave its reservation held.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                Charge(call, state, 0m, call.CostBasis);
+            }
+        }
+
+        if (state.Held is not null)
+        {
+            // Only an unexpected exception ends a call with a reservation still held: release it.
+            Charge(call, state, 0m, call.CostBasis);
+        }
+    }
+
+    private CallCosting State(CallContext call)
+    {
+        if (call.CostState is CallCosting state)
+        {
+            return state;
+        }
+
+        var metered = call.Request.Model is not null && CostControl.IsMetered(call.Request.Operation);
+        state = new CallCosting(metered, metered ? costs.Guard.ForCall(call.Runs, call.CallMetadata, call.Task) : null);
+        call.CostState = state;
+        return state;
+    }
+
+    /// <summary>
+    /// Reserves the attempt's worst case in every budget that applies. When it does not fit, the
+    /// candidate is skipped: a cheaper one after it may still fit, and a dearer one is skipped without asking.
+    /// </summary>
+    /// <returns>Whether the attempt may be sent.</returns>
+    private async ValueTask<bool> ReserveAsync(CallContext call, CallCosting state)
+    {
+        var candidate = call.Attempt.Candidate;
+        var price = state.Price;
+        var token = call.Deadline.ForCall();
+
+        // An unpriced model the options allow reserves nothing, but is still refused by a budget already overspent.
+        var worst = price is null ? 0m : WorstCase(call, state, price, outputTokens: null);
+        var fit = price is not null && CanFitOutput(call, price);
+        var least = fit ? WorstCase(call, state, price!, costs.MinFittedOutputTokens) : worst;
+        if (call.BudgetRefusal is { } refused && least >= refused.Estimate)
+        {
+            call.Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${least:0.########} is not below the ${refused.Estimate:0.########} that budget '{refused.Status.Rule}' refused"));
+            call.BudgetEndedCall = true;
+            return false;
+        }
+
+        ReserveOutcome outcome;
+        try
+        {
+            outcome = await ReserveWithinAsync(state, worst, token).ConfigureAwait(false);
+            if (outcome.Refusal is not null && price is not null && !state.InputCounted)
+            {
+                // The bound of the input did not fit: the estimate, counted now, may.
+                state.CountInput(call.Request);
+                worst = WorstCase(call, state, price, outputTokens: null);
+                outcome = await ReserveWithinAsync(state, worst, token).ConfigureAwait(false);
+            }
+
+            // A request without an output limit reserves the model's whole output; when that does
+            // not fit, the most output that fits what is left may be asked for instead. A few
+            // rounds at most: each refusal names the budget that is tightest now.
+            for (var round = 0; fit && outcome.Refusal is { } tight && round < 4; round++)
+            {
+                if (FittingOutputTokens(call, state, price!, tight) is not { } tokens)
+                {
+                    break;
+                }
+
+                var fitted = WorstCase(call, state, price!, tokens);
+                var retry = await ReserveWithinAsync(state, fitted, token).ConfigureAwait(false);
+                if (retry.Refusal is null)
+                {
+                    call.Attempt.OutputLimit = tokens;
+                }
+                else
+                {
+                    worst = fitted;
+                }
+
+                outcome = retry;
+            }
+        }
+        catch (OperationCanceledException) when (call.Deadline.TotalExpired)
+        {
+            call.Skip(candidate, "skipped: the budget store did not answer within the call's total timeout");
+            return false;
+        }
+        catch (OperationCanceledException) when (call.Deadline.CallerCanceled)
+        {
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, call.CallerToken);
+        }
+
+        if (outcome.Refusal is { } status)
+        {
+            call.BudgetEndedCall = true;
+            if (call.BudgetRefusal is null || worst < call.BudgetRefusal.Value.Estimate)
+            {
+                call.BudgetRefusal = (status, worst);
+            }
+
+            call.Skip(candidate, string.Create(CultureInfo.InvariantCulture, $"skipped: worst case ${worst:0.########} does not fit budget '{status.Rule}' (limit ${status.LimitUsd:0.########}, spent ${status.SpentUsd:0.########}, reserved ${status.ReservedUsd:0.########})"));
+            return false;
+        }
+
+        state.Held = outcome.Reservation;
+        return true;
+    }
+
+    /// <summary>
+    /// The most an attempt at this price can cost: the input at the full input rate, and the most output the answer can
+    /// have (per choice: <paramref name="outputTokens"/> when the harness limits it, else what the request allows).
+    /// </summary>
+    /// <remarks>
+    /// Until the input is counted its bound stands in for it. Where the output's worst case depends on the input (what is
+    /// left of the context window), a larger input means less output, so the output is then taken at its largest for
+    /// any input up to the bound.
+    /// </remarks>
+    private decimal WorstCase(CallContext call, CallCosting state, ModelPrice price, int? outputTokens)
+    {
+        var input = state.Input(call.Request);
+        long output = 0;
+        if (CostControl.ProducesOutput(call.Request.Operation))
+        {
+            var body = call.Request.Body;
+            var requested = outputTokens ?? body.MaxOutputTokens;
+            output = CallCost.WorstCaseOutputTokens(price, requested, body.Choices, input, costs.DefaultMaxOutputTokens);
+            if (!state.InputCounted)
+            {
+                output = Math.Max(output, CallCost.WorstCaseOutputTokens(price, requested, body.Choices, 0, costs.DefaultMaxOutputTokens));
+            }
+        }
+
+        return CallCost.WorstCase(price, input, output);
+    }
+
+    /// <summary>Whether this request may be sent with an output limit the budget stage sets: it has none of its own, and its operation takes one.</summary>
+    private bool CanFitOutput(CallContext call, ModelPrice price) =>
+        costs.FitOutputToBudget
+        && price.OutputPerToken > 0m
+        && OutputLimit.Property(call.Request.Operation) is not null
+        && !call.Request.Body.NamesOutputLimit;
+
+    /// <summary>
+    /// The most output tokens per choice whose worst case fits what the refusing budget has left,
+    /// or <see langword="null"/> when fewer than the configured floor fit.
+    /// </summary>
+    private int? FittingOutputTokens(CallContext call, CallCosting state, ModelPrice price, BudgetStatus refusal)
+    {
+        var input = state.CountInput(call.Request);
+        var left = refusal.LimitUsd - refusal.SpentUsd - refusal.ReservedUsd - CallCost.WorstCase(price, input, 0);
+        if (left <= 0m)
+        {
+            return null;
+        }
+
+        var choices = call.Request.Body.Choices;
+        var perChoice = price.OutputPerToken * Math.Max(1, choices);
+        var tokens = Math.Floor(left / perChoice);
+        var whole = CallCost.WorstCaseOutputTokens(price, null, 1, input, costs.DefaultMaxOutputTokens);
+        if (tokens >= whole)
+        {
+            // Another call's settle freed room between the two reservations: one token less than the
+            // whole output still makes the retry a strictly smaller reservation.
+            tokens = whole - 1;
+        }
+
+        return tokens >= costs.MinFittedOutputTokens ? (int)tokens : null;
+    }
+
+    /// <summary>
+    /// Reserves within the call's total timeout. A store that ignores cancellation may still
+    /// reserve after the call gave up on it: that reservation is released as soon as it arrives.
+    /// </summary>
+    private static async ValueTask<ReserveOutcome> ReserveWithinAsync(CallCosting state, decimal amountUsd, CancellationToken token)
+    {
+        var budget = state.Budget!;
+        var pending = budget.TryReserveAsync(amountUsd, token);
+        if (pending.IsCompleted)
+        {
+            return pending.GetAwaiter().GetResult();
+        }
+
+        var task = pending.AsTask();
+        try
+        {
+            return await task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Also when the store finished just as the wait gave up: its reservation is nobody's now.
+            _ = task.ContinueWith(
+                static (reserved, budget) =>
+                {
+                    if (reserved.IsCompletedSuccessfully && reserved.Result.Reservation is { } reservation)
+                    {
+                        ((CallBudget)budget!).Settle(reservation, 0m);
+                    }
+                },
+                budget,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Charges the answer that was returned: the cost the provider reported, else its usage at
+    /// catalog prices, else (a stream that stopped before its usage event) the input estimate and
+    /// the output that arrived.
+    /// </summary>
+    private void ChargeAnswer(CallContext call, CallCosting state, OutputText? output)
+    {
+        if (!state.Metered)
+        {
+            Charge(call, state, 0m, CostBasis.None);
+            return;
+        }
+
+        ref var reading = ref call.Reading;
+        var reported = reading.ReportedCost is { } cost && cost >= 0m ? cost : (decimal?)null;
+        if (state.Price is not { } price)
+        {
+            // Nothing to check a reported cost against: it is the only figure there is.
+            Charge(call, state, reported is { } r ? Math.Min(r, CallCost.Ceiling) : 0m, reported is null ? CostBasis.Unpriced : CostBasis.Reported);
+            return;
+        }
+
+        if (!reading.HasUsage)
+        {
+            // No usage arrived (a stream cut before its usage event, an answer without usage): the
+            // record shows the tokens it is charged for, not zeros beside a cost.
+            reading.InputTokens = state.CountInput(call.Request);
+            reading.OutputTokens = (int)Math.Min(output is null ? AnswerOutputTokens(call) : output.CountTokens(TokenEstimator.CountTokens), int.MaxValue);
+            reading.CachedInputTokens = 0;
+        }
+
+        var catalog = CallCost.Of(price, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens);
+        var basis = reading.HasUsage ? CostBasis.Catalog : CostBasis.Estimated;
+        if (reported is { } claimed)
+        {
+            if (claimed <= catalog * CallCost.MaxReportedToCatalogRatio)
+            {
+                Charge(call, state, claimed, CostBasis.Reported);
+                return;
+            }
+
+            // A number from outside is not charged blindly: one absurd usage.cost would exhaust every budget it touches.
+            LogImplausibleCost(logger, call.ModelRequested, call.Current?.Provider.Name, claimed, catalog, CallCost.MaxReportedToCatalogRatio);
+            basis = CostBasis.ReportedCostImplausible;
+        }
+
+        Charge(call, state, catalog, basis);
+    }
+
+    /// <summary>The output tokens of a whole answer that reported no usage, counted from its text.</summary>
+    private static long AnswerOutputTokens(CallContext call)
+    {
+        if (call.Answer is not { } answer)
+        {
+            return 0;
+        }
+
+        using var text = new OutputText();
+        var reading = new UsageReading { Deltas = text };
+        reading.Read(answer);
+        return text.CountTokens(TokenEstimator.CountTokens);
+    }
+
+    /// <summary>Charges an attempt the caller cancelled after it was sent: the provider has likely billed the prompt.</summary>
+    private static void ChargeCanceledAttempt(CallContext call, CallCosting state)
+    {
+        if (!state.Metered)
+        {
+            Charge(call, state, 0m, CostBasis.None);
+        }
+        else if (!call.Attempt.Sent)
+        {
+            Charge(call, state, 0m, call.CostBasis);
+        }
+        else if (state.Price is { } price)
+        {
+            var input = state.CountInput(call.Request);
+            call.Reading.InputTokens = input;
+            Charge(call, state, CallCost.Of(price, input, 0, 0), CostBasis.Estimated);
+        }
+        else
+        {
+            Charge(call, state, 0m, CostBasis.Unpriced);
+        }
+    }
+
+    /// <summary>Settles the held reservation (if any) at <paramref name="amountUsd"/>; zero releases it.</summary>
+    private static void Charge(CallContext call, CallCosting state, decimal amountUsd, CostBasis basis)
+    {
+        var held = state.Held;
+        state.Held = null;
+        call.CostUsd += amountUsd;
+        call.CostBasis = basis;
+        state.Budget?.Settle(held, amountUsd);
+    }
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported cost ${ReportedUsd} is more than {Ratio} times the ${CatalogUsd} its tokens cost at catalog prices; the catalog cost was charged.")]
+    private static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
+
+    /// <summary>The budget stage's state for one call.</summary>
+    private sealed class CallCosting(bool metered, CallBudget? budget)
+    {
+        private int? _bound;
+        private int? _counted;
+
+        /// <summary>Gets a value indicating whether the call's operation is billed by the token, and so priced and budgeted.</summary>
+        public bool Metered { get; } = metered;
+
+        /// <summary>Gets the budgets of the call, or <see langword="null"/> when nothing counts its spend.</summary>
+        public CallBudget? Budget { get; } = budget;
+
+        /// <summary>Gets or sets the price of the candidate last admitted.</summary>
+        public ModelPrice? CandidatePrice { get; set; }
+
+        /// <summary>Gets or sets the price of the candidate being tried.</summary>
+        public ModelPrice? Price { get; set; }
+
+        /// <summary>Gets or sets the reservation the attempt holds.</summary>
+        public Reservation? Held { get; set; }
+
+        /// <summary>Gets a value indicating whether the input was counted by the tokenizer.</summary>
+        public bool InputCounted => _counted is not null;
+
+        /// <summary>The input tokens a worst case uses: the count once made, else the bound.</summary>
+        public int Input(CallRequest request) => _counted ?? (_bound ??= TokenEstimator.UpperBound(request.Bytes));
+
+        /// <summary>The input tokens of the request as estimated before sending, counted once when first needed.</summary>
+        public int CountInput(CallRequest request) => _counted ??= TokenEstimator.EstimateInputTokens(request.Bytes);
+    }
+}

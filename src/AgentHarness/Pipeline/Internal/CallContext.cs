@@ -1,0 +1,239 @@
+using AgentHarness.Http.Internal;
+using AgentHarness.Runs.Internal;
+
+namespace AgentHarness.Pipeline.Internal;
+
+/// <summary>
+/// One logical call: what it asks for and in which run, built once when the call starts, and the facts the stages write
+/// on it as it goes (attempts, usage, cost), which the observers read when it ends. Stages pass data down through it;
+/// none of them calls back into the one that called it.
+/// </summary>
+internal sealed class CallContext : IStreamCompletion
+{
+    private static readonly IReadOnlyDictionary<string, string> EmptyMetadata =
+        new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    private readonly CallPipeline _pipeline;
+    private readonly AttemptLog _attempts = new();
+    private int _finished;
+
+    /// <param name="pipeline">The stages and observers of the call.</param>
+    /// <param name="request">What the call asks for.</param>
+    /// <param name="started">When the call started, as a timestamp of <paramref name="time"/>.</param>
+    /// <param name="time">The harness's clock.</param>
+    /// <param name="callerToken">The caller's token.</param>
+    /// <param name="synchronous">Whether the call serves a synchronous client method.</param>
+    public CallContext(CallPipeline pipeline, CallRequest request, long started, TimeProvider time, CancellationToken callerToken, bool synchronous)
+    {
+        _pipeline = pipeline;
+        Request = request;
+        Started = started;
+        Time = time;
+        CallerToken = callerToken;
+        Synchronous = synchronous;
+        Timestamp = time.GetUtcNow();
+        Runs = AgentRun.OpenRuns();
+        Run = Runs.Length > 0 ? Runs[0] : null;
+        Metadata = Run?.MetadataSnapshot;
+        Task = Run?.CurrentTask;
+        CallMetadata = Metadata?.ForCall(Task) ?? EmptyMetadata;
+    }
+
+    /// <summary>Gets what the call asks for.</summary>
+    public CallRequest Request { get; }
+
+    /// <summary>Gets when the call started, as a timestamp of <see cref="Time"/>.</summary>
+    public long Started { get; }
+
+    /// <summary>Gets when the call started.</summary>
+    public DateTimeOffset Timestamp { get; }
+
+    /// <summary>Gets the harness's clock.</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>Gets the caller's token.</summary>
+    public CancellationToken CallerToken { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether the call serves a synchronous client method: every send and read is then
+    /// synchronous, so the call's task has completed when the pipeline returns.
+    /// </summary>
+    public bool Synchronous { get; }
+
+    /// <summary>Gets the open runs of the call, innermost first.</summary>
+    public AgentRun[] Runs { get; }
+
+    /// <summary>Gets the innermost open run, or <see langword="null"/>.</summary>
+    public AgentRun? Run { get; }
+
+    /// <summary>Gets the run's metadata as it stood when the call began; every attempt sends the same values.</summary>
+    public RunMetadata? Metadata { get; }
+
+    /// <summary>Gets the run's task when the call began.</summary>
+    public string? Task { get; }
+
+    /// <summary>Gets the metadata the call is recorded and budgeted with: the run's, with the task.</summary>
+    public IReadOnlyDictionary<string, string> CallMetadata { get; }
+
+    /// <summary>Gets the model id the caller asked for, or empty.</summary>
+    public string ModelRequested => Request.Model ?? string.Empty;
+
+    /// <summary>Gets or sets how the call retries and times out, once it is routed.</summary>
+    public RouteSettings Settings { get; set; } = null!;
+
+    /// <summary>Gets or sets the call's deadline, once it is routed.</summary>
+    public CallDeadline Deadline { get; set; } = null!;
+
+    /// <summary>Gets the attempt being made.</summary>
+    public AttemptContext Attempt { get; } = new();
+
+    /// <summary>Gets the call's attempts and skipped candidates, in order.</summary>
+    public AttemptLog Attempts => _attempts;
+
+    /// <summary>Gets or sets the candidate of the last attempt made, whose provider the record names.</summary>
+    public Candidate? Current { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the official client's own request was sent already: it goes out once, as the first attempt.</summary>
+    public bool OriginalSent { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether any attempt was sent; a call refused before that is <see cref="UsageOutcome.Rejected"/>.</summary>
+    public bool AnySent { get; set; }
+
+    /// <summary>The model and usage the answer reported; a stage that charges estimated tokens writes them here.</summary>
+    public UsageReading Reading;
+
+    /// <summary>Gets or sets the bytes of the whole answer, for counting its output when it reported no usage.</summary>
+    public byte[]? Answer { get; set; }
+
+    /// <summary>Gets or sets the output text of a stream that has ended, for charging it when it reported no usage.</summary>
+    public OutputText? StreamOutput { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the call handed a stream to the caller: it ends when the stream ends.</summary>
+    public bool Streamed { get; set; }
+
+    // Cost: what the budget stage charged, and why the call could not go on when a budget or the catalog said no.
+
+    /// <summary>Gets or sets what the call has been charged.</summary>
+    public decimal CostUsd { get; set; }
+
+    /// <summary>Gets or sets how the charge was computed.</summary>
+    public CostBasis CostBasis { get; set; }
+
+    /// <summary>Gets or sets the budget that refused a candidate and the smallest worst case it refused, or <see langword="null"/>.</summary>
+    public (BudgetStatus Status, decimal Estimate)? BudgetRefusal { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether a budget refused a candidate after the last attempt that was sent: then it is why the call ends.</summary>
+    public bool BudgetEndedCall { get; set; }
+
+    /// <summary>Gets or sets the catalog ids of candidates refused for having no price.</summary>
+    public List<string>? Unpriced { get; set; }
+
+    /// <summary>Gets or sets the budget stage's own state for the call.</summary>
+    public object? CostState { get; set; }
+
+    /// <summary>Gets or sets the routing loop's state for a stream it handed over: whether its candidate holds a probe slot until it ends.</summary>
+    public bool StreamProbe { get; set; }
+
+    // The end, set once by Finish.
+
+    /// <summary>Gets how the call ended.</summary>
+    public UsageOutcome Outcome { get; private set; }
+
+    /// <summary>Gets the HTTP status the call ended with, or <see langword="null"/>.</summary>
+    public int? StatusCode { get; private set; }
+
+    /// <summary>Gets why the call did not succeed, or <see langword="null"/>.</summary>
+    public string? Error { get; private set; }
+
+    /// <summary>Gets the call's latency, from its start to its end.</summary>
+    public TimeSpan Latency { get; private set; }
+
+    /// <summary>Gets a value indicating whether the call has ended.</summary>
+    public bool Finished => Volatile.Read(ref _finished) != 0;
+
+    /// <summary>Lists a candidate that was not tried, with why.</summary>
+    public void Skip(Candidate candidate, string reason) =>
+        _attempts.Add(new UsageAttempt(candidate.Provider.Name, candidate.Model, AttemptOutcome.Skipped, null, reason, TimeSpan.Zero));
+
+    /// <summary>
+    /// Ends the call, exactly once, whoever ends it (the handler for an answer or a failure, the stream when it ends):
+    /// every observer settles and records it, in order.
+    /// </summary>
+    public void Finish(UsageOutcome outcome, int? statusCode, string? error)
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+
+        Outcome = outcome;
+        StatusCode = statusCode;
+        Error = error;
+        Latency = Time.GetElapsedTime(Started);
+        _pipeline.OnCallEnded(this);
+    }
+
+    /// <summary>Ends the call with the final response: a stream is ended when it ends, anything else now.</summary>
+    public HttpResponseMessage Complete(HttpResponseMessage response)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            Finish(UsageOutcome.Failed, (int)response.StatusCode, $"HTTP {(int)response.StatusCode}");
+        }
+        else if (!Streamed)
+        {
+            Finish(UsageOutcome.Succeeded, (int)response.StatusCode, error: null);
+        }
+
+        return response;
+    }
+
+    /// <summary>The stream handed to the caller ended: what it carried is the call's usage, and its end is the call's.</summary>
+    void IStreamCompletion.OnStreamCompleted(SseUsageObserver observer, bool endedNormally, bool canceled, string? error)
+    {
+        Reading = observer.Reading;
+        StreamOutput = observer.Output;
+        Finish(endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete, 200, error);
+    }
+}
+
+/// <summary>
+/// A call's attempts and skipped candidates. Nearly every call has one entry, which is held without a list; the
+/// record gets an array either way.
+/// </summary>
+internal sealed class AttemptLog
+{
+    private UsageAttempt? _first;
+    private List<UsageAttempt>? _more;
+
+    /// <summary>Gets how many entries there are.</summary>
+    public int Count => _first is null ? 0 : 1 + (_more?.Count ?? 0);
+
+    /// <summary>Gets an entry.</summary>
+    public UsageAttempt this[int index] => index == 0 ? _first! : _more![index - 1];
+
+    public void Add(UsageAttempt attempt)
+    {
+        if (_first is null)
+        {
+            _first = attempt;
+        }
+        else
+        {
+            (_more ??= new List<UsageAttempt>(2)).Add(attempt);
+        }
+    }
+
+    public UsageAttempt[] ToArray()
+    {
+        if (_first is null)
+        {
+            return [];
+        }
+
+        var result = new UsageAttempt[Count];
+        result[0] = _first;
+        _more?.CopyTo(result, 1);
+        return result;
+    }
+}

@@ -1,0 +1,143 @@
+using AgentHarness.Http.Internal;
+
+namespace AgentHarness.Pipeline.Internal;
+
+/// <summary>
+/// The last stage: sends the attempt's request down the rest of the client's handler chain (the application's handlers,
+/// the credentials handler, the socket transport), and reads what comes back far enough to know what it is: a whole
+/// answer is read (within the attempt's timeout, held to the answer limit) and scanned for usage; a stream is read up to
+/// its first output, and only then committed to the caller. It reports facts; the routing loop judges them.
+/// </summary>
+internal sealed class TransportStage
+{
+    private readonly HttpMessageInvoker _inner;
+    private readonly BodyLimits _limits;
+
+    /// <param name="inner">The handlers below the harness's own, ending with the transport.</param>
+    /// <param name="limits">How much of an answer is held at once.</param>
+    public TransportStage(HttpMessageHandler inner, BodyLimits limits)
+    {
+        _inner = new HttpMessageInvoker(inner, disposeHandler: false);
+        _limits = limits;
+    }
+
+    public async ValueTask<AttemptResult> SendAsync(CallContext call)
+    {
+        var attempt = call.Attempt;
+        var request = attempt.Request!;
+        var settings = call.Settings;
+
+        // Sent unless the caller cancels before the transport starts writing the body: then nothing
+        // left the process, and the caller is charged nothing for it.
+        attempt.Sent = true;
+        var token = call.Deadline.ForPhase(settings.AttemptTimeout);
+        HttpResponseMessage? response = null;
+        try
+        {
+            response = call.Synchronous
+                ? _inner.Send(request, token)
+                : await _inner.SendAsync(request, token).ConfigureAwait(false);
+            response.RequestMessage = call.Request.Message;
+            if (!IsEventStream(response))
+            {
+                // A body that is not streamed is read inside the attempt, so the attempt timeout covers
+                // it, its usage is known when the call ends, and an error body can be classified.
+                var bytes = call.Synchronous
+                    ? BoundedContent.Read(response.Content, _limits.MaxResponseBytes, token)
+                    : await BoundedContent.ReadAsync(response.Content, _limits.MaxResponseBytes, token).ConfigureAwait(false);
+                var buffered = new ByteArrayContent(bytes);
+                foreach (var header in response.Content.Headers.NonValidated)
+                {
+                    HeaderCopy.Add(buffered.Headers, header);
+                }
+
+                response.Content.Dispose();
+                response.Content = buffered;
+                if (response.IsSuccessStatusCode)
+                {
+                    call.Reading.Read(bytes);
+                    call.Answer = bytes;
+                    return new AttemptResult(AttemptStatus.Answered, response);
+                }
+
+                return new AttemptResult(AttemptStatus.Failed, response, Body: bytes);
+            }
+
+            return await PeekAsync(call, response).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not StreamInterruptedException && call.Deadline.CallerCanceled && request.Content is IAttemptBody { Started: false })
+        {
+            response?.Dispose();
+            attempt.Sent = false;
+            return new AttemptResult(AttemptStatus.NotSent, Exception: ex);
+        }
+        catch (Exception ex) when (ex is not StreamInterruptedException)
+        {
+            response?.Dispose();
+            return new AttemptResult(AttemptStatus.Failed, Exception: ex);
+        }
+        finally
+        {
+            call.AnySent |= attempt.Sent;
+        }
+    }
+
+    private static bool IsEventStream(HttpResponseMessage response)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            return false;
+        }
+
+        // Read as text: parsing the header would build a media type object for every answer.
+        if (response.Content.Headers.NonValidated.TryGetValues("Content-Type", out var values) && values.Count == 1)
+        {
+            var value = values.ToString().AsSpan();
+            var end = value.IndexOf(';');
+            return (end < 0 ? value : value[..end]).Trim().Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
+        }
+
+        return string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private async ValueTask<AttemptResult> PeekAsync(CallContext call, HttpResponseMessage response)
+    {
+        var settings = call.Settings;
+
+        // The attempt's timeout ends with its answer's headers; the stream has its own wait for a first event.
+        var token = call.Deadline.ForPhase(settings.FirstTokenTimeout);
+        var stream = call.Synchronous
+            ? response.Content.ReadAsStream(token)
+            : await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+        PeekResult peek;
+        try
+        {
+            peek = await StreamPeek.ReadUntilOutputAsync(stream, _limits, call.Synchronous, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (call.Deadline.PhaseExpired)
+        {
+            response.Dispose();
+            return new AttemptResult(AttemptStatus.StreamFailed, FirstEventTimedOut: true);
+        }
+
+        if (peek.Failure is { } problem)
+        {
+            response.Dispose();
+            System.Buffers.ArrayPool<byte>.Shared.Return(peek.Buffered);
+            return new AttemptResult(AttemptStatus.StreamFailed, Body: peek.ErrorEvent, Problem: problem);
+        }
+
+        // Nothing has reached the caller yet; from here on the stream is theirs, and its end is the call's.
+        var candidate = call.Attempt.Candidate;
+        response.Content = new ObservedStreamContent(
+            response.Content,
+            stream,
+            peek.Buffered,
+            peek.Length,
+            new StreamGuard(candidate.Provider.Name, candidate.Model, settings.StreamIdleTimeout, call.Time, _limits.MaxStreamEventBytes),
+            call,
+            peek.Observer);
+        call.Streamed = true;
+        return new AttemptResult(AttemptStatus.Streamed, response);
+    }
+}
