@@ -293,4 +293,34 @@ public sealed class CallTelemetryTests
             """[{"role":"assistant","parts":[{"type":"text","content":"looks good"}],"finish_reason":"stop"}]""",
             Tag(callSpan, "gen_ai.output.messages"));
     }
+
+    [Fact]
+    public async Task CallEnded_FirstMemberCoolingDown_SkipEventOnTheCallSpanAndOneAttempt()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large-2411")));
+        using var trace = new TraceCapture();
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            ReviewPolicy(b, attemptsPerModel: 1);
+            b.Configure(static o => o.FailuresBeforeCooldown = 1);
+        });
+        var client = host.Harness.GetChatClient("policy/review");
+
+        await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        await client.CompleteChatAsync([new UserChatMessage("b")], cancellationToken: Ct);
+
+        var calls = trace.Spans.Where(s => s.DisplayName == "chat policy/review").ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.Equal(trace.Root.SpanId, calls[1].ParentSpanId);
+        var skipped = Assert.Single(calls[1].Events);
+        Assert.Equal("agentharness.candidate_skipped", skipped.Name);
+        var tags = skipped.Tags.ToDictionary(t => t.Key, t => t.Value);
+        Assert.Equal(("openai", "gpt-4.1"), ((string)tags["gen_ai.provider.name"]!, (string)tags["gen_ai.request.model"]!));
+        Assert.StartsWith("skipped: cooling down", (string)tags["agentharness.skip.reason"]!, StringComparison.Ordinal);
+        Assert.Equal(["attempt mistral/mistral-large"], trace.ChildrenOf(calls[1]).Select(a => a.DisplayName));
+        Assert.Equal(1, Tag(calls[1], "agentharness.attempts"));
+    }
 }
