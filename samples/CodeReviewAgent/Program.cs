@@ -1,7 +1,8 @@
 // The three-step code-review agent: classify on a nano model, review on a frontier model (or a
 // gateway policy), summarize on a fast model. Every call is tagged with the run's agent, branch and
 // task, and recorded. With REQUESTY_API_KEY or OPENAI_API_KEY set it calls the real service;
-// with neither it runs the same configuration (appsettings.json) on the offline sandbox.
+// with neither it runs the same configuration (appsettings.json) on the offline sandbox. With
+// OTEL_EXPORTER_OTLP_ENDPOINT set it exports its spans and metrics.
 using System.Globalization;
 using AgentHarness;
 using AgentHarness.Agents;
@@ -10,6 +11,9 @@ using CodeReviewAgent;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 const string Diff = """
     - def getUserById(id):
@@ -34,7 +38,26 @@ var harnessBuilder = services.AddAgentHarness(configuration.GetSection("AgentHar
 var (mode, models, sandbox) = Setup.Choose(harnessBuilder);
 Console.WriteLine(mode);
 
+// With an OTLP endpoint (the Aspire dashboard's, a collector's), the run, its calls and their attempts are exported as
+// spans, and the harness's metrics with them; without one, nothing listens and the harness records no telemetry.
+var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
+if (otlp)
+{
+    services.AddOpenTelemetry()
+        .ConfigureResource(static r => r.AddService("code-review-agent"))
+        .WithTracing(static t => t.AddSource("AgentHarness").AddOtlpExporter())
+        .WithMetrics(static m => m.AddMeter("AgentHarness").AddOtlpExporter());
+}
+
 await using var provider = services.BuildServiceProvider();
+if (otlp)
+{
+    // No host starts the providers here: resolving them does. Disposing the container flushes them.
+    _ = provider.GetRequiredService<TracerProvider>();
+    _ = provider.GetRequiredService<MeterProvider>();
+    Console.WriteLine($"Exporting spans and metrics to {Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")} (OTEL_EXPORTER_OTLP_ENDPOINT).");
+}
+
 var harness = provider.GetRequiredService<IAgentHarness>();
 
 using var run = harness.BeginRun("code-review-agent", r =>

@@ -75,6 +75,9 @@ public sealed class AgentHarnessOptions
     /// <summary>Gets the price catalog's settings: prices from configuration and what to do with unpriced models.</summary>
     public CatalogOptions Catalog { get; } = new();
 
+    /// <summary>Gets the settings of the harness's OpenTelemetry spans and metrics: message content and metadata attributes.</summary>
+    public TelemetryOptions Telemetry { get; } = new();
+
     /// <summary>
     /// Gets the budget rules, by name: spending limits per agent, customer, team or any run key,
     /// per run, hour, day or month. A run's own cap is <see cref="AgentRun.MaxCostUsd"/>.

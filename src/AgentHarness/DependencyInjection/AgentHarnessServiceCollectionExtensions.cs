@@ -7,6 +7,8 @@ using AgentHarness.Internal;
 using AgentHarness.Metadata.Internal;
 using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
+using AgentHarness.Telemetry;
+using AgentHarness.Telemetry.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -136,12 +138,19 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddSingleton<RequestStage>();
         services.TryAddSingleton(static sp => new MetadataStage(sp.GetRequiredService<ProviderRegistry>().MetadataHeaderPrefixes));
         services.TryAddSingleton<CallRecorder>();
+
+        // Telemetry: spans and metrics for whoever listens to the "AgentHarness" source and meter; its stage starts each
+        // attempt's span after the budget stage and ends the call's after the recorder.
+        services.AddMetrics();
+        services.TryAddSingleton<HarnessTelemetry>();
+        services.TryAddSingleton<TelemetryStage>();
         services.TryAddSingleton(static sp =>
         {
             var budget = sp.GetRequiredService<BudgetStage>();
+            var telemetry = sp.GetRequiredService<TelemetryStage>();
             return new CallStages(
-                [budget, sp.GetRequiredService<RequestStage>(), sp.GetRequiredService<MetadataStage>()],
-                [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>()]);
+                [budget, telemetry, sp.GetRequiredService<RequestStage>(), sp.GetRequiredService<MetadataStage>()],
+                [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
         });
         services.TryAddTransient<RoutingHandler>();
 

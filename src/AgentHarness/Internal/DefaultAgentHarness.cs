@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
 using AgentHarness.Routing.Internal;
+using AgentHarness.Telemetry;
 using OpenAI;
 using OpenAI.Chat;
 using OpenAI.Embeddings;
@@ -29,16 +30,18 @@ internal sealed class DefaultAgentHarness : IAgentHarness
 
     private readonly ProviderRegistry _registry;
     private readonly TimeProvider _timeProvider;
+    private readonly HarnessTelemetry _telemetry;
     private readonly HttpClient _httpClient;
     private readonly OpenAIClientOptions _clientOptions;
     private readonly ConcurrentDictionary<string, ChatClient> _chatClients = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EmbeddingClient> _embeddingClients = new(StringComparer.Ordinal);
     private readonly Lazy<OpenAIClient> _openAIClient;
 
-    public DefaultAgentHarness(IHttpClientFactory httpClientFactory, ProviderRegistry registry, TimeProvider timeProvider)
+    public DefaultAgentHarness(IHttpClientFactory httpClientFactory, ProviderRegistry registry, TimeProvider timeProvider, HarnessTelemetry telemetry)
     {
         _registry = registry;
         _timeProvider = timeProvider;
+        _telemetry = telemetry;
         _httpClient = httpClientFactory.CreateClient(HttpClientName);
         _clientOptions = Options(new HttpClientPipelineTransport(_httpClient));
         _openAIClient = new Lazy<OpenAIClient>(() => new OpenAIClient(PlaceholderCredential, _clientOptions));
@@ -92,6 +95,8 @@ internal sealed class DefaultAgentHarness : IAgentHarness
             throw;
         }
 
+        // Started once the run's metadata is set, so that its span carries it; ended when the run is disposed.
+        run.Span = _telemetry.StartRun(run);
         return run;
     }
 

@@ -1,5 +1,6 @@
 using AgentHarness.Metadata.Internal;
 using AgentHarness.Runs.Internal;
+using AgentHarness.Telemetry;
 
 namespace AgentHarness;
 
@@ -45,6 +46,7 @@ public sealed class AgentRun : IDisposable
     private readonly AgentRun? _previous;
     private RunMetadata _metadata;
     private int _disposed;
+    private RunSpan? _span;
 
     internal AgentRun(string agent, string runId, DateTimeOffset startedAt)
     {
@@ -332,6 +334,7 @@ public sealed class AgentRun : IDisposable
     /// <summary>Ends the run: it stops being <see cref="Current"/> and the run that was current before it is restored.</summary>
     public void Dispose()
     {
+        Interlocked.Exchange(ref _span, null)?.End(this);
         if (Interlocked.Exchange(ref _disposed, 1) == 0 && ReferenceEquals(Ambient.Value, this))
         {
             Ambient.Value = Current;
@@ -342,6 +345,12 @@ public sealed class AgentRun : IDisposable
     public override string ToString() => $"AgentRun {RunId} ({Agent})";
 
     internal RunMetadata MetadataSnapshot => Volatile.Read(ref _metadata);
+
+    /// <summary>Sets the run's span, when a listener records one; <see cref="Dispose"/> ends it.</summary>
+    internal RunSpan? Span
+    {
+        set => Volatile.Write(ref _span, value);
+    }
 
     /// <summary>Reserves an amount if spend, reservations and the amount fit the limit; the check and the reservation are one step.</summary>
     internal bool TryReserve(decimal amount, decimal limit, out BudgetCounterState state)

@@ -24,6 +24,28 @@ public sealed class AgentHarnessOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_TelemetryMetadataAttributeNotAKey_NamesTheSettingAndTheValue()
+    {
+        var ex = Fails(b => b.Configure(static o => o.Telemetry.MetadataAttributes.Add("pr number")));
+
+        Assert.Contains("AgentHarness:Telemetry:MetadataAttributes:0 is 'pr number', which cannot be a run metadata key", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_TelemetrySection_SetsContentCaptureAndMetadataAttributes()
+    {
+        var options = Bind(new()
+        {
+            ["AgentHarness:Telemetry:CaptureMessageContent"] = "true",
+            ["AgentHarness:Telemetry:MetadataAttributes:0"] = "branch",
+            ["AgentHarness:Telemetry:MetadataAttributes:1"] = "Ticket",
+        });
+
+        Assert.True(options.Telemetry.CaptureMessageContent);
+        Assert.Equal(["branch", "Ticket"], options.Telemetry.MetadataAttributes);
+    }
+
+    [Fact]
     public void Validate_MissingBaseUrl_NamesTheSetting()
     {
         var ex = Fails(b => b.AddProvider("openai", p => p.ApiKey = "k"));

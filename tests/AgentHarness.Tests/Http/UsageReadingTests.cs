@@ -28,6 +28,23 @@ public sealed class UsageReadingTests
         Assert.Equal(("gpt-5-mini", 50, 7, 10), (reading.Model, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens));
     }
 
+    [Theory]
+    [InlineData("\"stop\"", "stop")]
+    [InlineData("\"tool_calls\"", "tool_calls")]
+    [InlineData("\"provider_reason\"", "provider_reason")]
+    [InlineData("null", null)]
+    public void Read_StreamChunkWithFinishReason_KeepsTheReason(string value, string? expected)
+    {
+        using var deltas = new OutputText();
+        var reading = new UsageReading { Deltas = deltas };
+
+        reading.Read(Encoding.UTF8.GetBytes("""{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}"""));
+        reading.Read(Encoding.UTF8.GetBytes($$$"""{"choices":[{"index":0,"delta":{},"finish_reason":{{{value}}}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"""));
+
+        Assert.Equal(expected, reading.FinishReason);
+        Assert.Equal((3, 1), (reading.InputTokens, reading.OutputTokens));
+    }
+
     [Fact]
     public void Read_NullUsage_NoTokens()
     {

@@ -71,6 +71,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
 
         ValidateCatalog(options.Catalog, failures);
         ValidateBudgets(options, failures);
+        ValidateTelemetry(options.Telemetry, failures);
 
         // The in-memory ledger allocates its whole capacity up front: int.MaxValue would not fit in memory.
         if (options.UsageLedgerCapacity is < 1 or > MaxUsageLedgerCapacity)
@@ -83,6 +84,24 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         // A key pasted into another setting (a name, a prefix) must not reach a log through a message.
         var keys = options.Providers.Values.Select(static p => p?.ApiKey).ToList();
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(new AgentHarness.Internal.KeyRedactor(keys).Redact));
+    }
+
+    /// <summary>A metadata attribute names a run metadata key: the name an extra key is set with, or a built-in one such as <c>branch</c>.</summary>
+    private void ValidateTelemetry(TelemetryOptions telemetry, List<string> failures)
+    {
+        for (var i = 0; i < telemetry.MetadataAttributes.Count; i++)
+        {
+            var key = telemetry.MetadataAttributes[i];
+            var path = $"{sectionPath}:Telemetry:MetadataAttributes:{i.ToString(CultureInfo.InvariantCulture)}";
+            if (string.IsNullOrWhiteSpace(key))
+            {
+                failures.Add($"{path} is empty; name a run metadata key such as 'branch', 'customer' or an extra key.");
+            }
+            else if (MetadataRules.DescribeInvalidName(key) is { } problem)
+            {
+                failures.Add($"{path} is '{key}', which cannot be a run metadata key: {problem}.");
+            }
+        }
     }
 
     private void ValidateBodyLimits(AgentHarnessOptions options, List<string> failures)

@@ -54,6 +54,9 @@ internal sealed class OutputText : IDisposable
         }
     }
 
+    /// <summary>Gets the kept text; only a span that records message content reads it.</summary>
+    public string Text => _length == 0 ? string.Empty : Encoding.UTF8.GetString(_buffer, 0, _length);
+
     /// <summary>Estimates the tokens of the text: the kept text counted, the dropped bytes at four per token.</summary>
     public long CountTokens(Func<string, int> count) =>
         (_length == 0 ? 0 : count(Encoding.UTF8.GetString(_buffer, 0, _length))) + (DroppedBytes / 4);

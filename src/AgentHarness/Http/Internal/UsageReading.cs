@@ -22,6 +22,9 @@ internal struct UsageReading
     /// <summary>Whether a <c>usage</c> object was read.</summary>
     public bool HasUsage;
 
+    /// <summary>The last <c>finish_reason</c> a stream's choices named, for the call's span; read only when <see cref="Deltas"/> is set.</summary>
+    public string? FinishReason;
+
     /// <summary>When set, receives the text of every output delta of a stream, to charge a stream cut short by what it carried.</summary>
     public OutputText? Deltas;
 
@@ -281,6 +284,17 @@ internal struct UsageReading
                     {
                         reader.Skip();
                     }
+                }
+                else if (reader.ValueTextEquals("finish_reason"u8))
+                {
+                    // Named once, in the stream's last choice event; the usual reasons are shared strings.
+                    reader.Read();
+                    FinishReason = reader.TokenType != JsonTokenType.String ? FinishReason
+                        : reader.ValueTextEquals("stop"u8) ? "stop"
+                        : reader.ValueTextEquals("length"u8) ? "length"
+                        : reader.ValueTextEquals("tool_calls"u8) ? "tool_calls"
+                        : TryGetString(ref reader) ?? FinishReason;
+                    reader.Skip();
                 }
                 else
                 {

@@ -131,6 +131,9 @@ internal sealed class CallContext : IStreamCompletion
     /// <summary>Gets or sets the budget stage's own state for the call.</summary>
     public object? CostState { get; set; }
 
+    /// <summary>Gets or sets the telemetry's own state for the call, when something listens; <see langword="null"/> otherwise.</summary>
+    public object? TelemetryState { get; set; }
+
     /// <summary>Gets or sets the routing loop's state for a stream it handed over: whether its candidate holds a probe slot until it ends.</summary>
     public bool StreamProbe { get; set; }
 

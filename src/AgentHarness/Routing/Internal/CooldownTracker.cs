@@ -309,6 +309,24 @@ internal sealed class CooldownTracker
         }
     }
 
+    /// <summary>Counts the keys holding calls back now (cooling down, or waiting for a probe in flight), for the cooldowns metric.</summary>
+    public int CountCoolingDown()
+    {
+        var cooling = 0;
+        foreach (var (_, state) in _states)
+        {
+            lock (state.Gate)
+            {
+                if (state.Current == Phase.Probing || (state.Current == Phase.Open && _timeProvider.GetElapsedTime(state.OpenedAt) < _cooldownPeriod))
+                {
+                    cooling++;
+                }
+            }
+        }
+
+        return cooling;
+    }
+
     /// <summary>
     /// Takes a slot for a new key, sweeping the tracker when it is full; <see langword="false"/> when every
     /// stored key is still holding calls back.

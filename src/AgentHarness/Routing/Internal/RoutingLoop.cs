@@ -1,5 +1,6 @@
 using AgentHarness.Internal;
 using AgentHarness.Pipeline.Internal;
+using AgentHarness.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace AgentHarness.Routing.Internal;
@@ -75,6 +76,7 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
                         {
                             var streamed = result.Status == AttemptStatus.Streamed;
                             var latency = Attempted(call, AttemptOutcome.Succeeded, streamed ? 200 : (int)result.Response!.StatusCode, null);
+                            CallTelemetry.AttemptEnded(call, failure: null);
                             if (streamed)
                             {
                                 // A stream's latency is that of its first output.
@@ -86,6 +88,7 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
                         }
 
                         var failure = Judge(call, result);
+                        CallTelemetry.AttemptEnded(call, failure.Kind);
                         lastResponse = result.Response;
                         lastException = result.Exception;
                         lastFailure = failure;

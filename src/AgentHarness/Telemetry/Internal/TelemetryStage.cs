@@ -1,0 +1,51 @@
+using AgentHarness.Pipeline.Internal;
+
+namespace AgentHarness.Telemetry.Internal;
+
+/// <summary>
+/// The telemetry stage: right after the budget stage (so that an attempt a budget refuses, which sends nothing, has no
+/// span), it starts each attempt's span around the rest of the attempt, and as the last observer of a call's end (after
+/// the recorder) it ends the call's span and records the call's metrics. With nothing listening it passes the attempt on
+/// untouched: no span, no state, no allocation.
+/// </summary>
+internal sealed class TelemetryStage(HarnessTelemetry telemetry) : IAttemptStage, ICallObserver
+{
+    public bool Admit(CallContext call, Candidate candidate) => true;
+
+    public ValueTask<AttemptResult> SendAsync(CallContext call, AttemptNext next)
+    {
+        if (call.TelemetryState is not CallTelemetry state)
+        {
+            if (!telemetry.Enabled)
+            {
+                return next.SendAsync(call);
+            }
+
+            call.TelemetryState = state = new CallTelemetry(telemetry);
+        }
+
+        return TracedAsync(call, next, state);
+    }
+
+    public void OnCallEnded(CallContext call)
+    {
+        try
+        {
+            CallTelemetry.CallEnded(telemetry, call);
+        }
+#pragma warning disable CA1031 // A listener's failure must never fail the call it observes, nor lose its record.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <remarks>An async method: the attempt's span is current for the rest of the attempt only, and the flow is restored when it returns.</remarks>
+    private static async ValueTask<AttemptResult> TracedAsync(CallContext call, AttemptNext next, CallTelemetry state)
+    {
+        state.StartAttempt(call);
+        var result = await next.SendAsync(call).ConfigureAwait(false);
+        state.AttemptReturned(call, result);
+        return result;
+    }
+}
