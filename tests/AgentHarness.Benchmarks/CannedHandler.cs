@@ -4,11 +4,12 @@ namespace AgentHarness.Benchmarks;
 
 /// <summary>
 /// The transport under both clients of a benchmark: answers every request at once with a fresh
-/// response over the same static body, without sockets and without reading the request. It also
+/// response over the same static body, without sockets, and without reading the request unless
+/// <c>drainRequest</c> asks it to write the body out as a socket transport would. It also
 /// counts the requests that carried the run's metadata headers, so a harness benchmark can prove
 /// that it measured the metadata path.
 /// </summary>
-internal sealed class CannedHandler(byte[] body, string mediaType) : HttpMessageHandler
+internal sealed class CannedHandler(byte[] body, string mediaType, bool drainRequest = false) : HttpMessageHandler
 {
     private long _requests;
     private long _withMetadata;
@@ -26,6 +27,12 @@ internal sealed class CannedHandler(byte[] body, string mediaType) : HttpMessage
     private HttpResponseMessage Respond(HttpRequestMessage request)
     {
         Interlocked.Increment(ref _requests);
+        if (drainRequest)
+        {
+            // What a socket transport does: the client serializes its body, the transport writes it out.
+            request.Content?.CopyTo(Stream.Null, null, CancellationToken.None);
+        }
+
         var headers = request.Headers.NonValidated;
         if (headers.Contains(HarnessSetup.MetadataHeaderPrefix + "Agent") && headers.Contains(HarnessSetup.MetadataHeaderPrefix + "Task"))
         {

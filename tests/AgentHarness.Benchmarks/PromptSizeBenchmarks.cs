@@ -9,7 +9,8 @@ namespace AgentHarness.Benchmarks;
 /// <summary>
 /// One whole chat completion at four prompt sizes (the request body the official client writes: 263 bytes, 4 KB,
 /// 16 KB, 64 KB), through the official client alone, through the harness, and through the harness in a run with a
-/// cap (<see cref="AgentRun.MaxCostUsd"/>), whose every call reserves its worst case before it is sent. The harness's
+/// cap (<see cref="AgentRun.MaxCostUsd"/>), whose every call reserves its worst case before it is sent. The transport
+/// writes each request's body out, as a socket would, so both clients pay for serializing the prompt. The harness's
 /// own time is the difference to the raw client; it should not grow with the prompt.
 /// </summary>
 [MemoryDiagnoser]
@@ -19,7 +20,7 @@ public class PromptSizeBenchmarks
     private static readonly byte[] Body = Encoding.UTF8.GetBytes(
         """{"id":"c","object":"chat.completion","created":1,"model":"gpt-4.1-nano-2025-04-14","choices":[{"index":0,"message":{"role":"assistant","content":"bug-fix"},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":3,"total_tokens":45,"prompt_tokens_details":{"cached_tokens":0}}}""");
 
-    private readonly CannedHandler _handler = new(Body, "application/json");
+    private readonly CannedHandler _handler = new(Body, "application/json", drainRequest: true);
     private ChatMessage[] _messages = null!;
     private ChatClient _raw = null!;
     private ServiceProvider _services = null!;

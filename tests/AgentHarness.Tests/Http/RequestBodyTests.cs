@@ -111,4 +111,33 @@ public sealed class RequestBodyTests
     {
         Assert.Null(RequestBody.Parse(Encoding.UTF8.GetBytes("""{"model":"caf\u00e9"}""")).ModelError);
     }
+
+    public static TheoryData<string> OfficialClientBodies => new()
+    {
+        """{"messages":[{"role":"user","content":"hi"}],"model":"openai/gpt-4.1-nano"}""",
+        """{"messages":[{"role":"user","content":"a \"quoted\" ] } [ { \\ back\\\\slash\n"}],"model":"m","max_completion_tokens":5,"n":2,"stream":true}""",
+        """{"messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"u"}}]}],"model":"m","max_tokens":"7"}""",
+        """{"messages":[],"model":"m"}""",
+        """{"messages":[{"content":"\u005d\u007d"}]}""",
+        """{"input":[{"role":"user","content":"hi"}],"model":"m","max_output_tokens":9}""",
+        """{"input":"plain text","model":"e"}""",
+        """{"model":"first","messages":[{"content":"x"}],"stream":true}""",
+        """ { "messages" : [ {"content":"spaced"} ] , "model" : "m" } """,
+        """{"messages":[{"content":"x"}]}""",
+        """{"messages":{"not":"an array"},"model":"m"}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(OfficialClientBodies))]
+    public void ParseWellFormed_OfficialClientBody_ReadsWhatParseReads(string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+
+        var full = RequestBody.Parse(bytes);
+        var fast = RequestBody.ParseWellFormed(bytes);
+
+        Assert.Equal((full.Model, full.Stream, full.MaxOutputTokens, full.Choices, full.NamesOutputLimit, full.ModelError), (fast.Model, fast.Stream, fast.MaxOutputTokens, fast.Choices, fast.NamesOutputLimit, fast.ModelError));
+        Assert.Equal(Encoding.UTF8.GetString(full.WithModel("other/model")), Encoding.UTF8.GetString(fast.WithModel("other/model")));
+        Assert.Same(bytes, fast.Bytes);
+    }
 }

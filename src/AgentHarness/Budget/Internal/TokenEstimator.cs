@@ -113,8 +113,8 @@ internal static class TokenEstimator
     /// is not valid UTF-8, since each invalid byte decodes to U+FFFD, three bytes. The estimate's other tokens belong to
     /// objects and arrays: <see cref="MessageFramingTokens"/> per message or item, <see cref="ReplyPrimingTokens"/> per
     /// <c>messages</c> array, <see cref="ImageTokens"/> per image part. Every object and array starts with its own
-    /// <c>{</c> or <c>[</c>; every image part names <c>image_url</c> or <c>input_image</c> in plain bytes unless the
-    /// body escapes characters as <c>\u</c>, in which case every object is counted as an image.
+    /// <c>{</c> or <c>[</c>; every image part names <c>image_url</c> or <c>input_image</c> (so holds <c>image</c>) in
+    /// plain bytes unless the body escapes characters as <c>\u</c>, in which case every object is counted as an image.
     /// </para>
     /// <para>For English prose the bound is about four times the estimate.</para>
     /// </remarks>
@@ -128,7 +128,7 @@ internal static class TokenEstimator
         long perByte = Utf8.IsValid(body) ? 1 : 3;
         long objects = body.Count((byte)'{');
         long arrays = body.Count((byte)'[');
-        long images = body.IndexOf("\\u"u8) >= 0 ? objects : body.Count("image_url"u8) + body.Count("input_image"u8);
+        long images = body.IndexOf("\\u"u8) >= 0 ? objects : body.Count("image"u8);
         var total = (perByte * body.Length) + (MessageFramingTokens * objects) + (ReplyPrimingTokens * arrays) + (ImageTokens * images);
         return total >= int.MaxValue ? int.MaxValue : (int)total;
     }

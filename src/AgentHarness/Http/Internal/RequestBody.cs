@@ -53,8 +53,126 @@ internal sealed class RequestBody
 
     private int ModelLength { get; }
 
-    public static RequestBody Parse(byte[] bytes)
+    public static RequestBody Parse(byte[] bytes) => Parse(bytes, bytes, 0);
+
+    /// <summary>
+    /// Parses a body the official client wrote, which is well-formed JSON by construction: its leading prompt
+    /// (<c>messages</c> or <c>input</c>, which the client writes first) is passed over by its brackets instead of being
+    /// read token by token, and the members after it are parsed as usual. The result is the same as
+    /// <see cref="Parse(byte[])"/>'s; only the time it takes no longer grows with the prompt.
+    /// </summary>
+    /// <param name="bytes">A body the official client serialized.</param>
+    public static RequestBody ParseWellFormed(byte[] bytes)
     {
+        if (LeadingPromptEnd(bytes) is not { } end)
+        {
+            return Parse(bytes);
+        }
+
+        // "{" and what follows the prompt's value (after its comma): a position q in it is bytes[start - 1 + q].
+        var next = bytes.AsSpan(end).IndexOfAnyExcept(" \t\r\n"u8);
+        var start = next >= 0 && bytes[end + next] == (byte)',' ? end + next + 1 : end;
+        var rest = new byte[bytes.Length - start + 1];
+        rest[0] = (byte)'{';
+        bytes.AsSpan(start).CopyTo(rest.AsSpan(1));
+        return Parse(bytes, rest, start - 1);
+    }
+
+    /// <summary>Where the value of a body's first member ends, when that member is the prompt; <see langword="null"/> otherwise.</summary>
+    private static int? LeadingPromptEnd(ReadOnlySpan<byte> json)
+    {
+        var at = json.IndexOfAnyExcept(" \t\r\n"u8);
+        if (at < 0 || json[at] != (byte)'{')
+        {
+            return null;
+        }
+
+        var rest = json[(at + 1)..];
+        var name = rest.IndexOfAnyExcept(" \t\r\n"u8);
+        if (name < 0 || !(rest[name..].StartsWith("\"messages\""u8) || rest[name..].StartsWith("\"input\""u8)))
+        {
+            return null;
+        }
+
+        var colon = rest[name..].IndexOf((byte)':');
+        if (colon < 0)
+        {
+            return null;
+        }
+
+        var valueAt = at + 1 + name + colon + 1;
+        var value = json[valueAt..].IndexOfAnyExcept(" \t\r\n"u8);
+        if (value < 0 || json[valueAt + value] is not ((byte)'[' or (byte)'{'))
+        {
+            return null;
+        }
+
+        return SkipContainer(json, valueAt + value);
+    }
+
+    /// <summary>The position just past the array or object that starts at <paramref name="start"/>, in well-formed JSON.</summary>
+    private static int? SkipContainer(ReadOnlySpan<byte> json, int start)
+    {
+        var depth = 0;
+        var at = start;
+        while (at < json.Length)
+        {
+            var next = json[at..].IndexOfAny(Structural);
+            if (next < 0)
+            {
+                return null;
+            }
+
+            at += next;
+            switch (json[at])
+            {
+                case (byte)'"':
+                    // A string: to its closing quote, stepping over escapes.
+                    at++;
+                    while (true)
+                    {
+                        var stop = json[at..].IndexOfAny((byte)'"', (byte)'\\');
+                        if (stop < 0)
+                        {
+                            return null;
+                        }
+
+                        at += stop;
+                        if (json[at] == (byte)'"')
+                        {
+                            break;
+                        }
+
+                        at += 2;
+                    }
+
+                    break;
+                case (byte)'[' or (byte)'{':
+                    depth++;
+                    break;
+                default:
+                    if (--depth == 0)
+                    {
+                        return at + 1;
+                    }
+
+                    break;
+            }
+
+            at++;
+        }
+
+        return null;
+    }
+
+    private static readonly System.Buffers.SearchValues<byte> Structural = System.Buffers.SearchValues.Create("\"[]{}"u8);
+
+    /// <param name="original">The body, which the result holds.</param>
+    /// <param name="json">What is parsed: the body, or its members after the prompt.</param>
+    /// <param name="offset">Where in <paramref name="original"/> a position in <paramref name="json"/> is, less one.</param>
+    private static RequestBody Parse(byte[] original, byte[] json, int offset)
+    {
+        var bytes = original;
         string? model = null;
         int modelStart = -1, modelLength = 0;
         var stream = false;
@@ -63,7 +181,7 @@ internal sealed class RequestBody
         string? modelError = null;
         var namesOutputLimit = false;
 
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -80,7 +198,7 @@ internal sealed class RequestBody
                     {
                         model = TryGetString(ref reader);
                         modelError = model is null ? "The request's model is not valid text (invalid UTF-8 or a lone surrogate); it cannot be routed." : null;
-                        modelStart = checked((int)reader.TokenStartIndex);
+                        modelStart = checked((int)reader.TokenStartIndex + offset);
                         modelLength = reader.ValueSpan.Length + 2;
                     }
                     else

@@ -64,7 +64,7 @@ internal sealed class CallRequest
     public byte[] Bytes => _bytes ?? ReadContent();
 
     /// <summary>Gets the parts of the body the stages need (limits, answer count), parsed the first time they are needed.</summary>
-    public RequestBody Body => _body ??= _content is null && _bytes is null ? RequestBody.Empty : RequestBody.Parse(Bytes);
+    public RequestBody Body => _body ??= _content is null && _bytes is null ? RequestBody.Empty : RequestBody.ParseWellFormed(Bytes);
 
     /// <summary>Returns the body with its <c>model</c> replaced by <paramref name="model"/>; the last one is kept, as retries reuse it.</summary>
     public byte[] BodyFor(string model)
