@@ -31,17 +31,23 @@ internal sealed partial class KeyRedactor
     // see a body to redact; a call that does pays it once, not every process at its start.
     private readonly Lazy<Regex>? _keys;
 
+    // A piece of each key that any echo of it holds as it is (see Anchor); null when a key has none, and text must
+    // then always go through the regex.
+    private readonly string[]? _anchors;
+
     /// <summary>Initializes a new instance of the <see cref="KeyRedactor"/> class.</summary>
     /// <param name="keys">The configured keys; <see langword="null"/>, blank and very short ones are ignored.</param>
     public KeyRedactor(IEnumerable<string?> keys)
     {
         // Longest first, so that a key that contains another goes as a whole.
-        var patterns = keys
+        var kept = keys
             .Where(static k => !string.IsNullOrWhiteSpace(k) && k.Length >= MinKeyLength)
             .Distinct(StringComparer.Ordinal)
             .OrderByDescending(static k => k!.Length)
-            .Select(static k => Pattern(k!))
             .ToList();
+        var patterns = kept.Select(static k => Pattern(k!)).ToList();
+        var anchors = kept.Select(static k => Anchor(k!)).ToArray();
+        _anchors = Array.TrueForAll(anchors, static a => a.Length > 0) ? anchors : null;
         _keys = patterns.Count == 0
             ? null
             : new Lazy<Regex>(() => new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking));
@@ -68,12 +74,15 @@ internal sealed partial class KeyRedactor
     public string Redact(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (_keys is not null)
+        if (_keys is not null && MayHoldKey(text))
         {
             text = _keys.Value.Replace(text, Mask);
         }
 
-        return KeyShapes().Replace(text, Mask);
+        // The shapes are matched case-sensitively, from these prefixes: text without them holds none.
+        return text.Contains("sk-", StringComparison.Ordinal) || text.Contains("AIza", StringComparison.Ordinal)
+            ? KeyShapes().Replace(text, Mask)
+            : text;
     }
 
     /// <summary>Redacts a UTF-8 body; <see langword="null"/> when it holds nothing to remove, so that its bytes are kept as they came.</summary>
@@ -87,6 +96,53 @@ internal sealed partial class KeyRedactor
         var text = Encoding.UTF8.GetString(body);
         var redacted = Redact(text);
         return ReferenceEquals(redacted, text) || string.Equals(redacted, text, StringComparison.Ordinal) ? null : Encoding.UTF8.GetBytes(redacted);
+    }
+
+    /// <summary>Whether the text may hold a configured key: it holds some key's anchor (a regex run costs far more than these searches).</summary>
+    private bool MayHoldKey(string text)
+    {
+        if (_anchors is null)
+        {
+            return true;
+        }
+
+        foreach (var anchor in _anchors)
+        {
+            if (text.Contains(anchor, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The longest run of a key's characters that every match of its pattern holds as they are, up to ASCII case:
+    /// letters and digits are never escaped (see <see cref="Pattern"/>). Letters the regex's case-insensitive
+    /// matching also pairs with non-ASCII ones (k with the Kelvin sign, s with the long s, i) end a run, so that an
+    /// ordinal case-insensitive search finds the anchor in everything the pattern matches.
+    /// </summary>
+    private static string Anchor(string key)
+    {
+        var best = string.Empty;
+        var start = 0;
+        for (var i = 0; i <= key.Length; i++)
+        {
+            if (i < key.Length && char.IsAsciiLetterOrDigit(key[i]) && "kKsSiI".IndexOf(key[i], StringComparison.Ordinal) < 0)
+            {
+                continue;
+            }
+
+            if (i - start > best.Length)
+            {
+                best = key[start..i];
+            }
+
+            start = i + 1;
+        }
+
+        return best;
     }
 
     /// <summary>

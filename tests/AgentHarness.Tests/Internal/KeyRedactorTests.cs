@@ -64,4 +64,20 @@ public sealed class KeyRedactorTests
 
         Assert.Equal("""{"error":{"message":"bad key [key removed]"}}""", Encoding.UTF8.GetString(redacted!));
     }
+
+    [Theory]
+    [InlineData("upper case: KEY-OPENAI+SECRET/2=.")]
+    [InlineData("kelvin sign for k: \u212Aey-openai+secret/2=.")]
+    public void Redact_KeyInACaseTheRegexMatches_RemovedThoughTheSearchForItIsOrdinal(string text)
+    {
+        Assert.EndsWith(": [key removed].", Redactor.Redact(text), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Redact_TextWithoutAnyKeysPiece_SameInstance()
+    {
+        const string Text = """{"error":{"message":"The server is overloaded","type":"server_error"}}""";
+
+        Assert.Same(Text, Redactor.Redact(Text));
+    }
 }
