@@ -67,7 +67,7 @@ public interface IBudgetStore
     /// step, if for every counter <c>spent + reserved + amount &lt;= limit</c>, adds the amount to each
     /// counter's reserved figure; otherwise changes nothing and reports the first counter without room.
     /// A reserve of an id that is already held succeeds and changes nothing; one of an id already
-    /// settled reserves nothing.
+    /// settled reserves nothing (a shared store throws <see cref="InvalidOperationException"/>: an id is for one reservation).
     /// </summary>
     /// <param name="counters">The counters, created empty when new.</param>
     /// <param name="reservation">The reservation: its id, amount and lease.</param>
