@@ -32,9 +32,18 @@ services.AddAgentHarness()
     .Configure(o =>
     {
         o.Catalog.Models["up/m"] = new ModelPriceOptions { InputPerToken = 0.000001m, OutputPerToken = 0.000004m, MaxOutputTokens = 1000 };
+        // The 500s are injected faults, not an upstream to cool down from: every call goes to it.
+        o.FailuresBeforeCooldown = 1000;
+        o.CooldownPeriod = TimeSpan.Zero;
+        if (Arg("rules", "on") == "off")
+        {
+            return;
+        }
+
         o.Budgets["global-day"] = new BudgetRuleOptions { Dimension = "global", Window = BudgetWindow.Day, LimitUsd = decimal.Parse(Arg("global-limit", "2.5"), CultureInfo.InvariantCulture) };
         o.Budgets["per-customer"] = new BudgetRuleOptions { Dimension = "customer", Window = BudgetWindow.Day, LimitUsd = decimal.Parse(Arg("customer-limit", "0.35"), CultureInfo.InvariantCulture) };
         o.BudgetThresholds = [0.5, 0.8, 1.0];
+
     })
     .AddRedisBudgetStore(o =>
     {
@@ -90,11 +99,13 @@ void Count(string outcome)
     }
 }
 
+var only = settings.GetValueOrDefault("only");
+var clock = System.Diagnostics.Stopwatch.StartNew();
 var random = new Random(seed);
 var plan = Enumerable.Range(0, calls).Select(_ => (Kind: random.Next(100), Customer: random.Next(customers), CancelAfter: random.Next(0, 4))).ToArray();
 await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (call, _) =>
 {
-    var kind = call.Kind switch
+    var kind = only ?? call.Kind switch
     {
         < 40 => "json",
         < 55 => "500",
@@ -138,6 +149,15 @@ await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism =
     {
         Count("failed");
     }
+    catch (ObjectDisposedException) when (cancel.IsCancellationRequested)
+    {
+        // The official client can dispose a response twice when the caller cancels as it arrives.
+        Count("canceled (response disposed)");
+    }
+    catch (Exception ex)
+    {
+        Count($"unexpected {ex.GetType().Name} ({kind}, cancelled: {cancel.IsCancellationRequested})");
+    }
 });
 
 // Settles are written after the calls return (a stream's when it ends): wait until the last one landed.
@@ -153,6 +173,7 @@ var perCustomer = records.GroupBy(static r => r.Metadata.GetValueOrDefault("cust
 var result = new Dictionary<string, object>(StringComparer.Ordinal)
 {
     ["records"] = records.Count,
+    ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
     ["total"] = records.Sum(static r => r.CostUsd).ToString(CultureInfo.InvariantCulture),
     ["perCustomer"] = perCustomer,
     ["outcomes"] = outcomes,
