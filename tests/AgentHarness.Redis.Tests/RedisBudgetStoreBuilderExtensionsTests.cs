@@ -138,6 +138,27 @@ public sealed class RedisBudgetStoreBuilderExtensionsTests(RedisServer server)
     }
 
     [Fact]
+    public async Task AddRedisBudgetStore_CallsNoRuleAppliesTo_NeverAskRedis()
+    {
+        // Redis is unreachable and fails closed: any call that asked it would be refused.
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        using var replica = Replica.Create(
+            transport,
+            o => { o.ConnectionString = $"127.0.0.1:{RedisServer.FreePort()},connectTimeout=200"; o.OperationTimeout = TimeSpan.FromMilliseconds(300); },
+            static o => o.Budgets["acme"] = new BudgetRuleOptions { Dimension = "customer", Value = "acme", Window = BudgetWindow.Day, LimitUsd = 1m });
+
+        await replica.Client.CompleteChatAsync([new UserChatMessage("no run")], Max100, Ct);
+        using (replica.Harness.BeginRun("agent", static r => { r.Customer = "other"; r.MaxCostUsd = 1m; }))
+        {
+            await replica.Client.CompleteChatAsync([new UserChatMessage("a run with its own cap, another customer")], Max100, Ct);
+        }
+
+        Assert.Equal(2, transport.Calls);
+        Assert.Equal(0, replica.Store.RefusedUnavailable);
+        Assert.All(replica.Ledger.GetRecords(), static r => Assert.Equal(UsageOutcome.Succeeded, r.Outcome));
+    }
+
+    [Fact]
     public async Task AddRedisBudgetStore_RedisUnreachableFailClosed_CallRefusedWithBudgetStoreUnavailableAndNothingSent()
     {
         var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
