@@ -38,6 +38,11 @@ namespace AgentHarness.Routing.Internal;
 /// the probe is still in flight, so a burst of stale outcomes cannot make the key flap. Only the probe
 /// decides, which is why every report says whether it comes from the probe.
 /// </para>
+/// <para>
+/// With <see cref="ISharedCooldowns"/> (replicas sharing cooldowns), a key another process cools down is
+/// held back here too, for the rest of its period, and once a period is over the probe must also be won
+/// across processes. Without it, which is the default, the tracker is on its own.
+/// </para>
 /// </remarks>
 internal sealed class CooldownTracker
 {
@@ -52,6 +57,7 @@ internal sealed class CooldownTracker
     private readonly int _failuresBeforeCooldown;
     private readonly TimeSpan _cooldownPeriod;
     private readonly int _capacity;
+    private readonly ISharedCooldowns? _shared;
 
     // Only new keys arriving at a full tracker sweep, one at a time.
     private readonly Lock _sweepGate = new();
@@ -65,7 +71,8 @@ internal sealed class CooldownTracker
     /// <param name="failuresBeforeCooldown">How many consecutive failures open the cooldown; at least 1.</param>
     /// <param name="cooldownPeriod">How long a key is held back before a probe is allowed; not negative.</param>
     /// <param name="capacity">The most keys stored at once; at least 1.</param>
-    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod, int capacity = DefaultCapacity)
+    /// <param name="shared">The cooldowns of the other processes, or <see langword="null"/> for this process alone.</param>
+    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod, int capacity = DefaultCapacity, ISharedCooldowns? shared = null)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentOutOfRangeException.ThrowIfLessThan(failuresBeforeCooldown, 1);
@@ -75,6 +82,7 @@ internal sealed class CooldownTracker
         _failuresBeforeCooldown = failuresBeforeCooldown;
         _cooldownPeriod = cooldownPeriod;
         _capacity = capacity;
+        _shared = shared;
     }
 
     /// <summary>Gets how many keys have a stored state (failing, cooling down or probing).</summary>
@@ -114,7 +122,7 @@ internal sealed class CooldownTracker
         // A key that never failed has no state, and a closed one needs no lock: the common path is a lookup.
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return true;
+            return !AdoptedFromElsewhere(key);
         }
 
         lock (state.Gate)
@@ -125,6 +133,19 @@ internal sealed class CooldownTracker
                     // Also a state removed meanwhile: removal leaves it closed.
                     return true;
                 case Phase.Open when _timeProvider.GetElapsedTime(state.OpenedAt) >= _cooldownPeriod:
+                    if (_shared?.CoolingDownElsewhere(key) is { } elsewhere && elsewhere > TimeSpan.Zero)
+                    {
+                        // Another process's probe failed meanwhile: its new period holds here too.
+                        state.OpenedAt = _timeProvider.GetTimestamp() - (long)((_cooldownPeriod - elsewhere).TotalSeconds * _timeProvider.TimestampFrequency);
+                        return false;
+                    }
+
+                    if (_shared is not null && !_shared.TryTakeProbe(key))
+                    {
+                        // Another process probes: its verdict reaches this one as a closing or a new cooldown.
+                        return false;
+                    }
+
                     // Half-open: the lock makes this caller the only one to see Open here.
                     state.Current = Phase.Probing;
                     isProbe = true;
@@ -149,7 +170,7 @@ internal sealed class CooldownTracker
         ArgumentNullException.ThrowIfNull(key);
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return true;
+            return _shared?.CoolingDownElsewhere(key) is not { } elsewhere || elsewhere <= TimeSpan.Zero;
         }
 
         lock (state.Gate)
@@ -189,6 +210,11 @@ internal sealed class CooldownTracker
         {
             if (state.Current == Phase.Closed || (state.Current == Phase.Probing && isProbe))
             {
+                if (state.Current == Phase.Probing)
+                {
+                    _shared?.Closed(key);
+                }
+
                 // Closed with no failures is what a missing key means: free the slot.
                 Remove(key, state);
             }
@@ -245,11 +271,13 @@ internal sealed class CooldownTracker
                         if (++state.Failures >= _failuresBeforeCooldown)
                         {
                             Open(state);
+                            _shared?.Opened(key, _cooldownPeriod);
                         }
 
                         break;
                     case Phase.Probing when isProbe:
                         Open(state);
+                        _shared?.Opened(key, _cooldownPeriod);
                         break;
                 }
 
@@ -277,6 +305,7 @@ internal sealed class CooldownTracker
             {
                 // OpenedAt is unchanged and its period is already over, so the next TryAcquire gets the probe.
                 state.Current = Phase.Open;
+                _shared?.ReleaseProbe(key);
             }
         }
     }
@@ -291,7 +320,7 @@ internal sealed class CooldownTracker
         ArgumentNullException.ThrowIfNull(key);
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return null;
+            return _shared?.CoolingDownElsewhere(key) is { } elsewhere && elsewhere > TimeSpan.Zero ? elsewhere : null;
         }
 
         lock (state.Gate)
@@ -368,6 +397,40 @@ internal sealed class CooldownTracker
         {
             Interlocked.Decrement(ref _count);
         }
+    }
+
+    /// <summary>
+    /// Holds a key back that another process cools down, for the rest of its period: a state of its own,
+    /// opened as if this process had opened it then, so that its probe, too, is decided here.
+    /// </summary>
+    /// <returns>Whether the key is cooling down elsewhere (and now here).</returns>
+    private bool AdoptedFromElsewhere(string key)
+    {
+        if (_shared?.CoolingDownElsewhere(key) is not { } remaining || remaining <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        if (!TryTakeSlot())
+        {
+            // Full of keys cooling down: this one is still held back for this call, just not remembered.
+            return true;
+        }
+
+        var adopted = new State();
+        lock (adopted.Gate)
+        {
+            adopted.Current = Phase.Open;
+            adopted.OpenedAt = _timeProvider.GetTimestamp() - (long)((_cooldownPeriod - remaining).TotalSeconds * _timeProvider.TimestampFrequency);
+        }
+
+        if (!_states.TryAdd(key, adopted))
+        {
+            // A failure here stored a state meanwhile: it decides; the key is held back for this call.
+            Interlocked.Decrement(ref _count);
+        }
+
+        return true;
     }
 
     /// <summary>Starts a full cooldown period from now. Callers hold the state's lock.</summary>
