@@ -33,6 +33,7 @@ public sealed class RedisBudgetStore : IBudgetStore, IAsyncDisposable, IDisposab
     private static readonly TimeSpan LastRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly RedisConnection _connection;
+    private readonly bool _disposeConnection;
     private readonly RedisBudgetStoreOptions _options;
     private readonly string _sectionPath;
     private readonly TimeProvider _time;
@@ -47,9 +48,10 @@ public sealed class RedisBudgetStore : IBudgetStore, IAsyncDisposable, IDisposab
     private long _lostSettles;
     private int _unreachable;
 
-    internal RedisBudgetStore(RedisConnection connection, RedisBudgetStoreOptions options, string sectionPath, TimeProvider timeProvider, ILogger logger)
+    internal RedisBudgetStore(RedisConnection connection, RedisBudgetStoreOptions options, string sectionPath, TimeProvider timeProvider, ILogger logger, bool disposeConnection = true)
     {
         _connection = connection;
+        _disposeConnection = disposeConnection;
         _options = options;
         _sectionPath = sectionPath;
         _time = timeProvider;
@@ -171,7 +173,10 @@ public sealed class RedisBudgetStore : IBudgetStore, IAsyncDisposable, IDisposab
         if (!_stopping.IsCancellationRequested)
         {
             await _stopping.CancelAsync().ConfigureAwait(false);
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            if (_disposeConnection)
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

@@ -3,6 +3,7 @@ using AgentHarness.Redis;
 using AgentHarness.Redis.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -82,26 +83,48 @@ public static class RedisBudgetStoreBuilderExtensions
             sectionPath,
             () => sp.GetService<IServiceProviderIsService>()?.IsService(typeof(IConnectionMultiplexer)) == true));
 
-        Remove(services, static d => d.ServiceType == typeof(RedisBudgetStore));
-        services.AddSingleton(sp =>
+        // One connection for the budgets and the cooldowns, closed with the container when it is the store's own.
+        Remove(services, static d => d.ServiceType == typeof(RedisConnection));
+        services.AddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<RedisBudgetStoreOptions>>().Value;
-            var harness = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
-            var connection = string.IsNullOrWhiteSpace(options.ConnectionString)
+            return string.IsNullOrWhiteSpace(options.ConnectionString)
                 ? RedisConnection.Shared(sp.GetRequiredService<IConnectionMultiplexer>())
                 : RedisConnection.Open(options.ConnectionString);
-            return new RedisBudgetStore(
-                connection,
-                options,
-                sectionPath,
-                sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                sp.GetService<ILoggerFactory>()?.CreateLogger(AgentHarnessLogCategories.Redis) ?? NullLogger.Instance);
+        });
+
+        Remove(services, static d => d.ServiceType == typeof(RedisBudgetStore));
+        services.AddSingleton(sp => new RedisBudgetStore(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<IOptions<RedisBudgetStoreOptions>>().Value,
+            sectionPath,
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            Logger(sp),
+            disposeConnection: false));
+
+        // Asked for by the cooldown tracker: without the setting, a stand-in that keeps each replica alone.
+        // An application's own registration wins.
+        services.TryAddSingleton<ISharedCooldowns>(static sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RedisBudgetStoreOptions>>().Value;
+            return options.SharedCooldowns
+                ? new RedisCooldowns(
+                    sp.GetRequiredService<RedisConnection>(),
+                    options.KeyPrefix,
+                    sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                    options.OperationTimeout,
+                    options.LeaseTime ?? BudgetLease.From(sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value),
+                    Logger(sp))
+                : NoSharedCooldowns.Instance;
         });
 
         // AddAgentHarness registered the in-memory store with TryAdd: replace it.
         Remove(services, static d => d.ServiceType == typeof(IBudgetStore));
         services.AddSingleton<IBudgetStore>(static sp => sp.GetRequiredService<RedisBudgetStore>());
     }
+
+    private static Microsoft.Extensions.Logging.ILogger Logger(IServiceProvider services) =>
+        services.GetService<ILoggerFactory>()?.CreateLogger(AgentHarnessLogCategories.Redis) ?? NullLogger.Instance;
 
     private static void Remove(IServiceCollection services, Func<ServiceDescriptor, bool> match)
     {

@@ -46,4 +46,13 @@ public sealed class RedisBudgetStoreOptions
     /// </summary>
     /// <value>The default value is 1 hour.</value>
     public TimeSpan SettleRetryWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether candidates' cooldowns are shared by every replica on this
+    /// Redis and key prefix: a provider's model that cools down in one replica cools down in all, and
+    /// once its period is over a single replica probes it. Failures are still counted per replica. When
+    /// Redis cannot be reached, each replica keeps its own cooldowns.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: each replica keeps its own cooldowns.</value>
+    public bool SharedCooldowns { get; set; }
 }

@@ -7,7 +7,7 @@ namespace AgentHarness.Redis.Internal;
 /// (it reconnects on its own), or the application's <see cref="IConnectionMultiplexer"/>, which it
 /// leaves open.
 /// </summary>
-internal sealed class RedisConnection : IAsyncDisposable
+internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 {
     private readonly Task<IConnectionMultiplexer> _multiplexer;
     private readonly bool _owned;
@@ -36,6 +36,8 @@ internal sealed class RedisConnection : IAsyncDisposable
 
     /// <summary>Gets the connection once it exists; the first connect may take up to its connect timeout.</summary>
     public Task<IConnectionMultiplexer> Multiplexer => _multiplexer;
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async ValueTask DisposeAsync()
     {

@@ -21,7 +21,11 @@ public interface ISharedCooldowns
 {
     /// <summary>How much longer another process holds the candidate back, or <see langword="null"/> when none does.</summary>
     /// <param name="key">The candidate key.</param>
-    /// <returns>The rest of the cooldown another process opened; <see langword="null"/> when the candidate is not cooling down elsewhere.</returns>
+    /// <returns>
+    /// The rest of the cooldown another process opened; <see cref="TimeSpan.Zero"/> when its period is over and
+    /// the verdict of a probe is awaited; <see langword="null"/> when the candidate is not cooling down elsewhere
+    /// (never was, or a probe found it healthy).
+    /// </returns>
     TimeSpan? CoolingDownElsewhere(string key);
 
     /// <summary>Tells the other processes that this one opened a cooldown of <paramref name="period"/> for the candidate.</summary>

@@ -443,12 +443,29 @@ public sealed class CooldownTrackerTests
         Assert.Equal(TimeSpan.FromSeconds(10), tracker.RemainingCooldown(Key));
         Assert.True(tracker.TryAcquire(Other, out _));
 
-        // The other process's cooldown ends; this one's copy of it too, and the probe is taken across processes.
-        shared.Elsewhere.Clear();
+        // The other process's period ends and its probe's verdict is awaited: the probe is taken across processes.
+        shared.Elsewhere[Key] = TimeSpan.Zero;
         _time.Advance(TimeSpan.FromSeconds(10));
         Assert.True(tracker.TryAcquire(Key, out var isProbe));
         Assert.True(isProbe);
         Assert.Equal([Key], shared.ProbesTaken);
+    }
+
+    [Fact]
+    public void TryAcquire_AnotherProcessesProbeSucceeded_ClosedHereWithoutAProbe()
+    {
+        var shared = new FakeSharedCooldowns();
+        var tracker = new CooldownTracker(_time, 3, Period, shared: shared);
+        shared.Elsewhere[Key] = TimeSpan.FromSeconds(10);
+        Assert.False(tracker.TryAcquire(Key, out _));
+
+        shared.Elsewhere.Clear();
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.False(isProbe);
+        Assert.Empty(shared.ProbesTaken);
+        Assert.Equal(0, tracker.Count);
     }
 
     [Fact]

@@ -122,22 +122,46 @@ internal sealed class CooldownTracker
         // A key that never failed has no state, and a closed one needs no lock: the common path is a lookup.
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return !AdoptedFromElsewhere(key);
+            if (_shared?.CoolingDownElsewhere(key) is null)
+            {
+                return true;
+            }
+
+            // Another process cools the key down: this one holds it back too, and takes part in its probe.
+            state ??= Adopt(key);
+            if (state is null)
+            {
+                // Full of keys cooling down: held back for this call, just not remembered.
+                return false;
+            }
         }
 
         lock (state.Gate)
         {
+            if (state.Current == Phase.Closed && !state.Removed && _shared?.CoolingDownElsewhere(key) is { } cooling)
+            {
+                OpenAsElsewhere(state, cooling);
+            }
+
             switch (state.Current)
             {
                 case Phase.Closed:
                     // Also a state removed meanwhile: removal leaves it closed.
                     return true;
                 case Phase.Open when _timeProvider.GetElapsedTime(state.OpenedAt) >= _cooldownPeriod:
-                    if (_shared?.CoolingDownElsewhere(key) is { } elsewhere && elsewhere > TimeSpan.Zero)
+                    var elsewhere = _shared?.CoolingDownElsewhere(key);
+                    if (elsewhere > TimeSpan.Zero)
                     {
                         // Another process's probe failed meanwhile: its new period holds here too.
-                        state.OpenedAt = _timeProvider.GetTimestamp() - (long)((_cooldownPeriod - elsewhere).TotalSeconds * _timeProvider.TimestampFrequency);
+                        OpenAsElsewhere(state, elsewhere.Value);
                         return false;
+                    }
+
+                    if (state.Adopted && elsewhere is null)
+                    {
+                        // The other process's probe succeeded: the key is healthy here too.
+                        Remove(key, state);
+                        return true;
                     }
 
                     if (_shared is not null && !_shared.TryTakeProbe(key))
@@ -400,42 +424,39 @@ internal sealed class CooldownTracker
     }
 
     /// <summary>
-    /// Holds a key back that another process cools down, for the rest of its period: a state of its own,
-    /// opened as if this process had opened it then, so that its probe, too, is decided here.
+    /// A state for a key another process cools down (closed: the lock then opens it as the other process
+    /// did), or the one a failure here stored meanwhile; <see langword="null"/> when the tracker is full.
     /// </summary>
-    /// <returns>Whether the key is cooling down elsewhere (and now here).</returns>
-    private bool AdoptedFromElsewhere(string key)
+    private State? Adopt(string key)
     {
-        if (_shared?.CoolingDownElsewhere(key) is not { } remaining || remaining <= TimeSpan.Zero)
-        {
-            return false;
-        }
-
         if (!TryTakeSlot())
         {
-            // Full of keys cooling down: this one is still held back for this call, just not remembered.
-            return true;
+            return null;
         }
 
         var adopted = new State();
-        lock (adopted.Gate)
+        if (_states.TryAdd(key, adopted))
         {
-            adopted.Current = Phase.Open;
-            adopted.OpenedAt = _timeProvider.GetTimestamp() - (long)((_cooldownPeriod - remaining).TotalSeconds * _timeProvider.TimestampFrequency);
+            return adopted;
         }
 
-        if (!_states.TryAdd(key, adopted))
-        {
-            // A failure here stored a state meanwhile: it decides; the key is held back for this call.
-            Interlocked.Decrement(ref _count);
-        }
+        Interlocked.Decrement(ref _count);
+        return _states.TryGetValue(key, out var stored) ? stored : null;
+    }
 
-        return true;
+    /// <summary>Opens a state as another process's cooldown, with <paramref name="remaining"/> of its period left. Callers hold the state's lock.</summary>
+    private void OpenAsElsewhere(State state, TimeSpan remaining)
+    {
+        state.OpenedAt = _timeProvider.GetTimestamp() - (long)((_cooldownPeriod - remaining).TotalSeconds * _timeProvider.TimestampFrequency);
+        state.Failures = 0;
+        state.Adopted = true;
+        state.Current = Phase.Open;
     }
 
     /// <summary>Starts a full cooldown period from now. Callers hold the state's lock.</summary>
     private void Open(State state)
     {
+        state.Adopted = false;
         state.OpenedAt = _timeProvider.GetTimestamp();
         state.Failures = 0;
         state.Current = Phase.Open;
@@ -458,5 +479,8 @@ internal sealed class CooldownTracker
 
         /// <summary>Whether the state has left the dictionary; a failure that finds it so is counted on a new state.</summary>
         public bool Removed;
+
+        /// <summary>Whether the cooldown was opened by another process (<see cref="ISharedCooldowns"/>), whose probe may close it.</summary>
+        public bool Adopted;
     }
 }
