@@ -100,7 +100,7 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
     {
         if (_connection.Multiplexer.IsCompletedSuccessfully)
         {
-            _connection.Multiplexer.Result.GetSubscriber().Unsubscribe(_channel);
+            _connection.Multiplexer.Result.GetSubscriber().Unsubscribe(_channel, handler: null, CommandFlags.FireAndForget);
         }
     }
 
