@@ -198,7 +198,7 @@ internal sealed class LoopbackRedis : IDisposable
         {
             try
             {
-                var connection = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=500,abortConnect=true");
+                var connection = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=500,abortConnect=true,allowAdmin=true");
                 return new LoopbackRedis(process, directory, port, connection);
             }
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
