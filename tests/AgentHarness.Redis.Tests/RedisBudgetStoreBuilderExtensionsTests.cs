@@ -87,6 +87,14 @@ public sealed class RedisBudgetStoreBuilderExtensionsTests(RedisServer server)
 
         await a.Client.CompleteChatAsync([new UserChatMessage("hi")], Max100, Ct);
         await b.Client.CompleteChatAsync([new UserChatMessage("hi")], Max100, Ct);
+
+        // A settle reaches Redis after its call returned: wait (bounded) until both have, for exact figures.
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while ((await a.Guard.GetStatusAsync("global", cancellationToken: Ct)).SpentUsd < 0.00082m && DateTime.UtcNow < until)
+        {
+            await Task.Delay(10, Ct);
+        }
+
         var ex = await Assert.ThrowsAsync<BudgetExceededException>(() => a.Client.CompleteChatAsync([new UserChatMessage("hi")], Max100, Ct));
 
         Assert.Equal("global", ex.Rule);
