@@ -32,4 +32,7 @@ public static class AgentHarnessLogCategories
 
     /// <summary>The SQLite usage ledger (package AgentHarness.Sqlite): opening the file, dropped records and failed writes.</summary>
     public const string Sqlite = "AgentHarness.Sqlite";
+
+    /// <summary>The Redis budget store (package AgentHarness.Redis): Redis unreachable or back, calls refused or let through without it, settles retried or lost.</summary>
+    public const string Redis = "AgentHarness.Redis";
 }

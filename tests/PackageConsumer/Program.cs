@@ -6,6 +6,7 @@
 using System.Reflection;
 using System.Text;
 using AgentHarness;
+using AgentHarness.Redis;
 using AgentHarness.Sqlite;
 using AgentHarness.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,11 +31,11 @@ if (args.Length > 0)
 {
     var packageFailures = PackageChecks.Run(args[0], version);
     failures.AddRange(packageFailures);
-    Console.WriteLine($"Packages in {args[0]}: {(packageFailures.Count == 0 ? "the three packages and their symbols are complete" : "see the failures below")}");
+    Console.WriteLine($"Packages in {args[0]}: {(packageFailures.Count == 0 ? "the four packages and their symbols are complete" : "see the failures below")}");
 }
 
 // The assemblies loaded are the packed ones, not a stale copy of another version.
-foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly })
+foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(RedisBudgetStore).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly })
 {
     var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
     Check(informational?.Split('+')[0] == version, $"{assembly.GetName().Name} {informational} was loaded, not {version}");

@@ -114,7 +114,7 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
-            return new CooldownTracker(sp.GetRequiredService<TimeProvider>(), options.FailuresBeforeCooldown, options.CooldownPeriod);
+            return new CooldownTracker(sp.GetRequiredService<TimeProvider>(), options.FailuresBeforeCooldown, options.CooldownPeriod, shared: sp.GetService<ISharedCooldowns>());
         });
         services.TryAddSingleton<IBudgetStore, InMemoryBudgetStore>();
         services.TryAddSingleton<ModelListClient>();

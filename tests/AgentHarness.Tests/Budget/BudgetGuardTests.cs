@@ -514,7 +514,7 @@ public sealed class BudgetGuardTests
         var transport = new DelegateHandler(async (_, ct) =>
         {
             // While the first attempt runs, another process takes half of the day's budget.
-            await store!.TryReserveAsync([new BudgetCounter("tight|*|2026-05-01", 1m, DateTimeOffset.MaxValue)], 0.05m, ct);
+            await store!.TryReserveAsync([new BudgetCounter("tight|*|2026-05-01", 1m, DateTimeOffset.MaxValue)], new BudgetReservation("other-process", 0.05m, TimeSpan.FromMinutes(5)), ct);
             return Responses.Error(HttpStatusCode.ServiceUnavailable);
         });
         using var host = TestHarness.Create(transport, b =>
@@ -669,17 +669,17 @@ public sealed class BudgetGuardTests
 
         public void Release() => _gate.TrySetResult();
 
-        public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, decimal amountUsd, CancellationToken cancellationToken)
+        public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, BudgetReservation reservation, CancellationToken cancellationToken)
         {
             LastKey = counters[0].Key;
             _entered.TrySetResult();
             await _gate.Task;
-            return await _inner.TryReserveAsync(counters, amountUsd, CancellationToken.None);
+            return await _inner.TryReserveAsync(counters, reservation, CancellationToken.None);
         }
 
-        public async ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+        public async ValueTask<BudgetSettleResult> SettleAsync(IReadOnlyList<BudgetCounter> counters, BudgetReservation reservation, decimal actualUsd, CancellationToken cancellationToken)
         {
-            var states = await _inner.SettleAsync(counters, reservedUsd, actualUsd, cancellationToken);
+            var states = await _inner.SettleAsync(counters, reservation, actualUsd, cancellationToken);
             _settled.TrySetResult();
             return states;
         }
@@ -698,17 +698,17 @@ public sealed class BudgetGuardTests
         /// <summary>Completes when the reservation has been settled: the store answers after the caller cancelled, so the release may come after the call's end.</summary>
         public Task Settled => _settled.Task;
 
-        public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, decimal amountUsd, CancellationToken cancellationToken)
+        public async ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, BudgetReservation reservation, CancellationToken cancellationToken)
         {
             LastKey = counters[0].Key;
-            var result = await _inner.TryReserveAsync(counters, amountUsd, cancellationToken);
+            var result = await _inner.TryReserveAsync(counters, reservation, cancellationToken);
             await caller.CancelAsync();
             return result;
         }
 
-        public async ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+        public async ValueTask<BudgetSettleResult> SettleAsync(IReadOnlyList<BudgetCounter> counters, BudgetReservation reservation, decimal actualUsd, CancellationToken cancellationToken)
         {
-            var states = await _inner.SettleAsync(counters, reservedUsd, actualUsd, cancellationToken);
+            var states = await _inner.SettleAsync(counters, reservation, actualUsd, cancellationToken);
             _settled.TrySetResult();
             return states;
         }

@@ -11,6 +11,8 @@ public sealed class InMemoryBudgetStoreTests
 
     private static BudgetCounter Counter(string key, decimal limit) => new(key, limit, Start.AddDays(2));
 
+    private static BudgetReservation Hold(decimal amountUsd) => new("r", amountUsd, TimeSpan.FromMinutes(5));
+
     private static InMemoryBudgetStore Store(FakeTimeProvider? time = null) => new(time ?? new FakeTimeProvider(Start));
 
     [Fact]
@@ -19,7 +21,7 @@ public sealed class InMemoryBudgetStoreTests
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m), Counter("b", 5.00m)];
 
-        var result = await store.TryReserveAsync(counters, 0.40m, Ct);
+        var result = await store.TryReserveAsync(counters, Hold(0.40m), Ct);
 
         Assert.Equal(BudgetReserveResult.Success, result);
         Assert.Equal((true, -1), (result.Succeeded, result.RefusedIndex));
@@ -32,11 +34,11 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.30m, Ct);
-        await store.SettleAsync(counters, 0.30m, 0.30m, Ct);
-        await store.TryReserveAsync(counters, 0.20m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.30m), Ct);
+        await store.SettleAsync(counters, Hold(0.30m), 0.30m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.20m), Ct);
 
-        var result = await store.TryReserveAsync(counters, 0.50m, Ct);
+        var result = await store.TryReserveAsync(counters, Hold(0.50m), Ct);
 
         Assert.True(result.Succeeded);
         Assert.Equal(new BudgetCounterState(0.30m, 0.70m), await store.GetAsync("a", Ct));
@@ -47,11 +49,11 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.30m, Ct);
-        await store.SettleAsync(counters, 0.30m, 0.30m, Ct);
-        await store.TryReserveAsync(counters, 0.20m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.30m), Ct);
+        await store.SettleAsync(counters, Hold(0.30m), 0.30m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.20m), Ct);
 
-        var result = await store.TryReserveAsync(counters, 0.51m, Ct);
+        var result = await store.TryReserveAsync(counters, Hold(0.51m), Ct);
 
         Assert.Equal(new BudgetReserveResult(false, 0, new BudgetCounterState(0.30m, 0.20m)), result);
         Assert.Equal(new BudgetCounterState(0.30m, 0.20m), await store.GetAsync("a", Ct));
@@ -62,7 +64,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        var result = await store.TryReserveAsync([Counter("a", 1.00m)], 1.01m, Ct);
+        var result = await store.TryReserveAsync([Counter("a", 1.00m)], Hold(1.01m), Ct);
 
         Assert.Equal(new BudgetReserveResult(false, 0, default), result);
         Assert.Equal(0, store.Count);
@@ -74,12 +76,12 @@ public sealed class InMemoryBudgetStoreTests
         var store = Store();
         var a = Counter("a", 10.00m);
         var b = Counter("b", 1.00m);
-        await store.TryReserveAsync([a], 1.00m, Ct);
-        await store.TryReserveAsync([b], 0.90m, Ct);
-        await store.SettleAsync([b], 0.90m, 0.85m, Ct);
-        await store.TryReserveAsync([b], 0.05m, Ct);
+        await store.TryReserveAsync([a], Hold(1.00m), Ct);
+        await store.TryReserveAsync([b], Hold(0.90m), Ct);
+        await store.SettleAsync([b], Hold(0.90m), 0.85m, Ct);
+        await store.TryReserveAsync([b], Hold(0.05m), Ct);
 
-        var result = await store.TryReserveAsync([a, b], 0.20m, Ct);
+        var result = await store.TryReserveAsync([a, b], Hold(0.20m), Ct);
 
         Assert.Equal(new BudgetReserveResult(false, 1, new BudgetCounterState(0.85m, 0.05m)), result);
         Assert.Equal(new BudgetCounterState(0m, 1.00m), await store.GetAsync("a", Ct));
@@ -91,7 +93,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        var result = await store.TryReserveAsync([Counter("a", 10.00m), Counter("b", 0.10m)], 0.20m, Ct);
+        var result = await store.TryReserveAsync([Counter("a", 10.00m), Counter("b", 0.10m)], Hold(0.20m), Ct);
 
         Assert.Equal(new BudgetReserveResult(false, 1, default), result);
         Assert.Equal(0, store.Count);
@@ -103,7 +105,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        var result = await store.TryReserveAsync([Counter("a", 10.00m), Counter("b", 0.10m), Counter("c", 0.05m)], 0.20m, Ct);
+        var result = await store.TryReserveAsync([Counter("a", 10.00m), Counter("b", 0.10m), Counter("c", 0.05m)], Hold(0.20m), Ct);
 
         Assert.Equal(1, result.RefusedIndex);
     }
@@ -113,7 +115,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        var result = await store.TryReserveAsync([], 5m, Ct);
+        var result = await store.TryReserveAsync([], Hold(5m), Ct);
 
         Assert.True(result.Succeeded);
         Assert.Equal(0, store.Count);
@@ -126,12 +128,12 @@ public sealed class InMemoryBudgetStoreTests
         var a = Counter("a", 10.00m);
         var b = Counter("b", 10.00m);
         var c = Counter("c", 10.00m);
-        await store.TryReserveAsync([b], 2.00m, Ct);
-        await store.SettleAsync([b], 2.00m, 1.50m, Ct);
-        await store.TryReserveAsync([c], 0.25m, Ct);
-        await store.TryReserveAsync([a, b, c], 0.40m, Ct);
+        await store.TryReserveAsync([b], Hold(2.00m), Ct);
+        await store.SettleAsync([b], Hold(2.00m), 1.50m, Ct);
+        await store.TryReserveAsync([c], Hold(0.25m), Ct);
+        await store.TryReserveAsync([a, b, c], Hold(0.40m), Ct);
 
-        var states = await store.SettleAsync([a, b, c], 0.40m, 0.30m, Ct);
+        var states = (await store.SettleAsync([a, b, c], Hold(0.40m), 0.30m, Ct)).Counters;
 
         Assert.Equal(
             [new BudgetCounterState(0.30m, 0m), new BudgetCounterState(1.80m, 0m), new BudgetCounterState(0.30m, 0.25m)],
@@ -144,9 +146,9 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.10m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.10m), Ct);
 
-        var states = await store.SettleAsync(counters, 0.10m, 0.25m, Ct);
+        var states = (await store.SettleAsync(counters, Hold(0.10m), 0.25m, Ct)).Counters;
 
         Assert.Equal([new BudgetCounterState(0.25m, 0m)], states);
     }
@@ -156,10 +158,10 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.90m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.90m), Ct);
 
-        var states = await store.SettleAsync(counters, 0.90m, 1.20m, Ct);
-        var next = await store.TryReserveAsync(counters, 0m, Ct);
+        var states = (await store.SettleAsync(counters, Hold(0.90m), 1.20m, Ct)).Counters;
+        var next = await store.TryReserveAsync(counters, Hold(0m), Ct);
 
         Assert.Equal([new BudgetCounterState(1.20m, 0m)], states);
         Assert.Equal(new BudgetReserveResult(false, 0, new BudgetCounterState(1.20m, 0m)), next);
@@ -170,9 +172,9 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.10m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.10m), Ct);
 
-        var states = await store.SettleAsync(counters, 0.50m, 0.05m, Ct);
+        var states = (await store.SettleAsync(counters, Hold(0.50m), 0.05m, Ct)).Counters;
 
         Assert.Equal([new BudgetCounterState(0.05m, 0m)], states);
     }
@@ -182,7 +184,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        var states = await store.SettleAsync([Counter("late", 1.00m)], 0.30m, 0.20m, Ct);
+        var states = (await store.SettleAsync([Counter("late", 1.00m)], Hold(0.30m), 0.20m, Ct)).Counters;
 
         Assert.Equal([new BudgetCounterState(0.20m, 0m)], states);
         Assert.Equal(new BudgetCounterState(0.20m, 0m), await store.GetAsync("late", Ct));
@@ -193,12 +195,12 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.30m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.30m), Ct);
 
-        var states = await store.SettleAsync(counters, 0.30m, 0m, Ct);
+        var states = (await store.SettleAsync(counters, Hold(0.30m), 0m, Ct)).Counters;
 
         Assert.Equal([new BudgetCounterState(0m, 0m)], states);
-        Assert.True((await store.TryReserveAsync(counters, 1.00m, Ct)).Succeeded);
+        Assert.True((await store.TryReserveAsync(counters, Hold(1.00m), Ct)).Succeeded);
     }
 
     [Fact]
@@ -206,10 +208,10 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1.00m)];
-        await store.TryReserveAsync(counters, 0.30m, Ct);
-        await store.TryReserveAsync(counters, 0.20m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.30m), Ct);
+        await store.TryReserveAsync(counters, Hold(0.20m), Ct);
 
-        var states = await store.SettleAsync(counters, 0.30m, 0.10m, Ct);
+        var states = (await store.SettleAsync(counters, Hold(0.30m), 0.10m, Ct)).Counters;
 
         Assert.Equal([new BudgetCounterState(0.10m, 0.20m)], states);
     }
@@ -226,7 +228,7 @@ public sealed class InMemoryBudgetStoreTests
     public async Task GetAsync_KeysDifferingInCase_AreDifferentCounters()
     {
         var store = Store();
-        await store.TryReserveAsync([Counter("Acme", 1.00m)], 0.40m, Ct);
+        await store.TryReserveAsync([Counter("Acme", 1.00m)], Hold(0.40m), Ct);
 
         Assert.Equal(default, await store.GetAsync("acme", Ct));
         Assert.Equal(new BudgetCounterState(0m, 0.40m), await store.GetAsync("Acme", Ct));
@@ -242,7 +244,7 @@ public sealed class InMemoryBudgetStoreTests
             async () =>
             {
                 await gate.Task;
-                return await store.TryReserveAsync(counters, 0.10m, Ct);
+                return await store.TryReserveAsync(counters, Hold(0.10m), Ct);
             },
             Ct)).ToArray();
 
@@ -265,8 +267,8 @@ public sealed class InMemoryBudgetStoreTests
             async () =>
             {
                 await gate.Task;
-                Assert.True((await store.TryReserveAsync(counters, 0.003m, Ct)).Succeeded);
-                await store.SettleAsync(counters, 0.003m, 0.001m, Ct);
+                Assert.True((await store.TryReserveAsync(counters, Hold(0.003m), Ct)).Succeeded);
+                await store.SettleAsync(counters, Hold(0.003m), 0.001m, Ct);
             },
             Ct)).ToArray();
 
@@ -281,7 +283,7 @@ public sealed class InMemoryBudgetStoreTests
         var keepAlive = new BudgetCounter("keep-alive", 1_000m, Start.AddYears(1));
         for (var i = 0; i < times; i++)
         {
-            await store.TryReserveAsync([keepAlive], 0m, Ct);
+            await store.TryReserveAsync([keepAlive], Hold(0m), Ct);
         }
     }
 
@@ -291,8 +293,8 @@ public sealed class InMemoryBudgetStoreTests
         var time = new FakeTimeProvider(Start);
         var store = Store(time);
         var expiring = new BudgetCounter("hour|09", 1.00m, Start.AddHours(2));
-        await store.TryReserveAsync([expiring], 0.10m, Ct);
-        await store.SettleAsync([expiring], 0.10m, 0.10m, Ct);
+        await store.TryReserveAsync([expiring], Hold(0.10m), Ct);
+        await store.SettleAsync([expiring], Hold(0.10m), 0.10m, Ct);
 
         time.Advance(TimeSpan.FromHours(3));
         await OperateAsync(store, 1024);
@@ -308,8 +310,8 @@ public sealed class InMemoryBudgetStoreTests
         var time = new FakeTimeProvider(Start);
         var store = Store(time);
         var expiring = new BudgetCounter("hour|09", 1.00m, Start.AddHours(2));
-        await store.TryReserveAsync([expiring], 0.10m, Ct);
-        await store.SettleAsync([expiring], 0.10m, 0.10m, Ct);
+        await store.TryReserveAsync([expiring], Hold(0.10m), Ct);
+        await store.SettleAsync([expiring], Hold(0.10m), 0.10m, Ct);
 
         time.Advance(TimeSpan.FromHours(1));
         await OperateAsync(store, 2048);
@@ -324,8 +326,8 @@ public sealed class InMemoryBudgetStoreTests
         var time = new FakeTimeProvider(Start);
         var store = Store(time);
         var expiring = new BudgetCounter("hour|09", 1.00m, Start.AddHours(2));
-        await store.TryReserveAsync([expiring], 0.10m, Ct);
-        await store.SettleAsync([expiring], 0.10m, 0.10m, Ct);
+        await store.TryReserveAsync([expiring], Hold(0.10m), Ct);
+        await store.SettleAsync([expiring], Hold(0.10m), 0.10m, Ct);
 
         time.Advance(TimeSpan.FromHours(3));
         await OperateAsync(store, 10);
@@ -339,9 +341,9 @@ public sealed class InMemoryBudgetStoreTests
         var time = new FakeTimeProvider(Start);
         var store = Store(time);
         var expiring = new BudgetCounter("hour|09", 1.00m, Start.AddHours(2));
-        await store.TryReserveAsync([expiring], 0.10m, Ct);
-        await store.TryReserveAsync([expiring], 0.20m, Ct);
-        await store.SettleAsync([expiring], 0.20m, 0.15m, Ct);
+        await store.TryReserveAsync([expiring], Hold(0.10m), Ct);
+        await store.TryReserveAsync([expiring], Hold(0.20m), Ct);
+        await store.SettleAsync([expiring], Hold(0.20m), 0.15m, Ct);
 
         time.Advance(TimeSpan.FromHours(3));
         await OperateAsync(store, 2048);
@@ -349,7 +351,7 @@ public sealed class InMemoryBudgetStoreTests
         Assert.Equal(2, store.Count);
         Assert.Equal(new BudgetCounterState(0.15m, 0.10m), await store.GetAsync("hour|09", Ct));
 
-        var states = await store.SettleAsync([expiring], 0.10m, 0.10m, Ct);
+        var states = (await store.SettleAsync([expiring], Hold(0.10m), 0.10m, Ct)).Counters;
         Assert.Equal([new BudgetCounterState(0.25m, 0m)], states);
         await OperateAsync(store, 1024);
         Assert.Equal(1, store.Count);
@@ -360,9 +362,9 @@ public sealed class InMemoryBudgetStoreTests
     {
         var time = new FakeTimeProvider(Start);
         var store = Store(time);
-        await store.TryReserveAsync([new BudgetCounter("k", 1.00m, Start.AddHours(2))], 0m, Ct);
-        await store.TryReserveAsync([new BudgetCounter("k", 1.00m, Start.AddHours(10))], 0.10m, Ct);
-        await store.SettleAsync([new BudgetCounter("k", 1.00m, Start.AddHours(1))], 0.10m, 0.10m, Ct);
+        await store.TryReserveAsync([new BudgetCounter("k", 1.00m, Start.AddHours(2))], Hold(0m), Ct);
+        await store.TryReserveAsync([new BudgetCounter("k", 1.00m, Start.AddHours(10))], Hold(0.10m), Ct);
+        await store.SettleAsync([new BudgetCounter("k", 1.00m, Start.AddHours(1))], Hold(0.10m), 0.10m, Ct);
 
         time.Advance(TimeSpan.FromHours(5));
         await OperateAsync(store, 2048);
@@ -375,7 +377,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.TryReserveAsync([Counter("a", 1m)], -0.01m, Ct).AsTask());
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.TryReserveAsync([Counter("a", 1m)], Hold(-0.01m), Ct).AsTask());
 
         Assert.Equal(0, store.Count);
     }
@@ -387,9 +389,9 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
         BudgetCounter[] counters = [Counter("a", 1m)];
-        await store.TryReserveAsync(counters, 0.10m, Ct);
+        await store.TryReserveAsync(counters, Hold(0.10m), Ct);
 
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.SettleAsync(counters, (decimal)reserved, (decimal)actual, Ct).AsTask());
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.SettleAsync(counters, Hold((decimal)reserved), (decimal)actual, Ct).AsTask());
 
         Assert.Equal(new BudgetCounterState(0m, 0.10m), await store.GetAsync("a", Ct));
     }
@@ -399,7 +401,7 @@ public sealed class InMemoryBudgetStoreTests
     {
         var store = Store();
 
-        await Assert.ThrowsAsync<ArgumentNullException>(() => store.TryReserveAsync(null!, 0m, Ct).AsTask());
+        await Assert.ThrowsAsync<ArgumentNullException>(() => store.TryReserveAsync(null!, Hold(0m), Ct).AsTask());
     }
 
     [Fact]
@@ -409,7 +411,7 @@ public sealed class InMemoryBudgetStoreTests
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.TryReserveAsync([Counter("a", 1m)], 0.10m, cancelled.Token).AsTask());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.TryReserveAsync([Counter("a", 1m)], Hold(0.10m), cancelled.Token).AsTask());
 
         Assert.Equal(0, store.Count);
         Assert.Equal(default, await store.GetAsync("a", Ct));

@@ -431,7 +431,117 @@ public sealed class CooldownTrackerTests
         }
     }
 
+    [Fact]
+    public void TryAcquire_CoolingDownInAnotherProcess_HeldBackForTheRestOfItsPeriod()
+    {
+        var shared = new FakeSharedCooldowns();
+        var tracker = new CooldownTracker(_time, 3, Period, shared: shared);
+        shared.Elsewhere[Key] = TimeSpan.FromSeconds(10);
+
+        Assert.False(tracker.IsAvailable(Key));
+        Assert.False(tracker.TryAcquire(Key, out _));
+        Assert.Equal(TimeSpan.FromSeconds(10), tracker.RemainingCooldown(Key));
+        Assert.True(tracker.TryAcquire(Other, out _));
+
+        // The other process's period ends and its probe's verdict is awaited: the probe is taken across processes.
+        shared.Elsewhere[Key] = TimeSpan.Zero;
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+        Assert.Equal([Key], shared.ProbesTaken);
+    }
+
+    [Fact]
+    public void TryAcquire_AnotherProcessesProbeSucceeded_ClosedHereWithoutAProbe()
+    {
+        var shared = new FakeSharedCooldowns();
+        var tracker = new CooldownTracker(_time, 3, Period, shared: shared);
+        shared.Elsewhere[Key] = TimeSpan.FromSeconds(10);
+        Assert.False(tracker.TryAcquire(Key, out _));
+
+        shared.Elsewhere.Clear();
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.False(isProbe);
+        Assert.Empty(shared.ProbesTaken);
+        Assert.Equal(0, tracker.Count);
+    }
+
+    [Fact]
+    public void TryAcquire_AnotherProcessHasTheProbe_NotAcquired()
+    {
+        var shared = new FakeSharedCooldowns { ProbeFree = false };
+        var tracker = new CooldownTracker(_time, 3, Period, shared: shared);
+        Open(tracker, Key);
+        _time.Advance(Period);
+
+        Assert.False(tracker.TryAcquire(Key, out _));
+
+        shared.ProbeFree = true;
+        Assert.True(tracker.TryAcquire(Key, out var isProbe));
+        Assert.True(isProbe);
+    }
+
+    [Fact]
+    public void ReportFailure_OpensAndProbeOutcomes_ToldToTheOtherProcesses()
+    {
+        var shared = new FakeSharedCooldowns();
+        var tracker = new CooldownTracker(_time, 3, Period, shared: shared);
+
+        Open(tracker, Key);
+        _time.Advance(Period);
+        tracker.TryAcquire(Key, out _);
+        tracker.ReleaseProbe(Key);
+        tracker.TryAcquire(Key, out _);
+        tracker.ReportFailure(Key, isProbe: true);
+        _time.Advance(Period);
+        tracker.TryAcquire(Key, out _);
+        tracker.ReportSuccess(Key, isProbe: true);
+
+        Assert.Equal(["opened " + Key, "released " + Key, "opened " + Key, "closed " + Key], shared.Told);
+    }
+
+    [Fact]
+    public void TryAcquire_WithoutSharedCooldowns_EachTrackerAlone()
+    {
+        var shared = new FakeSharedCooldowns();
+        shared.Elsewhere[Key] = Period;
+        var alone = Create();
+
+        Assert.True(alone.TryAcquire(Key, out _));
+    }
+
     private CooldownTracker Create() => new(_time, 3, Period);
+
+    private sealed class FakeSharedCooldowns : ISharedCooldowns
+    {
+        public Dictionary<string, TimeSpan> Elsewhere { get; } = new(StringComparer.Ordinal);
+
+        public List<string> Told { get; } = [];
+
+        public List<string> ProbesTaken { get; } = [];
+
+        public bool ProbeFree { get; set; } = true;
+
+        public TimeSpan? CoolingDownElsewhere(string key) => Elsewhere.TryGetValue(key, out var remaining) ? remaining : null;
+
+        public void Opened(string key, TimeSpan period) => Told.Add("opened " + key);
+
+        public void Closed(string key) => Told.Add("closed " + key);
+
+        public bool TryTakeProbe(string key)
+        {
+            if (ProbeFree)
+            {
+                ProbesTaken.Add(key);
+            }
+
+            return ProbeFree;
+        }
+
+        public void ReleaseProbe(string key) => Told.Add("released " + key);
+    }
 
     private static void Open(CooldownTracker tracker, string key)
     {

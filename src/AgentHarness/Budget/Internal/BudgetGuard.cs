@@ -74,10 +74,11 @@ internal sealed record BudgetRule(string Name, string? MetadataKey, string? Valu
 
 /// <summary>What an attempt holds in the budgets until it is settled.</summary>
 /// <param name="AmountUsd">The amount reserved on every counter.</param>
+/// <param name="Hold">The reservation as the store knows it (its id, amount and lease); default when nothing was reserved in the store.</param>
 /// <param name="Counters">The store's counters it was reserved on.</param>
 /// <param name="WindowStarts">When each counter's window began, for threshold events.</param>
 /// <param name="Runs">The runs it was also reserved on (every open run of the call that has a limit).</param>
-internal sealed record Reservation(decimal AmountUsd, BudgetCounter[] Counters, DateTimeOffset[] WindowStarts, AgentRun[] Runs);
+internal sealed record Reservation(decimal AmountUsd, BudgetReservation Hold, BudgetCounter[] Counters, DateTimeOffset[] WindowStarts, AgentRun[] Runs);
 
 /// <summary>The answer of a reservation: the reservation, or the figures of the budget that refused it.</summary>
 internal readonly record struct ReserveOutcome(Reservation? Reservation, BudgetStatus? Refusal);
@@ -100,6 +101,10 @@ internal sealed partial class BudgetGuard : IBudgetGuard
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
 
+    // Reservation ids: unique across processes by the random part, within one by the sequence.
+    private readonly string _idPrefix = Guid.NewGuid().ToString("N")[..16] + "-";
+    private long _idSequence;
+
     public BudgetGuard(IOptions<AgentHarnessOptions> options, IBudgetStore store, TimeProvider timeProvider, ILoggerFactory loggerFactory)
     {
         var value = options.Value;
@@ -110,6 +115,7 @@ internal sealed partial class BudgetGuard : IBudgetGuard
         _store = store;
         _timeProvider = timeProvider;
         _logger = loggerFactory.CreateLogger(AgentHarnessLogCategories.Budget);
+        Lease = BudgetLease.From(value);
     }
 
     public event EventHandler<BudgetThresholdEventArgs>? ThresholdReached;
@@ -120,6 +126,13 @@ internal sealed partial class BudgetGuard : IBudgetGuard
     internal bool HasThresholdHandlers => ThresholdReached is not null;
 
     internal IBudgetStore Store => _store;
+
+    /// <summary>Gets the lease of every reservation in the store, from the call timeouts (see <see cref="BudgetLease"/>).</summary>
+    internal TimeSpan Lease { get; }
+
+    /// <summary>A new reservation id, unique across processes.</summary>
+    internal string NewReservationId() =>
+        string.Concat(_idPrefix, Interlocked.Increment(ref _idSequence).ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The budgets of one call, or <see langword="null"/> when nothing counts its spend: no run and no rule applies.</summary>
     /// <param name="runs">The call's open runs, innermost first: each one's cap and per-run rules apply.</param>
@@ -294,14 +307,15 @@ internal sealed class CallBudget
 
         if (_store.Length == 0)
         {
-            return new ReserveOutcome(new Reservation(amountUsd, [], [], onRuns), null);
+            return new ReserveOutcome(new Reservation(amountUsd, default, [], [], onRuns), null);
         }
 
         var counters = Counters(out var starts);
+        var hold = new BudgetReservation(_guard.NewReservationId(), amountUsd, _guard.Lease);
         BudgetReserveResult result;
         try
         {
-            result = await _guard.Store.TryReserveAsync(counters, amountUsd, cancellationToken).ConfigureAwait(false);
+            result = await _guard.Store.TryReserveAsync(counters, hold, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -316,7 +330,7 @@ internal sealed class CallBudget
             return new ReserveOutcome(null, new BudgetStatus(rule.Name, value, starts[result.RefusedIndex], rule.LimitUsd, result.Refused.SpentUsd, result.Refused.ReservedUsd));
         }
 
-        return new ReserveOutcome(new Reservation(amountUsd, counters, starts, onRuns), null);
+        return new ReserveOutcome(new Reservation(amountUsd, hold, counters, starts, onRuns), null);
     }
 
     /// <summary>
@@ -344,17 +358,18 @@ internal sealed class CallBudget
             return;
         }
 
-        var heldOnStore = reservation?.AmountUsd ?? 0m;
+        // A charge that reserved nothing still gets an id of its own: the store applies each id once.
+        var hold = reservation?.Hold ?? new BudgetReservation(_guard.NewReservationId(), 0m, _guard.Lease);
         try
         {
-            var pending = _guard.Store.SettleAsync(counters, heldOnStore, actualUsd, CancellationToken.None);
+            var pending = _guard.Store.SettleAsync(counters, hold, actualUsd, CancellationToken.None);
             if (pending.IsCompletedSuccessfully)
             {
-                StoreThresholds(pending.Result, starts, actualUsd);
+                StoreThresholds(pending.Result, starts);
             }
             else
             {
-                _ = CompleteAsync(pending, starts, actualUsd);
+                _ = CompleteAsync(pending, starts);
             }
         }
 #pragma warning disable CA1031 // See the summary: bookkeeping never fails the call.
@@ -411,11 +426,11 @@ internal sealed class CallBudget
         }
     }
 
-    private async Task CompleteAsync(ValueTask<IReadOnlyList<BudgetCounterState>> pending, DateTimeOffset[] starts, decimal actualUsd)
+    private async Task CompleteAsync(ValueTask<BudgetSettleResult> pending, DateTimeOffset[] starts)
     {
         try
         {
-            StoreThresholds(await pending.ConfigureAwait(false), starts, actualUsd);
+            StoreThresholds(await pending.ConfigureAwait(false), starts);
         }
 #pragma warning disable CA1031 // See Settle.
         catch (Exception ex)
@@ -425,12 +440,15 @@ internal sealed class CallBudget
         }
     }
 
-    /// <param name="states">Each counter's figures after the settle.</param>
+    /// <param name="settled">Each counter's figures after the settle, and what it added to each counter's spend.</param>
     /// <param name="starts">The window each counter was reserved in: the one it was charged to, even if the clock has moved on.</param>
-    /// <param name="actualUsd">What the settle added to each counter's spend.</param>
-    private void StoreThresholds(IReadOnlyList<BudgetCounterState> states, DateTimeOffset[] starts, decimal actualUsd)
+    private void StoreThresholds(BudgetSettleResult settled, DateTimeOffset[] starts)
     {
-        if (actualUsd <= 0m || !_guard.HasThresholdHandlers)
+        var actualUsd = settled.ChargedUsd;
+        var states = settled.Counters;
+
+        // A settle applied before (a retry) crossed its thresholds then; one without figures cannot tell.
+        if (actualUsd <= 0m || settled.AlreadySettled || states is null || !_guard.HasThresholdHandlers)
         {
             return;
         }
@@ -441,7 +459,8 @@ internal sealed class CallBudget
             var (rule, value) = _store[i];
             var state = states[i];
 
-            // The store settled atomically, so exactly one settle moves a counter across each threshold.
+            // The store settled atomically, so exactly one settle moves a counter across each threshold,
+            // in every process that shares the store.
             _guard.OnSpent(new BudgetStatus(rule.Name, value, starts[i], rule.LimitUsd, state.SpentUsd, state.ReservedUsd), state.SpentUsd - actualUsd, runId);
         }
     }

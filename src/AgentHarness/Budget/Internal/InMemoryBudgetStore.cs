@@ -3,7 +3,8 @@ namespace AgentHarness.Budget.Internal;
 /// <summary>
 /// The budget counters of one process. One lock makes a reservation across several counters a
 /// single step: the work under it is a few additions, far shorter than any model call it guards.
-/// Counters whose window has long ended are dropped as the store is used.
+/// Counters whose window has long ended are dropped as the store is used. Reservations live in the
+/// process, so leases do not apply, and the guard settles each reservation once, so ids are not tracked.
 /// </summary>
 internal sealed class InMemoryBudgetStore(TimeProvider timeProvider) : IBudgetStore
 {
@@ -13,9 +14,10 @@ internal sealed class InMemoryBudgetStore(TimeProvider timeProvider) : IBudgetSt
     private readonly Dictionary<string, Counter> _counters = new(StringComparer.Ordinal);
     private int _operations;
 
-    public ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, decimal amountUsd, CancellationToken cancellationToken)
+    public ValueTask<BudgetReserveResult> TryReserveAsync(IReadOnlyList<BudgetCounter> counters, BudgetReservation reservation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(counters);
+        var amountUsd = reservation.AmountUsd;
         ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
@@ -41,9 +43,10 @@ internal sealed class InMemoryBudgetStore(TimeProvider timeProvider) : IBudgetSt
         return ValueTask.FromResult(BudgetReserveResult.Success);
     }
 
-    public ValueTask<IReadOnlyList<BudgetCounterState>> SettleAsync(IReadOnlyList<BudgetCounter> counters, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+    public ValueTask<BudgetSettleResult> SettleAsync(IReadOnlyList<BudgetCounter> counters, BudgetReservation reservation, decimal actualUsd, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(counters);
+        var reservedUsd = reservation.AmountUsd;
         ArgumentOutOfRangeException.ThrowIfNegative(reservedUsd);
         ArgumentOutOfRangeException.ThrowIfNegative(actualUsd);
         var states = new BudgetCounterState[counters.Count];
@@ -58,7 +61,7 @@ internal sealed class InMemoryBudgetStore(TimeProvider timeProvider) : IBudgetSt
             }
         }
 
-        return ValueTask.FromResult<IReadOnlyList<BudgetCounterState>>(states);
+        return ValueTask.FromResult(new BudgetSettleResult(states, actualUsd, AlreadySettled: false));
     }
 
     public ValueTask<BudgetCounterState> GetAsync(string key, CancellationToken cancellationToken)

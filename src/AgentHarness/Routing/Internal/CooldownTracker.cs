@@ -38,6 +38,11 @@ namespace AgentHarness.Routing.Internal;
 /// the probe is still in flight, so a burst of stale outcomes cannot make the key flap. Only the probe
 /// decides, which is why every report says whether it comes from the probe.
 /// </para>
+/// <para>
+/// With <see cref="ISharedCooldowns"/> (replicas sharing cooldowns), a key another process cools down is
+/// held back here too, for the rest of its period, and once a period is over the probe must also be won
+/// across processes. Without it, which is the default, the tracker is on its own.
+/// </para>
 /// </remarks>
 internal sealed class CooldownTracker
 {
@@ -52,6 +57,7 @@ internal sealed class CooldownTracker
     private readonly int _failuresBeforeCooldown;
     private readonly TimeSpan _cooldownPeriod;
     private readonly int _capacity;
+    private readonly ISharedCooldowns? _shared;
 
     // Only new keys arriving at a full tracker sweep, one at a time.
     private readonly Lock _sweepGate = new();
@@ -65,7 +71,8 @@ internal sealed class CooldownTracker
     /// <param name="failuresBeforeCooldown">How many consecutive failures open the cooldown; at least 1.</param>
     /// <param name="cooldownPeriod">How long a key is held back before a probe is allowed; not negative.</param>
     /// <param name="capacity">The most keys stored at once; at least 1.</param>
-    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod, int capacity = DefaultCapacity)
+    /// <param name="shared">The cooldowns of the other processes, or <see langword="null"/> for this process alone.</param>
+    public CooldownTracker(TimeProvider timeProvider, int failuresBeforeCooldown, TimeSpan cooldownPeriod, int capacity = DefaultCapacity, ISharedCooldowns? shared = null)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentOutOfRangeException.ThrowIfLessThan(failuresBeforeCooldown, 1);
@@ -75,6 +82,7 @@ internal sealed class CooldownTracker
         _failuresBeforeCooldown = failuresBeforeCooldown;
         _cooldownPeriod = cooldownPeriod;
         _capacity = capacity;
+        _shared = shared;
     }
 
     /// <summary>Gets how many keys have a stored state (failing, cooling down or probing).</summary>
@@ -114,17 +122,54 @@ internal sealed class CooldownTracker
         // A key that never failed has no state, and a closed one needs no lock: the common path is a lookup.
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return true;
+            if (_shared?.CoolingDownElsewhere(key) is null)
+            {
+                return true;
+            }
+
+            // Another process cools the key down: this one holds it back too, and takes part in its probe.
+            state ??= Adopt(key);
+            if (state is null)
+            {
+                // Full of keys cooling down: held back for this call, just not remembered.
+                return false;
+            }
         }
 
         lock (state.Gate)
         {
+            if (state.Current == Phase.Closed && !state.Removed && _shared?.CoolingDownElsewhere(key) is { } cooling)
+            {
+                OpenAsElsewhere(state, cooling);
+            }
+
             switch (state.Current)
             {
                 case Phase.Closed:
                     // Also a state removed meanwhile: removal leaves it closed.
                     return true;
                 case Phase.Open when _timeProvider.GetElapsedTime(state.OpenedAt) >= _cooldownPeriod:
+                    var elsewhere = _shared?.CoolingDownElsewhere(key);
+                    if (elsewhere > TimeSpan.Zero)
+                    {
+                        // Another process's probe failed meanwhile: its new period holds here too.
+                        OpenAsElsewhere(state, elsewhere.Value);
+                        return false;
+                    }
+
+                    if (state.Adopted && elsewhere is null)
+                    {
+                        // The other process's probe succeeded: the key is healthy here too.
+                        Remove(key, state);
+                        return true;
+                    }
+
+                    if (_shared is not null && !_shared.TryTakeProbe(key))
+                    {
+                        // Another process probes: its verdict reaches this one as a closing or a new cooldown.
+                        return false;
+                    }
+
                     // Half-open: the lock makes this caller the only one to see Open here.
                     state.Current = Phase.Probing;
                     isProbe = true;
@@ -149,7 +194,7 @@ internal sealed class CooldownTracker
         ArgumentNullException.ThrowIfNull(key);
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return true;
+            return _shared?.CoolingDownElsewhere(key) is not { } elsewhere || elsewhere <= TimeSpan.Zero;
         }
 
         lock (state.Gate)
@@ -189,6 +234,11 @@ internal sealed class CooldownTracker
         {
             if (state.Current == Phase.Closed || (state.Current == Phase.Probing && isProbe))
             {
+                if (state.Current == Phase.Probing)
+                {
+                    _shared?.Closed(key);
+                }
+
                 // Closed with no failures is what a missing key means: free the slot.
                 Remove(key, state);
             }
@@ -245,11 +295,13 @@ internal sealed class CooldownTracker
                         if (++state.Failures >= _failuresBeforeCooldown)
                         {
                             Open(state);
+                            _shared?.Opened(key, _cooldownPeriod);
                         }
 
                         break;
                     case Phase.Probing when isProbe:
                         Open(state);
+                        _shared?.Opened(key, _cooldownPeriod);
                         break;
                 }
 
@@ -277,6 +329,7 @@ internal sealed class CooldownTracker
             {
                 // OpenedAt is unchanged and its period is already over, so the next TryAcquire gets the probe.
                 state.Current = Phase.Open;
+                _shared?.ReleaseProbe(key);
             }
         }
     }
@@ -291,7 +344,7 @@ internal sealed class CooldownTracker
         ArgumentNullException.ThrowIfNull(key);
         if (!_states.TryGetValue(key, out var state) || state.Current == Phase.Closed)
         {
-            return null;
+            return _shared?.CoolingDownElsewhere(key) is { } elsewhere && elsewhere > TimeSpan.Zero ? elsewhere : null;
         }
 
         lock (state.Gate)
@@ -388,9 +441,40 @@ internal sealed class CooldownTracker
         }
     }
 
+    /// <summary>
+    /// A state for a key another process cools down (closed: the lock then opens it as the other process
+    /// did), or the one a failure here stored meanwhile; <see langword="null"/> when the tracker is full.
+    /// </summary>
+    private State? Adopt(string key)
+    {
+        if (!TryTakeSlot())
+        {
+            return null;
+        }
+
+        var adopted = new State();
+        if (_states.TryAdd(key, adopted))
+        {
+            return adopted;
+        }
+
+        Interlocked.Decrement(ref _count);
+        return _states.TryGetValue(key, out var stored) ? stored : null;
+    }
+
+    /// <summary>Opens a state as another process's cooldown, with <paramref name="remaining"/> of its period left. Callers hold the state's lock.</summary>
+    private void OpenAsElsewhere(State state, TimeSpan remaining)
+    {
+        state.OpenedAt = _timeProvider.GetTimestamp() - (long)((_cooldownPeriod - remaining).TotalSeconds * _timeProvider.TimestampFrequency);
+        state.Failures = 0;
+        state.Adopted = true;
+        state.Current = Phase.Open;
+    }
+
     /// <summary>Starts a full cooldown period from now. Callers hold the state's lock.</summary>
     private void Open(State state)
     {
+        state.Adopted = false;
         state.OpenedAt = _timeProvider.GetTimestamp();
         state.Failures = 0;
         state.Current = Phase.Open;
@@ -413,5 +497,8 @@ internal sealed class CooldownTracker
 
         /// <summary>Whether the state has left the dictionary; a failure that finds it so is counted on a new state.</summary>
         public bool Removed;
+
+        /// <summary>Whether the cooldown was opened by another process (<see cref="ISharedCooldowns"/>), whose probe may close it.</summary>
+        public bool Adopted;
     }
 }

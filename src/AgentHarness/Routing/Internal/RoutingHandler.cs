@@ -142,7 +142,7 @@ internal sealed class RoutingHandler(
             call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
             throw;
         }
-        catch (Exception ex) when (ex is BudgetExceededException or UnpricedModelException)
+        catch (Exception ex) when (ex is BudgetExceededException or UnpricedModelException or BudgetStoreUnavailableException)
         {
             call.Finish(call.AnySent ? UsageOutcome.Failed : UsageOutcome.Rejected, statusCode: null, ex.Message);
             throw;
