@@ -15,6 +15,9 @@ internal static class HarnessConfiguration
     /// <summary>The section <c>AddSqliteUsageLedger</c> binds.</summary>
     public const string SqliteSection = "AgentHarness:Sqlite";
 
+    /// <summary>The section <c>AddRedisBudgetStore</c> binds.</summary>
+    public const string RedisSection = "AgentHarness:Redis";
+
     /// <summary>Gets a value indicating whether <paramref name="json"/> is a document whose root has an <c>AgentHarness</c> section.</summary>
     /// <exception cref="JsonException"><paramref name="json"/> is not a JSON document.</exception>
     public static bool IsHarnessConfiguration(string json)
@@ -28,7 +31,7 @@ internal static class HarnessConfiguration
     /// Binds <paramref name="json"/> over <paramref name="baseJson"/> (the README's appsettings.json, of
     /// which the other blocks are parts) and starts the harness. Keys are not required: they come from
     /// the environment, and this checks the configuration, not the machine. A <c>Sqlite</c> section is
-    /// bound by <c>AddSqliteUsageLedger</c>, as the README registers it.
+    /// bound by <c>AddSqliteUsageLedger</c> and a <c>Redis</c> section by <c>AddRedisBudgetStore</c>, as the README registers them.
     /// </summary>
     /// <exception cref="OptionsValidationException">A key names no setting, a value does not convert, or the options are invalid.</exception>
     public static void BindAndStart(string json, string? baseJson)
@@ -45,6 +48,20 @@ internal static class HarnessConfiguration
         if (configuration.GetSection(SqliteSection).Exists())
         {
             harness.AddSqliteUsageLedger(configuration.GetSection(SqliteSection));
+        }
+
+        if (configuration.GetSection(RedisSection).Exists())
+        {
+            harness.AddRedisBudgetStore(configuration.GetSection(RedisSection));
+
+            // The block's settings are validated as written; the harness then starts on a loopback
+            // port nothing listens on (the store starts without its server), so no name is looked up.
+            using (var check = services.BuildServiceProvider())
+            {
+                _ = check.GetRequiredService<IOptions<AgentHarness.Redis.RedisBudgetStoreOptions>>().Value;
+            }
+
+            services.PostConfigure<AgentHarness.Redis.RedisBudgetStoreOptions>(static o => o.ConnectionString = "127.0.0.1:1,abortConnect=false,connectTimeout=200");
         }
 
         ReadmeContext.KeysNotRequired(services);
