@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
 
 // One replica of the multi-process tests (AgentHarness.Redis.Tests/MultiProcessTests): a harness on the
-// Redis budget store over an in-process upstream, making randomized calls. Arguments are key=value:
+// Redis budget store over a loopback Kestrel upstream of its own, making randomized calls. Arguments are key=value:
 //   redis=127.0.0.1:6379 prefix=p mode=load|hold calls=2500 concurrency=16 seed=1 lease-ms=2000
 //   global-limit=2.5 customer-limit=0.35 customers=8
 // "load" prints one line "RESULT {json}" at the end; "hold" makes calls the upstream never answers,
@@ -20,12 +20,12 @@ var concurrency = int.Parse(Arg("concurrency", "16"), CultureInfo.InvariantCultu
 var seed = int.Parse(Arg("seed", "1"), CultureInfo.InvariantCulture);
 var customers = int.Parse(Arg("customers", "8"), CultureInfo.InvariantCulture);
 
-var upstream = new Upstream(seed, hang: mode == "hold");
+await using var upstream = await Upstream.StartAsync(seed, hang: mode == "hold");
 var services = new ServiceCollection();
 services.AddAgentHarness()
-    .AddProvider("up", static p =>
+    .AddProvider("up", p =>
     {
-        p.BaseUrl = new Uri("https://up.test/v1");
+        p.BaseUrl = upstream.BaseUrl;
         p.ApiKey = "k";
         p.MaxRetries = 0;
     })
@@ -51,8 +51,7 @@ services.AddAgentHarness()
         o.KeyPrefix = Arg("prefix", "load");
         o.LeaseTime = TimeSpan.FromMilliseconds(int.Parse(Arg("lease-ms", "60000"), CultureInfo.InvariantCulture));
         o.OperationTimeout = TimeSpan.FromSeconds(10);
-    })
-    .ConfigureHttpClient(b => b.ConfigurePrimaryHttpMessageHandler(() => upstream));
+    });
 
 // Measures each settle's excess over its reservation, and knows when the last settle has landed.
 services.AddSingleton(static sp => new MeasuringStore(sp.GetRequiredService<RedisBudgetStore>()));

@@ -1,20 +1,62 @@
-using System.Net;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace AgentHarness.Redis.LoadWorker;
 
 /// <summary>
-/// The in-process upstream: reads the kind of answer from the prompt (<c>kind:json</c>, <c>500</c>,
-/// <c>stream</c>, <c>cut</c>, <c>slow</c>) and answers with random token counts.
+/// The upstream: a Kestrel server on a free loopback port that reads the kind of answer from the prompt
+/// (<c>kind:json</c>, <c>500</c>, <c>stream</c>, <c>cut</c>, <c>slow</c>) and answers with random token
+/// counts; a cut stream aborts its connection after the first events.
 /// </summary>
-internal sealed class Upstream(int seed, bool hang) : HttpMessageHandler
+internal sealed class Upstream : IAsyncDisposable
 {
-    private readonly Random _random = new(seed * 7919);
+    private readonly Random _random;
+    private readonly bool _hang;
+    private readonly WebApplication _app;
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    private Upstream(int seed, bool hang, WebApplication app)
     {
-        var body = await request.Content!.ReadAsStringAsync(cancellationToken);
-        if (hang)
+        _random = new Random(seed * 7919);
+        _hang = hang;
+        _app = app;
+    }
+
+    /// <summary>Gets the base URL of the server's OpenAI-compatible API.</summary>
+    public Uri BaseUrl { get; private set; } = null!;
+
+    /// <summary>Starts a server on a free loopback port.</summary>
+    public static async Task<Upstream> StartAsync(int seed, bool hang)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(static k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var upstream = new Upstream(seed, hang, app);
+        app.MapPost("/v1/chat/completions", upstream.AnswerAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        upstream.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        return upstream;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private async Task AnswerAsync(HttpContext context)
+    {
+        var cancellationToken = context.RequestAborted;
+        string body;
+        using (var reader = new StreamReader(context.Request.Body, Encoding.UTF8))
+        {
+            body = await reader.ReadToEndAsync(cancellationToken);
+        }
+
+        if (_hang)
         {
             await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
         }
@@ -26,12 +68,13 @@ internal sealed class Upstream(int seed, bool hang) : HttpMessageHandler
             output = _random.Next(1, 201);
         }
 
+        var response = context.Response;
         if (body.Contains("kind:500", StringComparison.Ordinal))
         {
-            return new HttpResponseMessage(HttpStatusCode.InternalServerError)
-            {
-                Content = new StringContent("""{"error":{"message":"upstream failed","type":"server_error"}}""", Encoding.UTF8, "application/json"),
-            };
+            response.StatusCode = StatusCodes.Status500InternalServerError;
+            response.ContentType = "application/json";
+            await response.WriteAsync("""{"error":{"message":"upstream failed","type":"server_error"}}""", cancellationToken);
+            return;
         }
 
         if (body.Contains("kind:slow", StringComparison.Ordinal))
@@ -41,74 +84,29 @@ internal sealed class Upstream(int seed, bool hang) : HttpMessageHandler
 
         if (body.Contains("kind:stream", StringComparison.Ordinal) || body.Contains("kind:cut", StringComparison.Ordinal))
         {
-            var cut = body.Contains("kind:cut", StringComparison.Ordinal);
-            var events = new StringBuilder();
+            response.ContentType = "text/event-stream";
             for (var i = 0; i < 3; i++)
             {
-                events.Append("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word \"},\"finish_reason\":null}]}\n\n");
+                await response.WriteAsync("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word \"},\"finish_reason\":null}]}\n\n", cancellationToken);
             }
 
-            var head = Encoding.UTF8.GetBytes(events.ToString());
-            var tail = Encoding.UTF8.GetBytes(
-                $"data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":{input},\"completion_tokens\":{output},\"total_tokens\":{input + output}}}}}\n\ndata: [DONE]\n\n");
-            var content = new StreamContent(new EventStream(head, cut ? null : tail));
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/event-stream");
-            return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
-        }
-
-        return new HttpResponseMessage(HttpStatusCode.OK)
-        {
-            Content = new StringContent(
-                $$$"""{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":{{{input}}},"completion_tokens":{{{output}}},"total_tokens":{{{input + output}}}}}""",
-                Encoding.UTF8,
-                "application/json"),
-        };
-    }
-
-    /// <summary>A stream of events; without a tail, the connection breaks after the head.</summary>
-    private sealed class EventStream(byte[] head, byte[]? tail) : Stream
-    {
-        private int _position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            var all = head.Length + (tail?.Length ?? 0);
-            if (_position >= head.Length && tail is null)
+            await response.Body.FlushAsync(cancellationToken);
+            if (body.Contains("kind:cut", StringComparison.Ordinal))
             {
-                throw new IOException("The upstream connection was reset.");
+                // The connection breaks mid-stream, before the usage event and the end marker.
+                context.Abort();
+                return;
             }
 
-            if (_position >= all)
-            {
-                return 0;
-            }
-
-            var source = _position < head.Length ? head : tail!;
-            var start = _position < head.Length ? _position : _position - head.Length;
-            var n = Math.Min(count, source.Length - start);
-            Array.Copy(source, start, buffer, offset, n);
-            _position += n;
-            return n;
+            await response.WriteAsync(
+                $"data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":{input},\"completion_tokens\":{output},\"total_tokens\":{input + output}}}}}\n\ndata: [DONE]\n\n",
+                cancellationToken);
+            return;
         }
 
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        response.ContentType = "application/json";
+        await response.WriteAsync(
+            $$$"""{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":{{{input}}},"completion_tokens":{{{output}}},"total_tokens":{{{input + output}}}}}""",
+            cancellationToken);
     }
 }
