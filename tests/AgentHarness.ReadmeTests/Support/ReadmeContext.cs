@@ -52,10 +52,6 @@ public static class ReadmeContext
     {
         ArgumentNullException.ThrowIfNull(builder);
         KeysNotRequired(builder.Services);
-
-        // UseSandbox reaches the client of model calls only; model lists (discovery, catalog refresh)
-        // go through the harness's management client, which would otherwise reach the network.
-        builder.Services.AddHttpClient("AgentHarness.Management").ConfigurePrimaryHttpMessageHandler(sandbox.CreateHandler);
         return builder.UseSandbox(sandbox);
     }
 
