@@ -113,4 +113,61 @@ public sealed class CallDeadlineTests
             Assert.True(deadline.ForPhase(TimeSpan.FromSeconds(2)).IsCancellationRequested);
         }
     }
+
+    [Fact]
+    public void Dispose_Recycled_TheNextCallsDeadlineStartsClean()
+    {
+        var sources = new DeadlineSources(TimeProvider.System);
+        using var firstCaller = new CancellationTokenSource();
+        var first = new CallDeadline(TimeProvider.System, firstCaller.Token, TimeProvider.System.GetTimestamp(), TimeSpan.FromHours(1), sources);
+        var firstToken = first.ForPhase(TimeSpan.FromHours(1));
+        first.Recycle = true;
+        first.Dispose();
+
+        using var second = new CallDeadline(TimeProvider.System, CancellationToken.None, TimeProvider.System.GetTimestamp(), TimeSpan.FromHours(1), sources);
+        var token = second.ForPhase(TimeSpan.FromHours(1));
+
+        // The earlier call's caller cancelling after its call ended reaches nothing of the next call.
+        firstCaller.Cancel();
+
+        Assert.Equal(firstToken, token);
+        Assert.False(token.IsCancellationRequested);
+        Assert.False(second.CallerCanceled);
+        Assert.False(second.IsCallOver);
+        Assert.False(second.PhaseExpired);
+        Assert.False(second.TotalExpired);
+    }
+
+    [Fact]
+    public void Dispose_RecycledAfterTheCallerCancelled_TheNextCallGetsANewSource()
+    {
+        var sources = new DeadlineSources(TimeProvider.System);
+        using var firstCaller = new CancellationTokenSource();
+        var first = new CallDeadline(TimeProvider.System, firstCaller.Token, TimeProvider.System.GetTimestamp(), TimeSpan.FromHours(1), sources);
+        var firstToken = first.ForPhase(TimeSpan.FromHours(1));
+        firstCaller.Cancel();
+        first.Recycle = true;
+        first.Dispose();
+
+        using var second = new CallDeadline(TimeProvider.System, CancellationToken.None, TimeProvider.System.GetTimestamp(), TimeSpan.FromHours(1), sources);
+        var token = second.ForPhase(TimeSpan.FromHours(1));
+
+        Assert.True(firstToken.IsCancellationRequested);
+        Assert.NotEqual(firstToken, token);
+        Assert.False(token.IsCancellationRequested);
+        Assert.False(second.IsCallOver);
+    }
+
+    [Fact]
+    public void Dispose_NotRecycled_TheSourceIsNotHandedToTheNextCall()
+    {
+        var sources = new DeadlineSources(TimeProvider.System);
+        var first = new CallDeadline(TimeProvider.System, CancellationToken.None, TimeProvider.System.GetTimestamp(), TimeSpan.FromHours(1), sources);
+        var firstToken = first.ForPhase(TimeSpan.FromHours(1));
+        first.Dispose();
+
+        using var second = new CallDeadline(TimeProvider.System, CancellationToken.None, TimeProvider.System.GetTimestamp(), TimeSpan.FromHours(1), sources);
+
+        Assert.NotEqual(firstToken, second.ForPhase(TimeSpan.FromHours(1)));
+    }
 }

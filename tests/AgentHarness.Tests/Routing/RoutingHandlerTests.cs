@@ -16,6 +16,70 @@ public sealed class RoutingHandlerTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task SendAsync_CallsOnTheSystemClock_AfterACancelledAndASucceededCallTheNextStartsClean()
+    {
+        // The system clock's timers can be reset, so a call that ends without its deadline firing hands its source on.
+        var transport = new ScriptedCalls();
+        using var host = TestHarness.Create(transport, b => TestHarness.ThreeProviders(b), s => s.AddSingleton(TimeProvider.System));
+        var client = host.Harness.GetChatClient("openai/gpt-4.1");
+
+        using var cancelling = new CancellationTokenSource();
+        var cancelled = client.CompleteChatAsync([new UserChatMessage("first")], cancellationToken: cancelling.Token);
+        await transport.Held.Task.WaitAsync(Ct);
+        cancelling.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+
+        using var earlierCaller = new CancellationTokenSource();
+        await client.CompleteChatAsync([new UserChatMessage("second")], cancellationToken: earlierCaller.Token);
+
+        var next = client.CompleteChatAsync([new UserChatMessage("third")], cancellationToken: Ct);
+        await transport.Third.Task.WaitAsync(Ct);
+
+        // The earlier call's caller cancels after its call ended: the call that holds its source now goes on.
+        earlierCaller.Cancel();
+        transport.Release.SetResult();
+        var completion = await next;
+
+        Assert.Equal("ok", completion.Value.Content[0].Text);
+        Assert.False(transport.ThirdSawCancellation);
+        var records = host.Ledger.GetRecords();
+        Assert.Equal([UsageOutcome.Canceled, UsageOutcome.Succeeded, UsageOutcome.Succeeded], records.Select(r => r.Outcome));
+        Assert.Equal([AttemptOutcome.Succeeded], records[2].Attempts.Select(a => a.Outcome));
+    }
+
+    /// <summary>Holds the first call until it is cancelled, answers the second, and holds the third until released.</summary>
+    private sealed class ScriptedCalls : HttpMessageHandler
+    {
+        private int _calls;
+
+        public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Third { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool ThirdSawCancellation { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            switch (Interlocked.Increment(ref _calls))
+            {
+                case 1:
+                    Held.SetResult();
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    break;
+                case 3:
+                    Third.SetResult();
+                    await Release.Task.WaitAsync(TestContext.Current.CancellationToken);
+                    ThirdSawCancellation = cancellationToken.IsCancellationRequested;
+                    break;
+            }
+
+            return Responses.Json(Responses.ChatJson("gpt-4.1"));
+        }
+    }
+
+    [Fact]
     public async Task SendAsync_TwoProviders_EachRequestCarriesOnlyItsOwnProvidersKey()
     {
         var mock = new RecordingMock();

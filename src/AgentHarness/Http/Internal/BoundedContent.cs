@@ -88,7 +88,8 @@ internal static class BoundedContent
     }
 
     /// <summary>The bytes read so far, in a pooled buffer that grows up to one byte past the limit.</summary>
-    private sealed class Accumulator(long? declared, int maxBytes) : IDisposable
+    /// <remarks>A struct held in the reading method (or its state machine): every answer is read with one.</remarks>
+    private struct Accumulator(long? declared, int maxBytes) : IDisposable
     {
         // One byte past the limit is read so that a body of exactly the limit is told from a larger one.
         private readonly int _capacity = maxBytes + 1;

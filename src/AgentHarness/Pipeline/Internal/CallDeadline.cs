@@ -24,6 +24,7 @@ internal sealed class CallDeadline : IDisposable
     private readonly long _started;
     private readonly TimeSpan _total;
     private readonly CancellationTokenRegistration _callerRegistration;
+    private readonly DeadlineSources? _sources;
     private CancellationTokenSource? _source;
 
     // Whether the current source's timer is the total timeout's: the phase would end with the call or after it.
@@ -33,9 +34,11 @@ internal sealed class CallDeadline : IDisposable
     /// <param name="caller">The caller's token.</param>
     /// <param name="started">When the call started, as a <paramref name="time"/> timestamp.</param>
     /// <param name="total">The call's total timeout.</param>
-    public CallDeadline(TimeProvider time, CancellationToken caller, long started, TimeSpan total)
+    /// <param name="sources">Where the source comes from and goes back to when <see cref="Recycle"/> says so; <see langword="null"/> for a new one.</param>
+    public CallDeadline(TimeProvider time, CancellationToken caller, long started, TimeSpan total, DeadlineSources? sources = null)
     {
         _time = time;
+        _sources = sources?.Time == time ? sources : null;
         _caller = caller;
         _started = started;
         _total = total;
@@ -69,10 +72,25 @@ internal sealed class CallDeadline : IDisposable
     /// <summary>Gets the token for a phase that ends at <paramref name="timeout"/> from now, or with the call if that is sooner.</summary>
     public CancellationToken ForPhase(TimeSpan timeout) => Arm(timeout);
 
+    /// <summary>
+    /// Gets or sets a value indicating whether the source may serve a later call once this one is disposed: set when
+    /// nothing the call handed to the caller can still hold its token (not for a stream).
+    /// </summary>
+    public bool Recycle { get; set; }
+
     public void Dispose()
     {
+        // First, so that the caller's cancellation cannot reach a source another call has taken.
         _callerRegistration.Dispose();
-        _source?.Dispose();
+        if (_source is { } source && Recycle && _sources is not null)
+        {
+            _source = null;
+            _sources.Return(source);
+        }
+        else
+        {
+            _source?.Dispose();
+        }
     }
 
     private CancellationToken Arm(TimeSpan phase)
@@ -85,7 +103,7 @@ internal sealed class CallDeadline : IDisposable
             // The first phase creates the source, armed for it at once; one spent by an attempt's timeout is replaced
             // (a caller's cancellation or the total ends the call, so it is not re-armed for them).
             var spent = _source;
-            _source = new CancellationTokenSource(delay, _time);
+            _source = _sources?.Rent(delay) ?? new CancellationTokenSource(delay, _time);
             spent?.Dispose();
             if (_caller.IsCancellationRequested)
             {

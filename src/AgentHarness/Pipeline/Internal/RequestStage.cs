@@ -78,7 +78,7 @@ internal sealed class RequestStage : IAttemptStage
         candidate.Provider.Authorize(message);
 
         // Public, so that a primary handler (the sandbox, a test double) knows the call and candidate without reading the body.
-        message.Options.Set(AttemptTarget.OptionsKey, new AttemptTarget(candidate.Provider.Name, call.ModelRequested, candidate.Model));
+        message.Options.Set(AttemptTarget.OptionsKey, candidate.TargetFor(call.ModelRequested));
         return message;
     }
 

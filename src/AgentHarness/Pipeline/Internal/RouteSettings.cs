@@ -52,6 +52,22 @@ internal sealed record Candidate(ProviderEndpoint Provider, string Model, int? C
     /// <summary>Gets the cooldown key: one provider's model, independent of every other.</summary>
     public string Key { get; } = Provider.Name + "/" + Model;
 
+    // The target of this candidate's last attempt: a candidate's calls nearly always ask for the same id, and a target is immutable.
+    private AttemptTarget? _target;
+
     /// <summary>Gets the id the price catalog knows the candidate by: the full id on a gateway, <c>provider/model</c> elsewhere.</summary>
     public string CatalogId { get; } = Provider.IsGateway ? Model : Provider.Name + "/" + Model;
+
+    /// <summary>Gets the target of an attempt at this candidate for a call that asked for <paramref name="requestedModel"/>.</summary>
+    public AttemptTarget TargetFor(string requestedModel)
+    {
+        var target = Volatile.Read(ref _target);
+        if (target is null || !string.Equals(target.RequestedModel ?? string.Empty, requestedModel, StringComparison.Ordinal))
+        {
+            target = new AttemptTarget(Provider.Name, requestedModel, Model);
+            Volatile.Write(ref _target, target);
+        }
+
+        return target;
+    }
 }

@@ -28,6 +28,9 @@ internal sealed class RoutingHandler(
 
     private readonly BodyLimits _limits = BodyLimits.From(options.Value);
 
+    // The calls' deadlines reuse the cancellation sources (and their timers) of calls that ended without them firing.
+    private readonly DeadlineSources _deadlineSources = new(timeProvider);
+
     // Lowest-cost policies order their members by the catalog's price of input and output together.
     private readonly Func<string, decimal?> _pricePerToken = id => catalog.TryGetPrice(id, out var price) ? price.InputPerToken + price.OutputPerToken : null;
 
@@ -130,7 +133,7 @@ internal sealed class RoutingHandler(
 
         var candidates = plan.Candidates(call.Run, health.Cooldowns, _pricePerToken);
         call.Settings = plan.Settings;
-        using var deadline = new CallDeadline(timeProvider, cancellationToken, started, plan.Settings.TotalTimeout);
+        using var deadline = new CallDeadline(timeProvider, cancellationToken, started, plan.Settings.TotalTimeout, _deadlineSources);
         call.Deadline = deadline;
         HttpResponseMessage response;
         try
@@ -153,6 +156,8 @@ internal sealed class RoutingHandler(
             throw;
         }
 
+        // A whole answer has been read: nothing handed on holds the deadline's token. A stream's transport may.
+        deadline.Recycle = !call.Streamed;
         return call.Complete(response);
     }
 

@@ -27,8 +27,10 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
 
         try
         {
-            foreach (var candidate in candidates)
+            // By index: a foreach over the list's interface would box its enumerator for every call.
+            for (var index = 0; index < candidates.Count; index++)
             {
+                var candidate = candidates[index];
                 if (failedWindow is { } failed && candidate.ContextWindow is { } window && window <= failed)
                 {
                     call.Skip(candidate, $"skipped: context window {window} is not larger than {failed}");
