@@ -53,13 +53,13 @@ internal sealed class HarnessChatClient(IChatClient inner) : DelegatingChatClien
             }
 
             // The call ends when its stream reaches its end, so its record exists once the updates are done. It goes on an
-            // update of its own rather than on the last one held back, which would delay every update by one.
+            // update of its own rather than on the last one held back, which would delay every update by one. It names no
+            // message and no role, so that ToChatResponse adds no message for it and keeps its properties on the response.
             if (capture.Last is { } record)
             {
                 yield return new ChatResponseUpdate
                 {
                     ResponseId = last?.ResponseId,
-                    MessageId = last?.MessageId,
                     ConversationId = last?.ConversationId,
                     ModelId = last?.ModelId,
                     CreatedAt = last?.CreatedAt,
