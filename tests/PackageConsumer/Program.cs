@@ -7,8 +7,11 @@ using System.Reflection;
 using System.Text;
 using AgentHarness;
 using AgentHarness.Redis;
+using AgentHarness.AgentFramework;
 using AgentHarness.Sqlite;
 using AgentHarness.Testing;
+using Microsoft.Agents.AI;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -35,7 +38,7 @@ if (args.Length > 0)
 }
 
 // The assemblies loaded are the packed ones, not a stale copy of another version.
-foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(RedisBudgetStore).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly })
+foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(RedisBudgetStore).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly, typeof(AgentRunUsage).Assembly })
 {
     var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
     Check(informational?.Split('+')[0] == version, $"{assembly.GetName().Name} {informational} was loaded, not {version}");
@@ -53,7 +56,8 @@ try
     builder.Logging.AddProvider(warnings);
     builder.Services.AddAgentHarness(builder.Configuration.GetSection("AgentHarness"))
         .AddSandboxGateway(sandbox)
-        .AddSqliteUsageLedger(databasePath);
+        .AddSqliteUsageLedger(databasePath)
+        .AddChatClient("consumer", Model);
 
     using var host = builder.Build();
     await host.StartAsync();
@@ -100,6 +104,14 @@ try
     Check(records.All(r => r.RunId == runId && r.Outcome == UsageOutcome.Succeeded && r.ModelRequested == Model), "a ledger record is not a successful call of the run");
     Check(records.Count(static r => r.Streaming) == 1, "the ledger does not hold exactly one streamed call");
     Check(ledger.Failed == 0 && ledger.Dropped == 0, $"the ledger failed {ledger.Failed} and dropped {ledger.Dropped} records");
+
+    // An Agent Framework agent on the keyed client: its agent run is a harness run, and its response carries the cost.
+    var agent = host.Services.GetRequiredKeyedService<IChatClient>("consumer").AsAIAgent(name: "consumer-agent")
+        .AsBuilder().UseAgentHarnessRun(static o => o.MaxCostUsd = 0.01m).Build(host.Services);
+    var agentResponse = await agent.RunAsync("the agent's answer");
+    var agentUsage = agentResponse.GetHarnessUsage();
+    Check(agentResponse.Text == "Reviewed: the agent's answer", $"the agent answered '{agentResponse.Text}'");
+    Check(agentUsage is { Calls.Count: 1, CostUsd: > 0m, Agent: "consumer-agent" }, $"the agent's response carries {agentUsage?.ToString() ?? "no usage"}");
 
     await host.StopAsync();
     Check(warnings.Count == 0, $"{warnings.Count} warnings or errors were logged (see above)");

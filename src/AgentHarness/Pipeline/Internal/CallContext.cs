@@ -37,6 +37,7 @@ internal sealed class CallContext : IStreamCompletion
         Metadata = Run?.MetadataSnapshot;
         Task = Run?.CurrentTask;
         CallMetadata = Metadata?.ForCall(Task) ?? EmptyMetadata;
+        Capture = UsageCapture.Current;
     }
 
     /// <summary>Gets what the call asks for.</summary>
@@ -74,6 +75,9 @@ internal sealed class CallContext : IStreamCompletion
 
     /// <summary>Gets the metadata the call is recorded and budgeted with: the run's, with the task.</summary>
     public IReadOnlyDictionary<string, string> CallMetadata { get; }
+
+    /// <summary>Gets the scope that takes the call's record back to whoever opened it (an <c>IChatClient</c> wrapper, an agent run), or <see langword="null"/>.</summary>
+    public UsageCapture? Capture { get; }
 
     /// <summary>Gets the model id the caller asked for, or empty.</summary>
     public string ModelRequested => Request.Model ?? string.Empty;

@@ -5,7 +5,7 @@ namespace AgentHarness.Usage.Internal;
 
 /// <summary>
 /// The last observer of a call's end: it turns the call into its one <see cref="UsageRecord"/>, adds it to the ledger
-/// and to every open run of the call, and logs how the call ended.
+/// and to every open run of the call (and to the scope that waits for it, <see cref="UsageCapture"/>), and logs how the call ended.
 /// </summary>
 internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory loggerFactory) : ICallObserver
 {
@@ -56,6 +56,9 @@ internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory l
             // An enclosing run's figures include the calls of the runs nested in it.
             open.AddCall(record);
         }
+
+        // The IChatClient wrapper or agent run that made the call reads its record off the response it returns.
+        call.Capture?.Add(record);
 
         if (record.Provider is null)
         {
