@@ -102,6 +102,10 @@ internal sealed partial class BudgetStage
                     LogCheckpointAsking(checkpointLogger, context.Run.RunId, context.CheckpointUsd, context.Model, context.SpentUsd, context.ReservedUsd, context.EstimateUsd);
                     _ = AskAsync(checkpoint, context, call.Time, caller);
                 }
+                else if (!pending.IsCompleted)
+                {
+                    LogCheckpointWaiting(checkpointLogger, context.Run.RunId, context.CheckpointUsd, context.Model);
+                }
 
                 try
                 {
@@ -165,6 +169,9 @@ internal sealed partial class BudgetStage
 
     [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Run {RunId}: a call to {Model} would go past spend checkpoint ${CheckpointUsd} (spent ${SpentUsd}, reserved ${ReservedUsd}, its worst case ${EstimateUsd}); asking for a decision.")]
     private static partial void LogCheckpointAsking(ILogger logger, string runId, decimal checkpointUsd, string model, decimal spentUsd, decimal reservedUsd, decimal estimateUsd);
+
+    [LoggerMessage(EventId = 26, Level = LogLevel.Debug, Message = "Run {RunId}: a call to {Model} waits for the decision of spend checkpoint ${CheckpointUsd} another call asked for.")]
+    private static partial void LogCheckpointWaiting(ILogger logger, string runId, decimal checkpointUsd, string model);
 
     [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Run {RunId}: spend checkpoint ${CheckpointUsd} decided: {Decision}.")]
     private static partial void LogCheckpointDecided(ILogger logger, string runId, decimal checkpointUsd, string decision);
