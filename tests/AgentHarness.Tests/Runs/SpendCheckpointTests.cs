@@ -36,6 +36,11 @@ public sealed class SpendCheckpointTests
 
     private static Task<System.ClientModel.ClientResult<ChatCompletion>> Call(TestHarness host) => CallWith(host, Ct);
 
+    // A guard only, on the real clock: without the code under test a wait would never end, and the test must fail rather than hang.
+    private static Task Guard(Task task) => task.WaitAsync(TimeSpan.FromMinutes(1), TimeProvider.System, Ct);
+
+    private static Task<T> Guard<T>(Task<T> task) => task.WaitAsync(TimeSpan.FromMinutes(1), TimeProvider.System, Ct);
+
     private static Task<System.ClientModel.ClientResult<ChatCompletion>> CallWith(TestHarness host, CancellationToken cancellationToken) =>
         host.Harness.GetChatClient("openai/priced").CompleteChatAsync([new UserChatMessage("review this")], Max10, cancellationToken);
 
@@ -125,11 +130,11 @@ public sealed class SpendCheckpointTests
         });
 
         var first = Call(host);
-        await entered.Task.WaitAsync(Ct);
+        await Guard(entered.Task);
         var others = Enumerable.Range(0, 3).Select(_ => Task.Run(() => Call(host), Ct)).ToArray();
         for (var i = 0; i < others.Length; i++)
         {
-            await waiting.Arrived.WaitAsync(Ct);
+            Assert.True(await waiting.Arrived.WaitAsync(TimeSpan.FromMinutes(1), Ct));
         }
 
         Assert.Equal(0, transport.Calls);
@@ -158,7 +163,7 @@ public sealed class SpendCheckpointTests
         });
 
         var call = Call(host);
-        await entered.Task.WaitAsync(Ct);
+        await Guard(entered.Task);
 
         // A human takes ten minutes over it; the call's total timeout is 30 seconds.
         host.Time.Advance(TimeSpan.FromMinutes(10));
@@ -174,9 +179,39 @@ public sealed class SpendCheckpointTests
     {
         var transport = Answers();
         using var host = TestHarness.Create(transport, Priced);
-        var asks = 0;
         var entered = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var human = new TaskCompletionSource<SpendCheckpointDecision>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
+
+        // A callback that does not listen to its token: the caller's cancellation alone must end the call's wait.
+        run.AddSpendCheckpoint(0m, (_, token) =>
+        {
+            entered.TrySetResult(token);
+            return new ValueTask<SpendCheckpointDecision>(human.Task);
+        });
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var call = CallWith(host, caller.Token);
+        var given = await Guard(entered.Task);
+        await caller.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Guard(call));
+        Assert.True(given.IsCancellationRequested);
+        Assert.Equal(0, transport.Calls);
+        Assert.Equal(0m, run.ReservedUsd);
+        Assert.Equal(UsageOutcome.Canceled, Assert.Single(host.Ledger.GetRecords()).Outcome);
+        Assert.Null(Assert.Single(run.SpendCheckpoints).Decision);
+        human.SetResult(SpendCheckpointDecision.Stop());
+    }
+
+    [Fact]
+    public async Task AddSpendCheckpoint_CallbackEndsByTheCallersCancellation_TheNextCallAsksAgain()
+    {
+        var transport = Answers();
+        using var host = TestHarness.Create(transport, Priced);
+        var asks = 0;
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var run = host.Harness.BeginRun("agent");
         run.AddSpendCheckpoint(0m, async (_, token) =>
         {
             if (Interlocked.Increment(ref asks) > 1)
@@ -184,27 +219,22 @@ public sealed class SpendCheckpointTests
                 return SpendCheckpointDecision.Continue;
             }
 
-            entered.TrySetResult(token);
+            entered.TrySetResult();
             await Task.Delay(Timeout.InfiniteTimeSpan, token);
             return SpendCheckpointDecision.Stop();
         });
         using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-
         var call = CallWith(host, caller.Token);
-        var given = await entered.Task.WaitAsync(Ct);
+        await Guard(entered.Task);
         await caller.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Guard(call));
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
-        Assert.True(given.IsCancellationRequested);
-        Assert.Equal(0, transport.Calls);
-        Assert.Equal(0m, run.ReservedUsd);
-        Assert.Equal(UsageOutcome.Canceled, Assert.Single(host.Ledger.GetRecords()).Outcome);
-        Assert.Null(Assert.Single(run.SpendCheckpoints).Decision);
+        // The question was never answered: the next call asks it again, and goes on.
+        await Guard(Call(host));
 
-        // The question was never answered: the next call asks it again.
-        await Call(host);
         Assert.Equal(2, asks);
         Assert.Equal(1, transport.Calls);
+        Assert.Equal(SpendCheckpointAction.Continue, Assert.Single(run.SpendCheckpoints).Decision!.Action);
     }
 
     [Fact]
@@ -267,7 +297,7 @@ public sealed class SpendCheckpointTests
         });
 
         var first = Call(host);
-        await entered.Task.WaitAsync(Ct);
+        await Guard(entered.Task);
 
         // Alone, each call's $0.10 stays below $0.15; with the first one's reservation the second would go past it.
         Assert.Equal(WorstCase, run.ReservedUsd);
