@@ -205,10 +205,11 @@ public sealed class SpendCheckpointTests
     }
 
     [Fact]
-    public async Task AddSpendCheckpoint_CallbackEndsByTheCallersCancellation_TheNextCallAsksAgain()
+    public async Task AddSpendCheckpoint_CallbackEndsByTheAskingCallersCancellation_AWaitingCallAsksAgain()
     {
         var transport = Answers();
-        using var host = TestHarness.Create(transport, Priced);
+        var waiting = new WaitingCalls();
+        using var host = TestHarness.Create(transport, Priced, s => s.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug).AddProvider(waiting)));
         var asks = 0;
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var run = host.Harness.BeginRun("agent");
@@ -224,17 +225,20 @@ public sealed class SpendCheckpointTests
             return SpendCheckpointDecision.Stop();
         });
         using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var call = CallWith(host, caller.Token);
+        var asking = CallWith(host, caller.Token);
         await Guard(entered.Task);
-        await caller.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Guard(call));
+        var waitingCall = Task.Run(() => Call(host), Ct);
+        Assert.True(await waiting.Arrived.WaitAsync(TimeSpan.FromMinutes(1), Ct));
 
-        // The question was never answered: the next call asks it again, and goes on.
-        await Guard(Call(host));
+        // The call that asked goes away, and its callback with it: no decision was made, so the waiting call asks.
+        await caller.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Guard(asking));
+        await Guard(waitingCall);
 
         Assert.Equal(2, asks);
         Assert.Equal(1, transport.Calls);
         Assert.Equal(SpendCheckpointAction.Continue, Assert.Single(run.SpendCheckpoints).Decision!.Action);
+        Assert.Equal([UsageOutcome.Canceled, UsageOutcome.Succeeded], host.Ledger.GetRecords().Select(static r => r.Outcome));
     }
 
     [Fact]
