@@ -137,6 +137,7 @@ public sealed partial class AgentRun
             checkpoint.Pending = null;
         }
 
+        Volatile.Read(ref _span)?.CheckpointDecided(checkpoint.AtUsd, decision, at);
         pending?.TrySetResult(decision);
     }
 
