@@ -106,11 +106,15 @@ using var run = harness.BeginRun("code-review-agent", static r =>
     r.MaxCostUsd = 0.25m;
 });
 
-// ---- SPEND CHECKPOINT (issue 15, item 4) --------------------------------------------------------------------------
-// A human-in-the-loop checkpoint goes here, once AgentRun.AddSpendCheckpoint exists: before a call whose reservation
-// would carry the run's spend past $0.01, print the run's figures and approve automatically, for example
-//     run.AddSpendCheckpoint(0.01m, (figures, ct) => { Console.WriteLine(figures); return /* continue */; });
-// -------------------------------------------------------------------------------------------------------------------
+// A human-in-the-loop spend checkpoint: before a call whose worst case would carry the run past $0.001, the harness
+// awaits this callback with the run's figures (the total timeout does not run meanwhile). A real app would ask a
+// person; the sample prints the figures and approves.
+run.AddSpendCheckpoint(0.001m, static (checkpoint, cancellationToken) =>
+{
+    Console.WriteLine($"checkpoint: {checkpoint}");
+    Console.WriteLine("checkpoint: approved automatically (the sample has no human to ask)");
+    return ValueTask.FromResult(SpendCheckpointDecision.Continue);
+});
 
 string label;
 using (run.BeginTask("classify"))

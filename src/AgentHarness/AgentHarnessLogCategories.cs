@@ -21,7 +21,10 @@ public static class AgentHarnessLogCategories
     /// </summary>
     public const string Routing = "AgentHarness.Routing";
 
-    /// <summary>Budgets: a failed <see cref="IBudgetGuard.ThresholdReached"/> handler and a failed settlement (Error).</summary>
+    /// <summary>
+    /// Budgets: a spend checkpoint asked and decided (Information), a call waiting for another call's question (Debug),
+    /// a failed <see cref="IBudgetGuard.ThresholdReached"/> handler, checkpoint callback or settlement (Error).
+    /// </summary>
     public const string Budget = "AgentHarness.Budget";
 
     /// <summary>The Requesty usage client: each answer of the usage API (Debug).</summary>

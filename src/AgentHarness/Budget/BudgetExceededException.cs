@@ -8,8 +8,9 @@ namespace AgentHarness;
 /// enclosing run's) or a rule of <see cref="AgentHarnessOptions.Budgets"/>. That is before anything
 /// is sent, or after earlier attempts failed and their retries or fallbacks do not fit.
 /// <see cref="Attempts"/> lists every attempt that was sent and every candidate that was not, and why.
+/// A run's spend checkpoint that stops a call throws the subclass <see cref="SpendCheckpointException"/>.
 /// </summary>
-public sealed class BudgetExceededException : Exception
+public class BudgetExceededException : Exception
 {
     /// <summary>Initializes a new instance of the <see cref="BudgetExceededException"/> class.</summary>
     public BudgetExceededException()
@@ -45,6 +46,27 @@ public sealed class BudgetExceededException : Exception
     /// <param name="attempts">Every candidate and why it was not sent (or how it failed), in order.</param>
     public BudgetExceededException(string model, BudgetStatus status, decimal estimateUsd, IReadOnlyList<UsageAttempt> attempts)
         : base(Describe(model, status, estimateUsd, attempts))
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        Model = model;
+        Rule = status.Rule;
+        Value = status.Value;
+        LimitUsd = status.LimitUsd;
+        SpentUsd = status.SpentUsd;
+        ReservedUsd = status.ReservedUsd;
+        EstimateUsd = estimateUsd;
+        Attempts = attempts;
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="BudgetExceededException"/> class for a subclass, with its own message.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="model">The model id the call asked for.</param>
+    /// <param name="status">The figures of the budget that refused.</param>
+    /// <param name="estimateUsd">The worst-case cost that was refused.</param>
+    /// <param name="attempts">Every candidate and why it was not sent (or how it failed), in order.</param>
+    /// <param name="innerException">The cause, or <see langword="null"/>.</param>
+    protected BudgetExceededException(string message, string model, BudgetStatus status, decimal estimateUsd, IReadOnlyList<UsageAttempt> attempts, Exception? innerException)
+        : base(message, innerException)
     {
         ArgumentNullException.ThrowIfNull(status);
         Model = model;

@@ -27,7 +27,7 @@ namespace AgentHarness;
 /// characters, because it is sent as an HTTP header. Members are safe to use from several threads.
 /// </para>
 /// </remarks>
-public sealed class AgentRun : IDisposable
+public sealed partial class AgentRun : IDisposable
 {
     /// <summary>How many of its most recent calls a run keeps in <see cref="Calls"/>.</summary>
     public const int MaxCallsKept = 1000;
@@ -352,13 +352,18 @@ public sealed class AgentRun : IDisposable
         set => Volatile.Write(ref _span, value);
     }
 
-    /// <summary>Reserves an amount if spend, reservations and the amount fit the limit; the check and the reservation are one step.</summary>
-    internal bool TryReserve(decimal amount, decimal limit, out BudgetCounterState state)
+    /// <summary>
+    /// Reserves an amount if spend, reservations and the amount fit the limit; the check and the reservation are one step.
+    /// With <paramref name="atCheckpoints"/>, an amount that would go past a checkpoint not passed is not reserved either:
+    /// <paramref name="checkpoint"/> is that checkpoint.
+    /// </summary>
+    internal bool TryReserve(decimal amount, decimal limit, bool atCheckpoints, out BudgetCounterState state, out SpendCheckpoint? checkpoint)
     {
         lock (_gate)
         {
             state = new BudgetCounterState(_spentUsd, _reservedUsd);
-            if (_spentUsd + _reservedUsd + amount > limit)
+            checkpoint = atCheckpoints ? CheckpointAheadLocked(amount) : null;
+            if (checkpoint is not null || _spentUsd + _reservedUsd + amount > limit)
             {
                 return false;
             }

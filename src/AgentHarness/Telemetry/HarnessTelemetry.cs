@@ -151,6 +151,32 @@ internal sealed record UpstreamServer(string Host, int Port);
 /// <summary>A run's span, open until the run is disposed.</summary>
 internal sealed class RunSpan(HarnessTelemetry telemetry, Activity activity)
 {
+    /// <summary>Adds a spend checkpoint's decision to the span, as an event at the time it was made.</summary>
+    public void CheckpointDecided(decimal checkpointUsd, SpendCheckpointDecision decision, DateTimeOffset at)
+    {
+        if (!activity.IsAllDataRequested)
+        {
+            return;
+        }
+
+        var tags = new ActivityTagsCollection
+        {
+            [CheckpointUsd] = (double)checkpointUsd,
+            [CheckpointDecision] = decision.Action switch
+            {
+                SpendCheckpointAction.ContinueWithCap => "continue_with_cap",
+                SpendCheckpointAction.Stop => "stop",
+                _ => "continue",
+            },
+        };
+        if (decision.MaxCostUsd is { } cap)
+        {
+            tags[CheckpointMaxCostUsd] = (double)cap;
+        }
+
+        activity.AddEvent(new ActivityEvent(CheckpointEvent, at, tags));
+    }
+
     /// <summary>Ends the span with the run's totals.</summary>
     public void End(AgentRun run)
     {

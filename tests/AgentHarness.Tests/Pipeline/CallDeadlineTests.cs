@@ -170,4 +170,45 @@ public sealed class CallDeadlineTests
 
         Assert.NotEqual(firstToken, second.ForPhase(TimeSpan.FromHours(1)));
     }
+
+    [Fact]
+    public void Pause_TimePassesBeyondTheTotal_TheArmedTokenDoesNotFireAndThePauseIsNotCounted()
+    {
+        var (time, deadline) = Create(TimeSpan.FromSeconds(10));
+        using (deadline)
+        {
+            var token = deadline.ForCall();
+            time.Advance(TimeSpan.FromSeconds(4));
+            var paused = deadline.Pause();
+            time.Advance(TimeSpan.FromMinutes(10));
+            deadline.Resume(paused);
+
+            Assert.False(token.IsCancellationRequested);
+            Assert.False(deadline.IsCallOver);
+            time.Advance(TimeSpan.FromSeconds(5));
+            Assert.False(deadline.ForCall().IsCancellationRequested);
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.True(token.IsCancellationRequested);
+            Assert.True(deadline.TotalExpired);
+        }
+    }
+
+    [Fact]
+    public void Resume_PausedBeforeAnyPhase_TheFirstPhaseGetsTheTimeLeftBeforeThePause()
+    {
+        var (time, deadline) = Create(TimeSpan.FromSeconds(10));
+        using (deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(2));
+            var paused = deadline.Pause();
+            time.Advance(TimeSpan.FromMinutes(10));
+            deadline.Resume(paused);
+
+            var token = deadline.ForPhase(TimeSpan.FromSeconds(30));
+            time.Advance(TimeSpan.FromSeconds(7));
+            Assert.False(token.IsCancellationRequested);
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.True(deadline.TotalExpired);
+        }
+    }
 }

@@ -28,6 +28,28 @@ public sealed class HarnessTelemetryTests
     }
 
     [Fact]
+    public async Task RunSpan_SpendCheckpointDecided_TheDecisionIsAnEventOfTheRunsSpan()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("gpt-4.1-nano")));
+        using var trace = new TraceCapture();
+        using var host = TestHarness.Create(mock.Handler, static b => TestHarness.ThreeProviders(b));
+        using (var run = host.Harness.BeginRun("code-review-agent"))
+        {
+            run.AddSpendCheckpoint(0m, static (_, _) => ValueTask.FromResult(SpendCheckpointDecision.ContinueWithCap(2m)));
+            await host.Harness.GetChatClient("openai/gpt-4.1-nano").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        }
+
+        var decided = Assert.Single(trace.Single("invoke_agent code-review-agent").Events);
+        Assert.Equal("agentharness.spend_checkpoint", decided.Name);
+        Assert.Equal(host.Time.GetUtcNow(), decided.Timestamp);
+        var tags = decided.Tags.ToDictionary(static t => t.Key, static t => t.Value);
+        Assert.Equal(0d, tags["agentharness.spend_checkpoint.usd"]);
+        Assert.Equal("continue_with_cap", tags["agentharness.spend_checkpoint.decision"]);
+        Assert.Equal(2d, tags["agentharness.spend_checkpoint.max_cost_usd"]);
+    }
+
+    [Fact]
     public async Task Cooldowns_CandidateCoolingDown_ObservedUntilItsPeriodEnds()
     {
         var mock = new RecordingMock();

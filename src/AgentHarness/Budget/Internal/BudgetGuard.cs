@@ -266,6 +266,7 @@ internal sealed class CallBudget
     private readonly BudgetGuard _guard;
     private readonly RunLimits[] _runs;
     private readonly (BudgetRule Rule, string? Value)[] _store;
+    private bool _atCheckpoints;
 
     public CallBudget(BudgetGuard guard, RunLimits[] runs, (BudgetRule Rule, string? Value)[] store)
     {
@@ -286,7 +287,7 @@ internal sealed class CallBudget
 
             foreach (var run in _runs)
             {
-                if (run.PerRun.Length > 0 || run.Run.MaxCostUsd is not null)
+                if (run.PerRun.Length > 0 || run.Run.MaxCostUsd is not null || run.Run.HasOpenCheckpoints)
                 {
                     return true;
                 }
@@ -294,6 +295,24 @@ internal sealed class CallBudget
 
             return false;
         }
+    }
+
+    /// <summary>
+    /// Whether an open run of the call holds a spend checkpoint it has not passed. From then on the call's reservations
+    /// are also held by such a run without a cap, and refused past such a checkpoint (<see cref="CheckpointAheadException"/>):
+    /// a call never reserves across a checkpoint that has not decided.
+    /// </summary>
+    public bool AtCheckpoints()
+    {
+        foreach (var run in _runs)
+        {
+            if (run.Run.HasOpenCheckpoints)
+            {
+                return _atCheckpoints = true;
+            }
+        }
+
+        return _atCheckpoints = false;
     }
 
     /// <summary>Reserves an attempt's worst case on every limited run and on every matching rule, or on none of them.</summary>
@@ -397,12 +416,23 @@ internal sealed class CallBudget
         {
             if (limits.Tightest() is not { } limit)
             {
-                continue;
+                if (!_atCheckpoints || !limits.Run.HasOpenCheckpoints)
+                {
+                    continue;
+                }
+
+                // Without a cap the run still holds the reservation: its checkpoints count what calls in flight hold.
+                limit = (BudgetGuard.RunCapRule, null, decimal.MaxValue);
             }
 
-            if (!limits.Run.TryReserve(amountUsd, limit.LimitUsd, out var state))
+            if (!limits.Run.TryReserve(amountUsd, limit.LimitUsd, _atCheckpoints, out var state, out var checkpoint))
             {
                 ReleaseOnRuns(reserved, amountUsd);
+                if (checkpoint is not null)
+                {
+                    throw new CheckpointAheadException();
+                }
+
                 refusal = new BudgetStatus(limit.Rule, limit.Value, limits.Run.StartedAt, limit.LimitUsd, state.SpentUsd, state.ReservedUsd);
                 return [];
             }

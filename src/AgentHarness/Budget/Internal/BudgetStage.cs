@@ -48,7 +48,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
     {
         var state = State(call);
         state.Price = state.CandidatePrice;
-        if (state.Budget is { Limited: true } && !await ReserveAsync(call, state).ConfigureAwait(false))
+        if (state.Budget is { Limited: true } budget && !await (budget.AtCheckpoints() ? ReserveAtCheckpointsAsync(call, state) : ReserveAsync(call, state)).ConfigureAwait(false))
         {
             return AttemptResult.Refused;
         }

@@ -21,7 +21,7 @@ internal sealed class CallDeadline : IDisposable
 {
     private readonly TimeProvider _time;
     private readonly CancellationToken _caller;
-    private readonly long _started;
+    private long _started;
     private readonly TimeSpan _total;
     private readonly CancellationTokenRegistration _callerRegistration;
     private readonly DeadlineSources? _sources;
@@ -77,6 +77,33 @@ internal sealed class CallDeadline : IDisposable
     /// nothing the call handed to the caller can still hold its token (not for a stream).
     /// </summary>
     public bool Recycle { get; set; }
+
+    /// <summary>
+    /// Stops the total timeout's clock for a wait it must not count (a spend checkpoint's decision, which may take a
+    /// human minutes): the timer is disarmed until <see cref="Resume"/>. The caller's token still cancels the call.
+    /// </summary>
+    /// <returns>When the pause began, for <see cref="Resume"/>.</returns>
+    public long Pause()
+    {
+        if (_source is { IsCancellationRequested: false } source)
+        {
+            source.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
+
+        return _time.GetTimestamp();
+    }
+
+    /// <summary>Starts the total timeout's clock again after <see cref="Pause"/>: the pause is not counted, and an armed source ends with the call again.</summary>
+    /// <param name="paused">What <see cref="Pause"/> returned.</param>
+    public void Resume(long paused)
+    {
+        // Moving the start by the pause's length is what keeps the common path free of it: Remaining() is unchanged.
+        _started += _time.GetTimestamp() - paused;
+        if (_source is { IsCancellationRequested: false })
+        {
+            Arm(Timeout.InfiniteTimeSpan);
+        }
+    }
 
     public void Dispose()
     {

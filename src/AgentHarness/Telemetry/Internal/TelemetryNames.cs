@@ -42,6 +42,10 @@ internal static class TelemetryNames
     public const string RunId = "agentharness.run.id";
     public const string RunCalls = "agentharness.run.calls";
     public const string RunMetadataPrefix = "agentharness.run.";
+    public const string CheckpointEvent = "agentharness.spend_checkpoint";
+    public const string CheckpointUsd = "agentharness.spend_checkpoint.usd";
+    public const string CheckpointDecision = "agentharness.spend_checkpoint.decision";
+    public const string CheckpointMaxCostUsd = "agentharness.spend_checkpoint.max_cost_usd";
     public const string TaskName = "agentharness.task";
     public const string PolicyName = "agentharness.policy";
     public const string AttemptCount = "agentharness.attempts";
