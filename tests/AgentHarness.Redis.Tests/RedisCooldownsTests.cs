@@ -56,6 +56,19 @@ public sealed class RedisCooldownsTests(RedisServer server)
         }
     }
 
+    /// <summary>Calls through the replicas in turn (bounded) until the transport has been sent <paramref name="calls"/> requests.</summary>
+    private static async Task CallUntilSentAsync(Replica[] replicas, DelegateHandler transport, int calls)
+    {
+        var until = DateTime.UtcNow.AddSeconds(20);
+        for (var i = 0; transport.Calls < calls && DateTime.UtcNow < until; i++)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => replicas[i % replicas.Length].Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal(calls, transport.Calls);
+    }
+
     [Fact]
     public async Task Opened_CooldownInOneReplica_TheOtherHoldsTheCandidateBackWithoutSending()
     {
@@ -152,5 +165,24 @@ public sealed class RedisCooldownsTests(RedisServer server)
 
         Assert.Equal(1, healthy.Calls);
         Assert.False(server.Database.KeyExists("{" + prefix + "}:cd:" + Candidate));
+    }
+
+    [Fact]
+    public async Task Opened_AProbeFails_TheNextPeriodIsProbedAgainNotAfterTheProbeLease()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(Opened_AProbeFails_TheNextPeriodIsProbedAgainNotAfterTheProbeLease));
+        var failing = new DelegateHandler(static (_, _) => Task.FromResult(Error()));
+        using var a = Create(prefix, failing, shared: true, TimeSpan.FromMilliseconds(300));
+        using var b = Create(prefix, failing, shared: true, TimeSpan.FromMilliseconds(300));
+        await StartedAsync(a);
+        await StartedAsync(b);
+        await FailTwiceAsync(a);
+
+        // Calls are held back until a period is over, then one probe goes (and fails): the third call sent.
+        // The probe key's lease is minutes long; a second probe must follow one period after the first failed.
+        await CallUntilSentAsync([a, b], failing, 3);
+        await CallUntilSentAsync([a, b], failing, 4);
+
+        Assert.Equal(4, failing.Calls);
     }
 }

@@ -15,6 +15,14 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
 {
     private const string ReleaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
+    // A cooldown opened by this replica's probe (it failed) ends that probe too, in the same step: its key would
+    // otherwise hold every replica's next probe back for the whole probe lease, not for one period.
+    private const string OpenScript = """
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+        return 1
+        """;
+
     private readonly RedisConnection _connection;
     private readonly TimeProvider _time;
     private readonly TimeSpan _operationTimeout;
@@ -190,8 +198,9 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
 
     private async Task OpenedAsync(IDatabase database, string key, TimeSpan period)
     {
-        await database.StringSetAsync(_keyStart + "cd:" + key, _self, period).ConfigureAwait(false);
-        await database.PublishAsync(_channel, string.Create(CultureInfo.InvariantCulture, $"o {_self} {(long)Math.Ceiling(period.TotalMilliseconds)} {key}")).ConfigureAwait(false);
+        var milliseconds = Math.Max(1, (long)Math.Ceiling(period.TotalMilliseconds));
+        await database.ScriptEvaluateAsync(OpenScript, [_keyStart + "cd:" + key, _keyStart + "probe:" + key], [_self, milliseconds]).ConfigureAwait(false);
+        await database.PublishAsync(_channel, string.Create(CultureInfo.InvariantCulture, $"o {_self} {milliseconds} {key}")).ConfigureAwait(false);
     }
 
     private async Task ClosedAsync(IDatabase database, string key, TimeSpan period)
