@@ -3,6 +3,7 @@ using AgentHarness.Redis.Internal;
 using AgentHarness.Redis.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
+using StackExchange.Redis;
 
 namespace AgentHarness.Redis.Tests;
 
@@ -184,5 +185,49 @@ public sealed class RedisCooldownsTests(RedisServer server)
         await CallUntilSentAsync([a, b], failing, 4);
 
         Assert.Equal(4, failing.Calls);
+    }
+
+    [Fact]
+    public async Task TryTakeProbe_RedisPausedWhenThePeriodIsOver_CallEndsWithinItsTotalTimeout()
+    {
+        var port = RedisServer.FreePort();
+        var (process, directory, _) = await RedisServer.StartAsync(port);
+        try
+        {
+            await using var control = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true");
+            var failing = new DelegateHandler(static (_, _) => Task.FromResult(Error()));
+            using var replica = Replica.Create(
+                failing,
+                o =>
+                {
+                    o.ConnectionString = $"127.0.0.1:{port},syncTimeout=60000,asyncTimeout=60000";
+                    o.KeyPrefix = "paused";
+                    o.SharedCooldowns = true;
+                    o.OperationTimeout = TimeSpan.FromSeconds(30);
+                },
+                o =>
+                {
+                    o.FailuresBeforeCooldown = 1;
+                    o.CooldownPeriod = TimeSpan.FromSeconds(2);
+                    o.Providers["up"].TotalTimeout = o.Providers["up"].AttemptTimeout = TimeSpan.FromSeconds(1);
+                });
+            await StartedAsync(replica);
+            await Assert.ThrowsAnyAsync<Exception>(() => replica.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+            await WaitUntilAsync(() => control.GetDatabase().KeyExists("{paused}:cd:" + Candidate));
+            await WaitUntilAsync(() => !control.GetDatabase().KeyExists("{paused}:cd:" + Candidate));
+
+            // Redis holds every command for 20 s, the store's operation timeout is 30 s: the probe's wait for
+            // Redis must not hold the call (1 s total timeout) anywhere near either.
+            await control.GetServer($"127.0.0.1:{port}").ExecuteAsync("CLIENT", "PAUSE", "20000", "ALL");
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            await Assert.ThrowsAnyAsync<Exception>(() => replica.Client.CompleteChatAsync([new UserChatMessage("probe")], cancellationToken: Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct));
+
+            Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+            Assert.Equal(2, failing.Calls);
+        }
+        finally
+        {
+            RedisServer.Stop(process, directory);
+        }
     }
 }

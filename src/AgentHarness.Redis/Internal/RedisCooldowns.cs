@@ -23,9 +23,14 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         return 1
         """;
 
+    // The probe is decided inside a call, under the candidate's lock: Redis gets a brief moment to answer, not the
+    // operation timeout (which may be longer than the call's own total timeout), and past it this replica probes alone.
+    private static readonly TimeSpan MaxProbeWait = TimeSpan.FromMilliseconds(500);
+
     private readonly RedisConnection _connection;
     private readonly TimeProvider _time;
     private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _probeWait;
     private readonly TimeSpan _probeLease;
     private readonly ILogger _logger;
     private readonly string _keyStart;
@@ -41,6 +46,7 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         _connection = connection;
         _time = timeProvider;
         _operationTimeout = operationTimeout;
+        _probeWait = operationTimeout < MaxProbeWait ? operationTimeout : MaxProbeWait;
         _probeLease = probeLease;
         _logger = logger;
         _keyStart = "{" + keyPrefix + "}:";
@@ -86,11 +92,14 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
     {
         try
         {
-            var database = _connection.Multiplexer.Wait(_operationTimeout) ? _connection.Multiplexer.Result.GetDatabase() : null;
-            var taken = database?.StringSetAsync(_keyStart + "probe:" + key, _self, _probeLease, When.NotExists);
-            if (taken is not null && taken.Wait(_operationTimeout))
+            // A connection still being made, or lost, cannot answer in time: not waited for.
+            if (_connection.Multiplexer.IsCompletedSuccessfully && _connection.Multiplexer.Result is { IsConnected: true } multiplexer)
             {
-                return taken.Result;
+                var taken = multiplexer.GetDatabase().StringSetAsync(_keyStart + "probe:" + key, _self, _probeLease, When.NotExists);
+                if (taken.Wait(_probeWait))
+                {
+                    return taken.Result;
+                }
             }
         }
         catch (Exception ex) when (ex is AggregateException or RedisException or ObjectDisposedException)
