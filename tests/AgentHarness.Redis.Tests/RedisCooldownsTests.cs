@@ -230,4 +230,29 @@ public sealed class RedisCooldownsTests(RedisServer server)
             RedisServer.Stop(process, directory);
         }
     }
+
+    [Fact]
+    public async Task Dispose_TwoHarnessesShareTheApplicationsMultiplexer_TheOtherStillHearsCooldowns()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(Dispose_TwoHarnessesShareTheApplicationsMultiplexer_TheOtherStillHearsCooldowns));
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        var failing = new DelegateHandler(static (_, _) => Task.FromResult(Error()));
+        Replica Shared() => Replica.Create(
+            failing,
+            o => { o.KeyPrefix = prefix; o.SharedCooldowns = true; },
+            o => { o.FailuresBeforeCooldown = 2; o.CooldownPeriod = TimeSpan.FromMinutes(5); },
+            s => s.AddSingleton<IConnectionMultiplexer>(multiplexer));
+        using var a = Shared();
+        using var b = Shared();
+        var heardByB = await StartedAsync(b);
+        await StartedAsync(a);
+        using (var gone = Shared())
+        {
+            await StartedAsync(gone);
+        }
+
+        await FailTwiceAsync(a);
+
+        await WaitUntilAsync(() => heardByB.CoolingDownElsewhere(Candidate) is not null);
+    }
 }

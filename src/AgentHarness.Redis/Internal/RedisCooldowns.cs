@@ -39,6 +39,10 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
 
     // Candidate → the timestamp (of the TimeProvider) its cooldown elsewhere ends at.
     private readonly ConcurrentDictionary<string, long> _elsewhere = new(StringComparer.Ordinal);
+
+    // This replica's own handlers: the multiplexer may be the application's, shared with other harnesses.
+    private readonly Action<RedisChannel, RedisValue> _onMessage;
+    private readonly EventHandler<ConnectionFailedEventArgs> _onRestored;
     private int _started;
 
     public RedisCooldowns(RedisConnection connection, string keyPrefix, TimeProvider timeProvider, TimeSpan operationTimeout, TimeSpan probeLease, ILogger logger)
@@ -51,6 +55,8 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         _logger = logger;
         _keyStart = "{" + keyPrefix + "}:";
         _channel = RedisChannel.Literal(_keyStart + "cooldowns");
+        _onMessage = (_, message) => Heard(message);
+        _onRestored = (_, _) => _ = ResyncAsync();
         _ = StartAsync();
     }
 
@@ -117,7 +123,10 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
     {
         if (_connection.Multiplexer.IsCompletedSuccessfully)
         {
-            _connection.Multiplexer.Result.GetSubscriber().Unsubscribe(_channel, handler: null, CommandFlags.FireAndForget);
+            // Only this replica's handler: another harness on the same multiplexer and prefix keeps listening.
+            var multiplexer = _connection.Multiplexer.Result;
+            multiplexer.ConnectionRestored -= _onRestored;
+            multiplexer.GetSubscriber().Unsubscribe(_channel, _onMessage, CommandFlags.FireAndForget);
         }
     }
 
@@ -133,8 +142,8 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         try
         {
             var multiplexer = await _connection.Multiplexer.ConfigureAwait(false);
-            await multiplexer.GetSubscriber().SubscribeAsync(_channel, (_, message) => Heard(message)).ConfigureAwait(false);
-            multiplexer.ConnectionRestored += (_, _) => _ = ResyncAsync();
+            await multiplexer.GetSubscriber().SubscribeAsync(_channel, _onMessage).ConfigureAwait(false);
+            multiplexer.ConnectionRestored += _onRestored;
             await ResyncAsync().ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Without Redis each replica keeps its own cooldowns; the connection retries.
