@@ -255,4 +255,23 @@ public sealed class RedisCooldownsTests(RedisServer server)
 
         await WaitUntilAsync(() => heardByB.CoolingDownElsewhere(Candidate) is not null);
     }
+
+    [Fact]
+    public async Task Started_AnotherAppsPrefixMatchesThisOneAsAPattern_ItsCooldownsAreNotRead()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(Started_AnotherAppsPrefixMatchesThisOneAsAPattern_ItsCooldownsAreNotRead));
+        using var other = Create(prefix + "x", new DelegateHandler(static (_, _) => Task.FromResult(Error())), shared: true, TimeSpan.FromMinutes(5));
+        await StartedAsync(other);
+        await FailTwiceAsync(other);
+        await WaitUntilAsync(() => server.Database.KeyExists("{" + prefix + "x}:cd:" + Candidate));
+
+        // '?' is a pattern character to Redis: the prefix 'p?' must not read the cooldowns of 'px'.
+        var healthy = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(5, 5)));
+        using var app = Create(prefix + "?", healthy, shared: true, TimeSpan.FromMinutes(5));
+        var heard = await StartedAsync(app);
+
+        Assert.Null(heard.CoolingDownElsewhere(Candidate));
+        await app.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        Assert.Equal(1, healthy.Calls);
+    }
 }

@@ -173,7 +173,7 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
                     continue;
                 }
 
-                await foreach (var cooling in server.KeysAsync(pattern: _keyStart + "cd:*").ConfigureAwait(false))
+                await foreach (var cooling in server.KeysAsync(pattern: Pattern(_keyStart + "cd:") + "*").ConfigureAwait(false))
                 {
                     var left = await database.KeyTimeToLiveAsync(cooling).ConfigureAwait(false);
                     if (left is { } remaining && remaining > TimeSpan.Zero && await database.StringGetAsync(cooling).ConfigureAwait(false) != _self)
@@ -189,6 +189,23 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         {
             LogUnavailable(_logger, ex);
         }
+    }
+
+    /// <summary>Text matched literally by a Redis key pattern: a prefix may hold <c>*</c>, <c>?</c>, <c>[</c> or <c>\</c>, which would match other prefixes' keys.</summary>
+    private static string Pattern(string literal)
+    {
+        var escaped = new System.Text.StringBuilder(literal.Length + 8);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return escaped.ToString();
     }
 
     private void Heard(RedisValue message)
