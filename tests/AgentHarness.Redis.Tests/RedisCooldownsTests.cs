@@ -3,6 +3,7 @@ using AgentHarness.Redis.Internal;
 using AgentHarness.Redis.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
+using StackExchange.Redis;
 
 namespace AgentHarness.Redis.Tests;
 
@@ -54,6 +55,19 @@ public sealed class RedisCooldownsTests(RedisServer server)
         {
             await Assert.ThrowsAnyAsync<Exception>(() => replica.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
         }
+    }
+
+    /// <summary>Calls through the replicas in turn (bounded) until the transport has been sent <paramref name="calls"/> requests.</summary>
+    private static async Task CallUntilSentAsync(Replica[] replicas, DelegateHandler transport, int calls)
+    {
+        var until = DateTime.UtcNow.AddSeconds(20);
+        for (var i = 0; transport.Calls < calls && DateTime.UtcNow < until; i++)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => replicas[i % replicas.Length].Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal(calls, transport.Calls);
     }
 
     [Fact]
@@ -152,5 +166,112 @@ public sealed class RedisCooldownsTests(RedisServer server)
 
         Assert.Equal(1, healthy.Calls);
         Assert.False(server.Database.KeyExists("{" + prefix + "}:cd:" + Candidate));
+    }
+
+    [Fact]
+    public async Task Opened_AProbeFails_TheNextPeriodIsProbedAgainNotAfterTheProbeLease()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(Opened_AProbeFails_TheNextPeriodIsProbedAgainNotAfterTheProbeLease));
+        var failing = new DelegateHandler(static (_, _) => Task.FromResult(Error()));
+        using var a = Create(prefix, failing, shared: true, TimeSpan.FromMilliseconds(300));
+        using var b = Create(prefix, failing, shared: true, TimeSpan.FromMilliseconds(300));
+        await StartedAsync(a);
+        await StartedAsync(b);
+        await FailTwiceAsync(a);
+
+        // Calls are held back until a period is over, then one probe goes (and fails): the third call sent.
+        // The probe key's lease is minutes long; a second probe must follow one period after the first failed.
+        await CallUntilSentAsync([a, b], failing, 3);
+        await CallUntilSentAsync([a, b], failing, 4);
+
+        Assert.Equal(4, failing.Calls);
+    }
+
+    [Fact]
+    public async Task TryTakeProbe_RedisPausedWhenThePeriodIsOver_CallEndsWithinItsTotalTimeout()
+    {
+        var port = RedisServer.FreePort();
+        var (process, directory, _) = await RedisServer.StartAsync(port);
+        try
+        {
+            await using var control = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true");
+            var failing = new DelegateHandler(static (_, _) => Task.FromResult(Error()));
+            using var replica = Replica.Create(
+                failing,
+                o =>
+                {
+                    o.ConnectionString = $"127.0.0.1:{port},syncTimeout=60000,asyncTimeout=60000";
+                    o.KeyPrefix = "paused";
+                    o.SharedCooldowns = true;
+                    o.OperationTimeout = TimeSpan.FromSeconds(30);
+                },
+                o =>
+                {
+                    o.FailuresBeforeCooldown = 1;
+                    o.CooldownPeriod = TimeSpan.FromSeconds(2);
+                    o.Providers["up"].TotalTimeout = o.Providers["up"].AttemptTimeout = TimeSpan.FromSeconds(1);
+                });
+            await StartedAsync(replica);
+            await Assert.ThrowsAnyAsync<Exception>(() => replica.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct));
+            await WaitUntilAsync(() => control.GetDatabase().KeyExists("{paused}:cd:" + Candidate));
+            await WaitUntilAsync(() => !control.GetDatabase().KeyExists("{paused}:cd:" + Candidate));
+
+            // Redis holds every command for 20 s, the store's operation timeout is 30 s: the probe's wait for
+            // Redis must not hold the call (1 s total timeout) anywhere near either.
+            await control.GetServer($"127.0.0.1:{port}").ExecuteAsync("CLIENT", "PAUSE", "20000", "ALL");
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            await Assert.ThrowsAnyAsync<Exception>(() => replica.Client.CompleteChatAsync([new UserChatMessage("probe")], cancellationToken: Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct));
+
+            Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+            Assert.Equal(2, failing.Calls);
+        }
+        finally
+        {
+            RedisServer.Stop(process, directory);
+        }
+    }
+
+    [Fact]
+    public async Task Dispose_TwoHarnessesShareTheApplicationsMultiplexer_TheOtherStillHearsCooldowns()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(Dispose_TwoHarnessesShareTheApplicationsMultiplexer_TheOtherStillHearsCooldowns));
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        var failing = new DelegateHandler(static (_, _) => Task.FromResult(Error()));
+        Replica Shared() => Replica.Create(
+            failing,
+            o => { o.KeyPrefix = prefix; o.SharedCooldowns = true; },
+            o => { o.FailuresBeforeCooldown = 2; o.CooldownPeriod = TimeSpan.FromMinutes(5); },
+            s => s.AddSingleton<IConnectionMultiplexer>(multiplexer));
+        using var a = Shared();
+        using var b = Shared();
+        var heardByB = await StartedAsync(b);
+        await StartedAsync(a);
+        using (var gone = Shared())
+        {
+            await StartedAsync(gone);
+        }
+
+        await FailTwiceAsync(a);
+
+        await WaitUntilAsync(() => heardByB.CoolingDownElsewhere(Candidate) is not null);
+    }
+
+    [Fact]
+    public async Task Started_AnotherAppsPrefixMatchesThisOneAsAPattern_ItsCooldownsAreNotRead()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(Started_AnotherAppsPrefixMatchesThisOneAsAPattern_ItsCooldownsAreNotRead));
+        using var other = Create(prefix + "x", new DelegateHandler(static (_, _) => Task.FromResult(Error())), shared: true, TimeSpan.FromMinutes(5));
+        await StartedAsync(other);
+        await FailTwiceAsync(other);
+        await WaitUntilAsync(() => server.Database.KeyExists("{" + prefix + "x}:cd:" + Candidate));
+
+        // '?' is a pattern character to Redis: the prefix 'p?' must not read the cooldowns of 'px'.
+        var healthy = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(5, 5)));
+        using var app = Create(prefix + "?", healthy, shared: true, TimeSpan.FromMinutes(5));
+        var heard = await StartedAsync(app);
+
+        Assert.Null(heard.CoolingDownElsewhere(Candidate));
+        await app.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        Assert.Equal(1, healthy.Calls);
     }
 }

@@ -15,9 +15,22 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
 {
     private const string ReleaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
+    // A cooldown opened by this replica's probe (it failed) ends that probe too, in the same step: its key would
+    // otherwise hold every replica's next probe back for the whole probe lease, not for one period.
+    private const string OpenScript = """
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+        return 1
+        """;
+
+    // The probe is decided inside a call, under the candidate's lock: Redis gets a brief moment to answer, not the
+    // operation timeout (which may be longer than the call's own total timeout), and past it this replica probes alone.
+    private static readonly TimeSpan MaxProbeWait = TimeSpan.FromMilliseconds(500);
+
     private readonly RedisConnection _connection;
     private readonly TimeProvider _time;
     private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _probeWait;
     private readonly TimeSpan _probeLease;
     private readonly ILogger _logger;
     private readonly string _keyStart;
@@ -26,6 +39,10 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
 
     // Candidate → the timestamp (of the TimeProvider) its cooldown elsewhere ends at.
     private readonly ConcurrentDictionary<string, long> _elsewhere = new(StringComparer.Ordinal);
+
+    // This replica's own handlers: the multiplexer may be the application's, shared with other harnesses.
+    private readonly Action<RedisChannel, RedisValue> _onMessage;
+    private readonly EventHandler<ConnectionFailedEventArgs> _onRestored;
     private int _started;
 
     public RedisCooldowns(RedisConnection connection, string keyPrefix, TimeProvider timeProvider, TimeSpan operationTimeout, TimeSpan probeLease, ILogger logger)
@@ -33,10 +50,13 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         _connection = connection;
         _time = timeProvider;
         _operationTimeout = operationTimeout;
+        _probeWait = operationTimeout < MaxProbeWait ? operationTimeout : MaxProbeWait;
         _probeLease = probeLease;
         _logger = logger;
         _keyStart = "{" + keyPrefix + "}:";
         _channel = RedisChannel.Literal(_keyStart + "cooldowns");
+        _onMessage = (_, message) => Heard(message);
+        _onRestored = (_, _) => _ = ResyncAsync();
         _ = StartAsync();
     }
 
@@ -78,11 +98,14 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
     {
         try
         {
-            var database = _connection.Multiplexer.Wait(_operationTimeout) ? _connection.Multiplexer.Result.GetDatabase() : null;
-            var taken = database?.StringSetAsync(_keyStart + "probe:" + key, _self, _probeLease, When.NotExists);
-            if (taken is not null && taken.Wait(_operationTimeout))
+            // A connection still being made, or lost, cannot answer in time: not waited for.
+            if (_connection.Multiplexer.IsCompletedSuccessfully && _connection.Multiplexer.Result is { IsConnected: true } multiplexer)
             {
-                return taken.Result;
+                var taken = multiplexer.GetDatabase().StringSetAsync(_keyStart + "probe:" + key, _self, _probeLease, When.NotExists);
+                if (taken.Wait(_probeWait))
+                {
+                    return taken.Result;
+                }
             }
         }
         catch (Exception ex) when (ex is AggregateException or RedisException or ObjectDisposedException)
@@ -100,7 +123,10 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
     {
         if (_connection.Multiplexer.IsCompletedSuccessfully)
         {
-            _connection.Multiplexer.Result.GetSubscriber().Unsubscribe(_channel, handler: null, CommandFlags.FireAndForget);
+            // Only this replica's handler: another harness on the same multiplexer and prefix keeps listening.
+            var multiplexer = _connection.Multiplexer.Result;
+            multiplexer.ConnectionRestored -= _onRestored;
+            multiplexer.GetSubscriber().Unsubscribe(_channel, _onMessage, CommandFlags.FireAndForget);
         }
     }
 
@@ -116,8 +142,8 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         try
         {
             var multiplexer = await _connection.Multiplexer.ConfigureAwait(false);
-            await multiplexer.GetSubscriber().SubscribeAsync(_channel, (_, message) => Heard(message)).ConfigureAwait(false);
-            multiplexer.ConnectionRestored += (_, _) => _ = ResyncAsync();
+            await multiplexer.GetSubscriber().SubscribeAsync(_channel, _onMessage).ConfigureAwait(false);
+            multiplexer.ConnectionRestored += _onRestored;
             await ResyncAsync().ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Without Redis each replica keeps its own cooldowns; the connection retries.
@@ -147,7 +173,7 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
                     continue;
                 }
 
-                await foreach (var cooling in server.KeysAsync(pattern: _keyStart + "cd:*").ConfigureAwait(false))
+                await foreach (var cooling in server.KeysAsync(pattern: Pattern(_keyStart + "cd:") + "*").ConfigureAwait(false))
                 {
                     var left = await database.KeyTimeToLiveAsync(cooling).ConfigureAwait(false);
                     if (left is { } remaining && remaining > TimeSpan.Zero && await database.StringGetAsync(cooling).ConfigureAwait(false) != _self)
@@ -163,6 +189,23 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
         {
             LogUnavailable(_logger, ex);
         }
+    }
+
+    /// <summary>Text matched literally by a Redis key pattern: a prefix may hold <c>*</c>, <c>?</c>, <c>[</c> or <c>\</c>, which would match other prefixes' keys.</summary>
+    private static string Pattern(string literal)
+    {
+        var escaped = new System.Text.StringBuilder(literal.Length + 8);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return escaped.ToString();
     }
 
     private void Heard(RedisValue message)
@@ -190,8 +233,9 @@ internal sealed partial class RedisCooldowns : ISharedCooldowns, IDisposable
 
     private async Task OpenedAsync(IDatabase database, string key, TimeSpan period)
     {
-        await database.StringSetAsync(_keyStart + "cd:" + key, _self, period).ConfigureAwait(false);
-        await database.PublishAsync(_channel, string.Create(CultureInfo.InvariantCulture, $"o {_self} {(long)Math.Ceiling(period.TotalMilliseconds)} {key}")).ConfigureAwait(false);
+        var milliseconds = Math.Max(1, (long)Math.Ceiling(period.TotalMilliseconds));
+        await database.ScriptEvaluateAsync(OpenScript, [_keyStart + "cd:" + key, _keyStart + "probe:" + key], [_self, milliseconds]).ConfigureAwait(false);
+        await database.PublishAsync(_channel, string.Create(CultureInfo.InvariantCulture, $"o {_self} {milliseconds} {key}")).ConfigureAwait(false);
     }
 
     private async Task ClosedAsync(IDatabase database, string key, TimeSpan period)
