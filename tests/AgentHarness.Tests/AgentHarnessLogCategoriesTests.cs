@@ -22,6 +22,7 @@ public sealed class AgentHarnessLogCategoriesTests
         AgentHarnessLogCategories.Usage,
         AgentHarnessLogCategories.Configuration,
         AgentHarnessLogCategories.Sqlite,
+        AgentHarnessLogCategories.Credentials,
     ];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
