@@ -80,6 +80,18 @@ internal sealed partial class TokenCache
     public ValueTask<string> GetAsync(CancellationToken cancellationToken) =>
         Ready() is { } ready ? new(ready) : WaitAsync(cancellationToken);
 
+    /// <summary>Gets the fetch that is running, or a completed task: for tests, which wait for a background refresh to end.</summary>
+    internal Task Fetching
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _fetching?.Task is { } running ? running.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default) : Task.CompletedTask;
+            }
+        }
+    }
+
     /// <summary>Starts a fetch unless one is running or a token is ready; the warm-up calls it at start.</summary>
     public void Prefetch()
     {
