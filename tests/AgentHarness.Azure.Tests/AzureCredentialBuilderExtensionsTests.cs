@@ -176,6 +176,31 @@ public sealed class AzureCredentialBuilderExtensionsTests
         Assert.Equal("Bearer entra-token-1", Assert.Single(host.Provider.Requests).Headers["Authorization"]);
     }
 
+    [Fact]
+    public void AddAzureCredential_ManagedIdentity_ProviderBecomesATokenProviderAndPassesTheChecks()
+    {
+        var services = new ServiceCollection();
+        services.AddAgentHarness()
+            .AddProvider("azure", static p => p.BaseUrl = new Uri("https://contoso.openai.azure.com/openai/v1/"))
+            .AddAzureCredential("azure", new global::Azure.Identity.ManagedIdentityCredential(global::Azure.Identity.ManagedIdentityId.SystemAssigned));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentHarnessOptions>>().Value;
+
+        Assert.Equal(ProviderAuthentication.Token, options.Providers["azure"].Authentication);
+    }
+
+    [Fact]
+    public void AddAzureCredential_SameProviderTwice_Throws()
+    {
+        var builder = new ServiceCollection().AddAgentHarness();
+        builder.AddAzureCredential("azure", new FakeTokenCredential(TimeProvider.System));
+
+        var ex = Assert.Throws<ArgumentException>(() => builder.AddAzureCredential("AZURE", new FakeTokenCredential(TimeProvider.System)));
+
+        Assert.Contains("already registered for the provider 'AZURE'", ex.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Calls until the background refresh's token is sent; bounded, and each round waits for the call, never for time.</summary>
     private static async Task WaitForTokenAsync(Host host, ChatClient client, string expected)
     {

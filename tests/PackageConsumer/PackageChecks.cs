@@ -8,7 +8,7 @@ using System.Xml.Linq;
 namespace PackageConsumer;
 
 /// <summary>
-/// Checks the folder <c>dotnet pack</c> wrote: exactly the three packages and their symbol packages,
+/// Checks the folder <c>dotnet pack</c> wrote: exactly the four packages and their symbol packages,
 /// each package with its README, license, URLs, tags and commit, each PDB matching its assembly with
 /// SourceLink to the commit, generated sources embedded and, on CI, no build machine paths.
 /// </summary>
@@ -16,7 +16,7 @@ internal static partial class PackageChecks
 {
     private const string RepositoryUrl = "https://github.com/agentharness/agentharness";
     private const string Lib = "lib/net10.0/";
-    private static readonly string[] Ids = ["AgentHarness", "AgentHarness.Sqlite", "AgentHarness.Testing"];
+    private static readonly string[] Ids = ["AgentHarness", "AgentHarness.Sqlite", "AgentHarness.Testing", "AgentHarness.Azure"];
     private static readonly Guid SourceLinkKind = new("CC110556-A091-4D38-9FEC-25AB9A351A6A");
     private static readonly Guid EmbeddedSourceKind = new("0E8A571B-6926-466E-B4AD-8AB04611F5FE");
 
