@@ -28,7 +28,8 @@ internal static class HarnessConfiguration
     /// Binds <paramref name="json"/> over <paramref name="baseJson"/> (the README's appsettings.json, of
     /// which the other blocks are parts) and starts the harness. Keys are not required: they come from
     /// the environment, and this checks the configuration, not the machine. A <c>Sqlite</c> section is
-    /// bound by <c>AddSqliteUsageLedger</c>, as the README registers it.
+    /// bound by <c>AddSqliteUsageLedger</c>, as the README registers it, and providers with
+    /// <c>"Authentication": "Token"</c> get a credential from <c>AddAzureCredential</c>.
     /// </summary>
     /// <exception cref="OptionsValidationException">A key names no setting, a value does not convert, or the options are invalid.</exception>
     public static void BindAndStart(string json, string? baseJson)
@@ -45,6 +46,12 @@ internal static class HarnessConfiguration
         if (configuration.GetSection(SqliteSection).Exists())
         {
             harness.AddSqliteUsageLedger(configuration.GetSection(SqliteSection));
+        }
+
+        if (configuration.GetSection(Section + ":Providers").GetChildren().Any(static p => string.Equals(p["Authentication"], "Token", StringComparison.OrdinalIgnoreCase)))
+        {
+            // Providers sent Entra ID tokens, as the README registers their credential (nothing is fetched at start here).
+            harness.AddAzureCredential();
         }
 
         ReadmeContext.KeysNotRequired(services);
