@@ -8,11 +8,10 @@ public static class ProviderTokenBuilderExtensions
 {
     /// <summary>
     /// Sends a provider access tokens from <paramref name="source"/>: sets its <see cref="ProviderOptions.Authentication"/>
-    /// to <see cref="ProviderAuthentication.Token"/> (after every other configuration of it) and has the harness cache and
-    /// refresh its tokens.
+    /// to <see cref="ProviderAuthentication.Token"/> and has the harness cache and refresh its tokens.
     /// </summary>
     /// <param name="builder">The builder.</param>
-    /// <param name="provider">The provider's name; it must be configured.</param>
+    /// <param name="provider">The provider's name; its other settings (<see cref="ProviderOptions.BaseUrl"/>) come from configuration or <c>AddProvider</c>.</param>
     /// <param name="source">Issues the tokens.</param>
     /// <returns>The builder, to chain calls.</returns>
     /// <exception cref="ArgumentException">A source was already registered for <paramref name="provider"/>.</exception>
@@ -27,12 +26,16 @@ public static class ProviderTokenBuilderExtensions
         }
 
         builder.Services.AddSingleton(new ProviderTokenRegistration(provider, source));
-        builder.Services.PostConfigure<AgentHarnessOptions>(options =>
+        // In call order with the other configuration (a later AddProvider of the same name keeps it), and before every
+        // post-configuration, so that the sandbox, which sends nothing to the provider, can waive its tokens.
+        builder.Services.Configure<AgentHarnessOptions>(options =>
         {
-            if (options.Providers.TryGetValue(provider, out var configured) && configured is not null)
+            if (!options.Providers.TryGetValue(provider, out var configured) || configured is null)
             {
-                configured.Authentication = ProviderAuthentication.Token;
+                options.Providers[provider] = configured = new ProviderOptions();
             }
+
+            configured.Authentication = ProviderAuthentication.Token;
         });
         return builder;
     }

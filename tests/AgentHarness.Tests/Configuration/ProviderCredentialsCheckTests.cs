@@ -165,11 +165,11 @@ public sealed class ProviderCredentialsCheckTests
     }
 
     [Fact]
-    public void Validate_TokenSourceForUnconfiguredProvider_NamesIt()
+    public void Validate_TokenSourceForUnconfiguredProvider_AsksForItsBaseUrl()
     {
         var message = Fails(new(), b => b.AddProviderTokenSource("azur", new FakeTokenSource(TimeProvider.System)));
 
-        Assert.Contains("A token source is registered for the provider 'azur', which is not configured under AgentHarness:Providers", message, StringComparison.Ordinal);
+        Assert.Contains("AgentHarness:Providers:azur:BaseUrl is missing", message, StringComparison.Ordinal);
     }
 
     [Fact]
