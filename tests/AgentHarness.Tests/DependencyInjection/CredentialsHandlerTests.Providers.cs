@@ -121,6 +121,29 @@ public sealed partial class CredentialsHandlerTests
         Assert.Equal(["configured"], Assert.Single(mock.Requests).HeaderValues("X-Title"));
     }
 
+    [Fact]
+    public async Task SendAsync_KeyHeaderProviderFirstAttemptIsTheClientsRequest_KeyAndHeadersTakenOffOnceSent()
+    {
+        HttpRequestMessage? sent = null;
+        string[]? whileSending = null;
+        var transport = new AgentHarness.Tests.Budget.DelegateHandler((request, _) =>
+        {
+            sent = request;
+            whileSending = [.. request.Headers.GetValues("api-key"), .. request.Headers.GetValues("X-Title")];
+            return Task.FromResult(Responses.Json(Responses.ChatJson("gpt-4.1")));
+        });
+        using var host = TestHarness.Create(transport, b => AzureAndOpenAI(b, static p => p.Headers["X-Title"] = "Code Review Agent"));
+
+        await host.Harness.GetChatClient("azure/gpt-4.1").CompleteChatAsync([new UserChatMessage("Hi.")], cancellationToken: Ct);
+
+        // The request the official client keeps as its answer's RequestMessage has neither the key nor the headers after the call.
+        Assert.Equal([AzureKey, "Code Review Agent"], whileSending!);
+        Assert.NotNull(sent);
+        Assert.False(sent.Headers.Contains("api-key"));
+        Assert.False(sent.Headers.Contains("X-Title"));
+        Assert.DoesNotContain(AzureKey, sent.ToString(), StringComparison.Ordinal);
+    }
+
     private static void TokenProvider(IAgentHarnessBuilder builder, FakeTokenSource source) => builder
         .AddProvider("entra", p =>
         {
