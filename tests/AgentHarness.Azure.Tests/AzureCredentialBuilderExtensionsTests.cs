@@ -95,7 +95,7 @@ public sealed class AzureCredentialBuilderExtensionsTests
         await credential.WaitForRequestAsync(Ct);
         Assert.Equal(2, credential.Requests);
 
-        credential.Release();
+        credential.Release(32);
         await WaitForTokenAsync(host, client, "Bearer entra-token-2");
         Assert.Equal(2, credential.Requests);
     }
@@ -113,7 +113,7 @@ public sealed class AzureCredentialBuilderExtensionsTests
         var calls = Enumerable.Range(0, 32).Select(_ => Task.Run(() => client.CompleteChatAsync(Messages, cancellationToken: Ct), Ct)).ToArray();
         await credential.WaitForRequestAsync(Ct);
         await credential.WaitForRequestAsync(Ct);
-        credential.Release();
+        credential.Release(32);
         await Task.WhenAll(calls);
 
         Assert.Equal(2, credential.Requests);

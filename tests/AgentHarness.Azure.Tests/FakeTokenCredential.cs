@@ -22,7 +22,8 @@ internal sealed class FakeTokenCredential(TimeProvider time) : TokenCredential
 
     public List<string[]> Scopes { get; } = [];
 
-    public void Release() => _released.Release();
+    /// <summary>Lets waiting fetches answer; a test releases more than it expects, so that a second fetch fails the test instead of hanging it.</summary>
+    public void Release(int count = 1) => _released.Release(count);
 
     public Task WaitForRequestAsync(CancellationToken cancellationToken) => _started.WaitAsync(cancellationToken);
 

@@ -24,7 +24,7 @@ public sealed class TokenCacheTests
 
         var calls = Enumerable.Range(0, 32).Select(_ => cache.GetAsync(Ct).AsTask()).ToArray();
         await source.WaitForFetchAsync(Ct);
-        source.Release();
+        source.Release(32);
         var tokens = await Task.WhenAll(calls);
 
         Assert.Equal(1, source.Fetches);
@@ -44,7 +44,7 @@ public sealed class TokenCacheTests
         await source.WaitForFetchAsync(Ct);
 
         Assert.All(tokens, t => Assert.Equal("Bearer token-1", t));
-        source.Release();
+        source.Release(32);
         await cache.Fetching;
         Assert.Equal(2, source.Fetches);
         Assert.Equal("Bearer token-2", cache.Ready());

@@ -53,9 +53,24 @@ public sealed class MultipartFormTests
     }
 
     [Fact]
-    public void Parse_Truncated_NoModel()
+    public void Parse_Truncated_RefusedNotSentWithoutAModel()
     {
         var body = MultipartForm.Parse(Encoding.UTF8.GetBytes("--b0undary\r\nContent-Disposition: form-data; name=model\r\n\r\nopenai/whisper-1"), "b0undary");
+
+        Assert.Null(body.Model);
+        Assert.Equal(MultipartForm.UnreadableForm, body.ModelError);
+    }
+
+    [Fact]
+    public void Parse_BoundaryNotInTheBody_Refused()
+    {
+        Assert.Equal(MultipartForm.UnreadableForm, MultipartForm.Parse(Form("Content-Disposition: form-data; name=model\r\n\r\na/b"), "other").ModelError);
+    }
+
+    [Fact]
+    public void Parse_FormWithoutModelField_NoModelAndNoError()
+    {
+        var body = MultipartForm.Parse(Form("Content-Disposition: form-data; name=prompt\r\n\r\nadd a hat"), "b0undary");
 
         Assert.Null(body.Model);
         Assert.Null(body.ModelError);

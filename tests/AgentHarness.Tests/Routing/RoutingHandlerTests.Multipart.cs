@@ -78,6 +78,21 @@ public sealed partial class RoutingHandlerTests
         Assert.Empty(mock.Requests);
     }
 
+    [Fact]
+    public async Task SendAsync_MultipartWithoutBoundary_RefusedInsteadOfSentWithItsIdUnchanged()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("*", _ => Transcription());
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b));
+        var body = BinaryData.FromString("--x\r\nContent-Disposition: form-data; name=model\r\n\r\npolicy/transcribe\r\n--x--\r\n");
+
+        var ex = await Assert.ThrowsAsync<UnroutableModelException>(() => host.Harness.GetOpenAIClient().GetAudioClient("policy/transcribe")
+            .TranscribeAudioAsync(BinaryContent.Create(body), "multipart/form-data"));
+
+        Assert.Contains("multipart form could not be read", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(mock.Requests);
+    }
+
     /// <summary>The value of a form field as the provider received it.</summary>
     private static string FormField(string body, string name)
     {

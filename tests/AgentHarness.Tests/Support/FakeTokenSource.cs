@@ -21,7 +21,8 @@ internal sealed class FakeTokenSource(TimeProvider time) : ProviderTokenSource
 
     public List<(string Provider, string? Scope)> Requests { get; } = [];
 
-    public void Release() => _released.Release();
+    /// <summary>Lets waiting fetches answer; a test releases more than it expects, so that a second fetch fails the test instead of hanging it.</summary>
+    public void Release(int count = 1) => _released.Release(count);
 
     /// <summary>Waits until a fetch has started.</summary>
     public Task WaitForFetchAsync(CancellationToken cancellationToken) => _started.WaitAsync(cancellationToken);

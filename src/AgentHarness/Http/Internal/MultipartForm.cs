@@ -15,7 +15,11 @@ internal static class MultipartForm
     /// <summary>The longest field value read as text; a model id is at most a few hundred bytes.</summary>
     private const int MaxFieldBytes = 1024;
 
-    /// <summary>Gets the form's boundary when the content is <c>multipart/form-data</c>, or <see langword="null"/>.</summary>
+    /// <summary>Gets a value indicating whether the content says it is <c>multipart/form-data</c>, with a usable boundary or not.</summary>
+    public static bool IsForm(HttpContent content) =>
+        string.Equals(content.Headers.ContentType?.MediaType, "multipart/form-data", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Gets the form's boundary when the content is <c>multipart/form-data</c> with a usable one, or <see langword="null"/>.</summary>
     public static string? Boundary(HttpContent content)
     {
         var type = content.Headers.ContentType;
@@ -49,6 +53,11 @@ internal static class MultipartForm
 
         // The first delimiter may follow a preamble; every later one follows a CRLF.
         var at = span.IndexOf(delimiter);
+        if (at < 0)
+        {
+            return Unreadable(bytes);
+        }
+
         while (at >= 0)
         {
             var afterDelimiter = at + delimiter.Length;
@@ -106,7 +115,14 @@ internal static class MultipartForm
         return RequestBody.Form(bytes, model, modelStart, modelLength, stream, null);
     }
 
-    private static RequestBody Unreadable(byte[] bytes) => RequestBody.Form(bytes, null, -1, 0, false, null);
+    /// <summary>
+    /// A form that cannot be taken apart: its model, if it has one, cannot be read, so it is refused rather than sent to
+    /// where a request without a model goes with a <c>provider/model</c> or <c>policy/</c> id unchanged.
+    /// </summary>
+    private static RequestBody Unreadable(byte[] bytes) => RequestBody.Form(bytes, null, -1, 0, false, UnreadableForm);
+
+    /// <summary>Why a multipart request whose form cannot be read is refused.</summary>
+    public const string UnreadableForm = "The request's multipart form could not be read (its boundary or its parts are malformed), so its model field cannot be routed.";
 
     /// <summary>The length of the rest of the delimiter's line (transport padding, then CRLF), or 0 when it has none.</summary>
     private static int LineEnd(ReadOnlySpan<byte> rest)

@@ -158,7 +158,9 @@ internal sealed class RoutingHandler(
 
     /// <summary>A JSON body, or a multipart form (a transcription, an image edit), whose <c>model</c> field is routed the same way.</summary>
     private static RequestBody Parse(HttpContent content, byte[] bytes) =>
-        MultipartForm.Boundary(content) is { } boundary ? MultipartForm.Parse(bytes, boundary) : RequestBody.Parse(bytes);
+        MultipartForm.Boundary(content) is { } boundary ? MultipartForm.Parse(bytes, boundary)
+            : MultipartForm.IsForm(content) ? RequestBody.Form(bytes, null, -1, 0, false, MultipartForm.UnreadableForm)
+            : RequestBody.Parse(bytes);
 
     private RequestPath Path(Uri? uri)
     {
