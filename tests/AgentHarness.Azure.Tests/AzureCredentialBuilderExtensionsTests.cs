@@ -110,7 +110,9 @@ public sealed class AzureCredentialBuilderExtensionsTests
 
         host.Time.Advance(TimeSpan.FromMinutes(61));
         credential.Hold = true;
-        var calls = Enumerable.Range(0, 32).Select(_ => Task.Run(() => client.CompleteChatAsync(Messages, cancellationToken: Ct), Ct)).ToArray();
+
+        // Started on this thread, each call runs until it waits for the token: all 32 are waiting before the fetch answers.
+        var calls = Enumerable.Range(0, 32).Select(_ => client.CompleteChatAsync(Messages, cancellationToken: Ct)).ToArray();
         await credential.WaitForRequestAsync(Ct);
         await credential.WaitForRequestAsync(Ct);
         credential.Release(32);
