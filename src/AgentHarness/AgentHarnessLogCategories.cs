@@ -33,6 +33,9 @@ public static class AgentHarnessLogCategories
     /// <summary>Options checked at start: settings that are accepted but look wrong, such as a base URL without a version path (Warning).</summary>
     public const string Configuration = "AgentHarness.Configuration";
 
+    /// <summary>Provider credentials: an access token fetched (Debug), a token that could not be fetched (Warning while the current one is still good, else Error). Tokens are never logged.</summary>
+    public const string Credentials = "AgentHarness.Credentials";
+
     /// <summary>The SQLite usage ledger (package AgentHarness.Sqlite): opening the file, dropped records and failed writes.</summary>
     public const string Sqlite = "AgentHarness.Sqlite";
 

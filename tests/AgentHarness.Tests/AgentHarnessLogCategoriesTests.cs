@@ -23,6 +23,7 @@ public sealed class AgentHarnessLogCategoriesTests
         AgentHarnessLogCategories.Configuration,
         AgentHarnessLogCategories.Sqlite,
         AgentHarnessLogCategories.Redis,
+        AgentHarnessLogCategories.Credentials,
     ];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -16,7 +16,7 @@ internal static partial class PackageChecks
 {
     private const string RepositoryUrl = "https://github.com/agentharness/agentharness";
     private const string Lib = "lib/net10.0/";
-    private static readonly string[] Ids = ["AgentHarness", "AgentHarness.Redis", "AgentHarness.Sqlite", "AgentHarness.Testing", "AgentHarness.AgentFramework"];
+    private static readonly string[] Ids = ["AgentHarness", "AgentHarness.Redis", "AgentHarness.Sqlite", "AgentHarness.Testing", "AgentHarness.AgentFramework", "AgentHarness.Azure"];
     private static readonly Guid SourceLinkKind = new("CC110556-A091-4D38-9FEC-25AB9A351A6A");
     private static readonly Guid EmbeddedSourceKind = new("0E8A571B-6926-466E-B4AD-8AB04611F5FE");
 

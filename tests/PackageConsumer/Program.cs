@@ -38,10 +38,21 @@ if (args.Length > 0)
 }
 
 // The assemblies loaded are the packed ones, not a stale copy of another version.
-foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(RedisBudgetStore).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly, typeof(AgentRunUsage).Assembly })
+foreach (var assembly in new[] { typeof(IAgentHarness).Assembly, typeof(RedisBudgetStore).Assembly, typeof(SqliteUsageLedger).Assembly, typeof(SandboxProvider).Assembly, typeof(AgentRunUsage).Assembly, typeof(AzureCredentialBuilderExtensions).Assembly })
 {
     var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
     Check(informational?.Split('+')[0] == version, $"{assembly.GetName().Name} {informational} was loaded, not {version}");
+}
+
+// AgentHarness.Azure: a provider sent Entra ID tokens from a TokenCredential passes the checks at start.
+{
+    var services = new ServiceCollection();
+    services.AddAgentHarness()
+        .AddProvider("azure", static p => p.BaseUrl = new Uri("https://contoso.openai.azure.com/openai/v1/"))
+        .AddAzureCredential("azure", new Azure.Identity.ManagedIdentityCredential(Azure.Identity.ManagedIdentityId.SystemAssigned));
+    using var provider = services.BuildServiceProvider();
+    var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentHarnessOptions>>().Value;
+    Check(options.Providers["azure"].Authentication == ProviderAuthentication.Token, "AddAzureCredential did not make the provider a Token provider");
 }
 
 var dataDirectory = Directory.CreateTempSubdirectory("agentharness-consumer-");

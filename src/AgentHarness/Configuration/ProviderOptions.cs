@@ -26,6 +26,36 @@ public sealed class ProviderOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public string? ApiKeyEnvironmentVariable { get; set; }
 
+    /// <summary>Gets or sets how this provider is sent its credential.</summary>
+    /// <value>
+    /// The default value is <see cref="ProviderAuthentication.Bearer"/>: <see cref="ApiKey"/> as
+    /// <c>Authorization: Bearer &lt;key&gt;</c>.
+    /// </value>
+    public ProviderAuthentication Authentication { get; set; }
+
+    /// <summary>
+    /// Gets or sets the header that carries <see cref="ApiKey"/> when <see cref="Authentication"/> is
+    /// <see cref="ProviderAuthentication.ApiKeyHeader"/>, for example <c>api-key</c> (Azure OpenAI) or <c>x-api-key</c>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>, which means <c>api-key</c>.</value>
+    public string? ApiKeyHeader { get; set; }
+
+    /// <summary>
+    /// Gets or sets the scope asked for when <see cref="Authentication"/> is <see cref="ProviderAuthentication.Token"/>,
+    /// for example <c>https://cognitiveservices.azure.com/.default</c>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the token source's own default.</value>
+    public string? TokenScope { get; set; }
+
+    /// <summary>
+    /// Gets the fixed headers sent to this provider, and only to it, on every request (for example OpenRouter's
+    /// <c>HTTP-Referer</c> and <c>X-Title</c>). They are set as the request leaves, like the key, and checked at start:
+    /// a header that would carry a credential (<c>Authorization</c>, <c>api-key</c>, a provider's key header) or the
+    /// harness's own metadata (a gateway's metadata prefix) is refused.
+    /// </summary>
+    /// <value>The default value is an empty dictionary; names compare without regard to case.</value>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Gets or sets a value indicating whether the provider refuses requests without a key.</summary>
     /// <value>The default value is <see langword="true"/>; set it to <see langword="false"/> for a local server that needs none.</value>
     public bool RequiresApiKey { get; set; } = true;

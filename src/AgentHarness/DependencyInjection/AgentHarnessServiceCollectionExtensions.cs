@@ -1,5 +1,6 @@
 using AgentHarness.DependencyInjection.Internal;
 using AgentHarness;
+using AgentHarness.Authentication.Internal;
 using AgentHarness.Budget.Internal;
 using AgentHarness.Catalog.Internal;
 using AgentHarness.Configuration.Internal;
@@ -106,9 +107,11 @@ public static class AgentHarnessServiceCollectionExtensions
         // Read when the options are first validated, after every AddAgentHarness call has run: its messages name the bound section.
         services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(_ => new AgentHarnessOptionsValidator(builder.SectionPath ?? DefaultSectionPath));
         services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(sp => new BaseUrlCheck(builder.SectionPath ?? DefaultSectionPath, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(sp => new ProviderTokenValidator(builder.SectionPath ?? DefaultSectionPath, sp.GetServices<ProviderTokenRegistration>()));
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();
+        services.TryAddSingleton<ProviderTokens>();
         services.TryAddSingleton<ProviderRegistry>();
         services.TryAddSingleton(KeyRedactor.Create);
         services.TryAddSingleton(static sp =>
@@ -148,8 +151,11 @@ public static class AgentHarnessServiceCollectionExtensions
         {
             var budget = sp.GetRequiredService<BudgetStage>();
             var telemetry = sp.GetRequiredService<TelemetryStage>();
+            IAttemptStage[] attempt = [budget, telemetry, sp.GetRequiredService<RequestStage>(), sp.GetRequiredService<MetadataStage>()];
+
+            // Only providers that are sent access tokens need their attempts to wait for one: the stage is not there otherwise.
             return new CallStages(
-                [budget, telemetry, sp.GetRequiredService<RequestStage>(), sp.GetRequiredService<MetadataStage>()],
+                sp.GetRequiredService<ProviderRegistry>().Providers.Any(static p => p.Tokens is not null) ? [.. attempt, new TokenStage()] : attempt,
                 [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
         });
         services.TryAddTransient<RoutingHandler>();

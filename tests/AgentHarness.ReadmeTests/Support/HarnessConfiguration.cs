@@ -31,7 +31,8 @@ internal static class HarnessConfiguration
     /// Binds <paramref name="json"/> over <paramref name="baseJson"/> (the README's appsettings.json, of
     /// which the other blocks are parts) and starts the harness. Keys are not required: they come from
     /// the environment, and this checks the configuration, not the machine. A <c>Sqlite</c> section is
-    /// bound by <c>AddSqliteUsageLedger</c> and a <c>Redis</c> section by <c>AddRedisBudgetStore</c>, as the README registers them.
+    /// bound by <c>AddSqliteUsageLedger</c> and a <c>Redis</c> section by <c>AddRedisBudgetStore</c>, as the README registers them,
+    /// and providers with <c>"Authentication": "Token"</c> get a credential from <c>AddAzureCredential</c>.
     /// </summary>
     /// <exception cref="OptionsValidationException">A key names no setting, a value does not convert, or the options are invalid.</exception>
     public static void BindAndStart(string json, string? baseJson)
@@ -62,6 +63,12 @@ internal static class HarnessConfiguration
             }
 
             services.PostConfigure<AgentHarness.Redis.RedisBudgetStoreOptions>(static o => o.ConnectionString = "127.0.0.1:1,abortConnect=false,connectTimeout=200");
+        }
+
+        if (configuration.GetSection(Section + ":Providers").GetChildren().Any(static p => string.Equals(p["Authentication"], "Token", StringComparison.OrdinalIgnoreCase)))
+        {
+            // Providers sent Entra ID tokens, as the README registers their credential (nothing is fetched at start here).
+            harness.AddAzureCredential();
         }
 
         ReadmeContext.KeysNotRequired(services);

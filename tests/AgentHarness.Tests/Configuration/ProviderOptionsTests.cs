@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Tests.Configuration;
 
-public sealed class ProviderOptionsTests
+public sealed partial class ProviderOptionsTests
 {
     [Fact]
     public void MetadataHeaderPrefix_EmptyEnvironmentOverride_ClearsPrefixFromAppSettings()

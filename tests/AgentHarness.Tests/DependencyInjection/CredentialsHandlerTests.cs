@@ -14,7 +14,7 @@ namespace AgentHarness.Tests.DependencyInjection;
 /// The innermost handler of the harness's clients: keys set below the factory's logging handlers, and keys echoed by
 /// a provider removed from error bodies before anything quotes them.
 /// </summary>
-public sealed class CredentialsHandlerTests
+public sealed partial class CredentialsHandlerTests
 {
     private const string GatewayKey = "key-gateway-secret-1";
     private const string OpenAIKey = "key-openai+secret/2";

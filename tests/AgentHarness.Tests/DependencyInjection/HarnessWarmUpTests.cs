@@ -31,6 +31,23 @@ public sealed class HarnessWarmUpTests
     }
 
     [Fact]
+    public async Task StartAsync_TokenProvider_FetchesItsFirstTokenBeforeAnyCall()
+    {
+        var source = new AgentHarness.Tests.Support.FakeTokenSource(TimeProvider.System);
+        var services = new ServiceCollection();
+        services.AddAgentHarness()
+            .AddProvider("azure", static p => p.BaseUrl = new Uri("https://contoso.openai.azure.com/openai/v1/"))
+            .AddProviderTokenSource("azure", source);
+        using var provider = services.BuildServiceProvider();
+        var warmUp = new HarnessWarmUp(provider, provider.GetRequiredService<IOptions<AgentHarnessOptions>>()) { LoadTokenizer = static () => { } };
+
+        await warmUp.StartAsync(Ct);
+        await provider.GetRequiredService<AgentHarness.Routing.Internal.ProviderRegistry>().FindProvider("azure")!.Tokens!.Fetching;
+
+        Assert.Equal(1, source.Fetches);
+    }
+
+    [Fact]
     public async Task StartAsync_NoBudgetRule_DoesNotLoadTheTokenizer()
     {
         var (services, warmUp, loads) = Create();

@@ -11,7 +11,7 @@ using RichardSzalay.MockHttp;
 
 namespace AgentHarness.Tests.Routing;
 
-public sealed class RoutingHandlerTests
+public sealed partial class RoutingHandlerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

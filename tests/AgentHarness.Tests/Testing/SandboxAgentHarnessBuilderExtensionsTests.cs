@@ -57,6 +57,23 @@ public sealed class SandboxAgentHarnessBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task UseSandbox_TokenProviderAddedAfterTheSandbox_NoTokenIsFetchedOffline()
+    {
+        var source = new FakeTokenSource(TimeProvider.System) { Failure = new InvalidOperationException("the identity endpoint was reached") };
+        const string Json = """
+            { "AgentHarness": { "Providers": { "azure": { "BaseUrl": "https://contoso.openai.azure.com/openai/v1/", "Authentication": "Token", "TokenScope": "https://ai.azure.com/.default" } } } }
+            """;
+        var sandbox = new SandboxProvider();
+        using var services = Build(new RealTransport(), b => b.UseSandbox(sandbox).AddProviderTokenSource("azure", source), Json);
+
+        services.GetRequiredService<IStartupValidator>().Validate();
+        await services.GetRequiredService<IAgentHarness>().GetChatClient("azure/gpt-4.1").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal(0, source.Fetches);
+        Assert.False(sandbox.Requests.Single().Headers.ContainsKey("Authorization"));
+    }
+
+    [Fact]
     public async Task UseSandbox_ProviderWithKey_SandboxReceivesThatProvidersKey()
     {
         var sandbox = new SandboxProvider();

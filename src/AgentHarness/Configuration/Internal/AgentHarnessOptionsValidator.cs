@@ -30,6 +30,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             }
 
             ValidateProvider(provider, path, failures);
+            ProviderCredentialsCheck.Validate(providerName, provider, path, options, failures);
             if (provider.IsGateway)
             {
                 gateways.Add(providerName);
@@ -421,7 +422,11 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             failures.Add($"{path}:BaseUrl must use https for a host that is not loopback (the API key would travel in clear text); got '{Display(provider.BaseUrl)}'.");
         }
 
-        if (provider.RequiresApiKey && string.IsNullOrWhiteSpace(provider.ApiKey))
+        if (provider.Authentication == ProviderAuthentication.Token)
+        {
+            // Checked with the other credential settings (ProviderCredentialsCheck): a token provider takes no key.
+        }
+        else if (provider.RequiresApiKey && string.IsNullOrWhiteSpace(provider.ApiKey))
         {
             failures.Add(provider.ApiKeyEnvironmentVariable is { Length: > 0 } variable
                 ? $"{path}:ApiKey is empty and the environment variable {variable} named by {path}:ApiKeyEnvironmentVariable is not set."

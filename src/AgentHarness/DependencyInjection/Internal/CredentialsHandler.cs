@@ -5,9 +5,10 @@ using AgentHarness.Pipeline.Internal;
 namespace AgentHarness.DependencyInjection.Internal;
 
 /// <summary>
-/// The innermost handler of the harness's clients, wrapping their transport: it sets the key of the provider a request
-/// is marked for (<see cref="ProviderEndpoint.OptionsKey"/>) as the request leaves, takes it off once it has left, and
-/// removes configured keys from the body of an error answer as it arrives.
+/// The innermost handler of the harness's clients, wrapping their transport: it sets the credential of the provider a
+/// request is marked for (<see cref="ProviderEndpoint.OptionsKey"/>: its key as a bearer or in its key header, or its
+/// access token) and that provider's fixed headers as the request leaves, takes them off once it has left, and removes
+/// configured keys from the body of an error answer as it arrives.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -25,7 +26,12 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var provider = Authorize(request);
+        var provider = Authorize(request, out var ready);
+        if (!ready)
+        {
+            return SendWithTokenAsync(request, provider!, cancellationToken);
+        }
+
         var sending = base.SendAsync(request, cancellationToken);
         if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
         {
@@ -35,6 +41,28 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         }
 
         return CompleteAsync(request, provider, sending, cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for the provider's access token, when none was ready (a model call's token stage waits before this, so this
+    /// is for the harness's other requests to the provider, such as its model list).
+    /// </summary>
+    private async Task<HttpResponseMessage> SendWithTokenAsync(HttpRequestMessage request, ProviderEndpoint provider, CancellationToken cancellationToken)
+    {
+        string token;
+        try
+        {
+            token = await provider.Tokens!.GetAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The fixed headers are already on: a request that never left must not keep them either.
+            provider.RemoveKey(request);
+            throw;
+        }
+
+        provider.ApplyToken(request, token);
+        return await CompleteAsync(request, provider, base.SendAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<HttpResponseMessage> CompleteAsync(HttpRequestMessage request, ProviderEndpoint? provider, Task<HttpResponseMessage> sending, CancellationToken cancellationToken)
@@ -70,10 +98,15 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
 
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var provider = Authorize(request);
+        var provider = Authorize(request, out var ready);
         HttpResponseMessage response;
         try
         {
+            if (!ready)
+            {
+                provider!.ApplyToken(request, provider.Tokens!.GetAsync(cancellationToken).AsTask().GetAwaiter().GetResult());
+            }
+
             response = base.Send(request, cancellationToken);
         }
         finally
@@ -98,14 +131,15 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         }
     }
 
-    private static ProviderEndpoint? Authorize(HttpRequestMessage request)
+    private static ProviderEndpoint? Authorize(HttpRequestMessage request, out bool ready)
     {
         if (request.Options.TryGetValue(ProviderEndpoint.OptionsKey, out var provider))
         {
-            provider.ApplyKey(request);
+            ready = provider.ApplyKey(request);
             return provider;
         }
 
+        ready = true;
         return null;
     }
 
@@ -116,10 +150,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
     /// </summary>
     private static void Unauthorize(HttpRequestMessage request, ProviderEndpoint? provider)
     {
-        if (provider is not null)
-        {
-            request.Headers.Authorization = null;
-        }
+        provider?.RemoveKey(request);
     }
 
     /// <summary>Puts the buffered body back, redacted when it held a key; the content's headers stay, but its length.</summary>

@@ -32,6 +32,13 @@ internal sealed class HarnessWarmUp(IServiceProvider services, IOptions<AgentHar
     {
         // Its client's handler chain holds every stage of the call path, the budget stage's price catalog among them.
         _ = services.GetRequiredService<IAgentHarness>();
+
+        // Access tokens are fetched in the background from now on, so that the first calls need not wait for one.
+        foreach (var provider in services.GetRequiredService<Routing.Internal.ProviderRegistry>().Providers)
+        {
+            provider.Tokens?.Prefetch();
+        }
+
         if (!BudgetCanApply(options.Value))
         {
             return Task.CompletedTask;

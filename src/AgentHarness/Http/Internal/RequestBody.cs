@@ -24,6 +24,13 @@ internal sealed class RequestBody
 
     public static RequestBody Empty { get; } = new([], null, -1, 0, false, null);
 
+    /// <summary>Gets a value indicating whether the body is a multipart form, whose <c>model</c> field is raw text, not a JSON string.</summary>
+    public bool IsForm { get; private init; }
+
+    /// <summary>A multipart form's parts the gateway needs (<see cref="MultipartForm"/>): its <c>model</c> field's value at <paramref name="modelStart"/>, as raw bytes.</summary>
+    internal static RequestBody Form(byte[] bytes, string? model, int modelStart, int modelLength, bool stream, string? modelError) =>
+        new(bytes, model, modelStart, modelLength, stream, null, modelError: modelError) { IsForm = true };
+
     public byte[] Bytes { get; }
 
     /// <summary>Gets the top-level <c>model</c> value, or <see langword="null"/> when the body has none (or is not JSON).</summary>
@@ -309,6 +316,17 @@ internal sealed class RequestBody
         if (ModelStart < 0 || string.Equals(model, Model, StringComparison.Ordinal))
         {
             return Bytes;
+        }
+
+        if (IsForm)
+        {
+            // A form field's value is its bytes, up to the part's boundary.
+            var text = System.Text.Encoding.UTF8.GetBytes(model);
+            var form = new byte[Bytes.Length - ModelLength + text.Length];
+            Bytes.AsSpan(0, ModelStart).CopyTo(form);
+            text.CopyTo(form.AsSpan(ModelStart));
+            Bytes.AsSpan(ModelStart + ModelLength).CopyTo(form.AsSpan(ModelStart + text.Length));
+            return form;
         }
 
         var encoded = JsonEncodedText.Encode(model).EncodedUtf8Bytes;

@@ -14,14 +14,28 @@ internal sealed class ProviderEndpoint
     private readonly string _baseAddress;
     private readonly string? _apiKey;
     private readonly string? _authorization;
+    private readonly string? _keyHeader;
+    private readonly KeyValuePair<string, string>[]? _headers;
     private readonly ConcurrentDictionary<string, Uri> _uris = new(StringComparer.Ordinal);
 
-    public ProviderEndpoint(string name, ProviderOptions options)
+    public ProviderEndpoint(string name, ProviderOptions options, Authentication.Internal.TokenCache? tokens = null)
     {
         Name = name;
         _baseAddress = options.BaseUrl!.GetLeftPart(UriPartial.Path).TrimEnd('/');
-        _apiKey = string.IsNullOrWhiteSpace(options.ApiKey) ? null : options.ApiKey;
-        _authorization = _apiKey is null ? null : "Bearer " + _apiKey;
+        _apiKey = string.IsNullOrWhiteSpace(options.ApiKey) || options.Authentication == ProviderAuthentication.Token ? null : options.ApiKey;
+        if (options.Authentication == ProviderAuthentication.ApiKeyHeader)
+        {
+            // The key is the header's whole value, and no Authorization header is sent.
+            _keyHeader = string.IsNullOrWhiteSpace(options.ApiKeyHeader) ? DefaultKeyHeader : options.ApiKeyHeader.Trim();
+            _authorization = _apiKey;
+        }
+        else
+        {
+            _authorization = _apiKey is null ? null : "Bearer " + _apiKey;
+        }
+
+        _headers = options.Headers.Count == 0 ? null : [.. options.Headers];
+        Tokens = tokens;
         IsGateway = options.IsGateway;
         if (options.IsGateway && !string.IsNullOrEmpty(options.MetadataHeaderPrefix))
         {
@@ -32,7 +46,16 @@ internal sealed class ProviderEndpoint
         Settings = RouteSettings.From(options);
     }
 
+    /// <summary>The key header of <see cref="ProviderAuthentication.ApiKeyHeader"/> when none is named: Azure OpenAI's.</summary>
+    public const string DefaultKeyHeader = "api-key";
+
     public string Name { get; }
+
+    /// <summary>Gets the provider's access tokens, or <see langword="null"/> when it is sent a key (or nothing).</summary>
+    public Authentication.Internal.TokenCache? Tokens { get; }
+
+    /// <summary>Gets the header that carries the key, or <see langword="null"/> when it is <c>Authorization</c>.</summary>
+    public string? KeyHeader => _keyHeader;
 
     public bool IsGateway { get; }
 
@@ -69,17 +92,82 @@ internal sealed class ProviderEndpoint
     public void Authorize(HttpRequestMessage attempt)
     {
         attempt.Headers.Authorization = null;
+        if (_keyHeader is not null)
+        {
+            attempt.Headers.Remove(_keyHeader);
+        }
+
         attempt.Options.Set(OptionsKey, this);
     }
 
-    /// <summary>Sets this provider's key on a request about to leave; only the credentials handler calls it.</summary>
-    /// <remarks>The header is added as text, built once: there is nothing to parse or validate in a value the harness wrote.</remarks>
-    public void ApplyKey(HttpRequestMessage request)
+    /// <summary>
+    /// Sets this provider's key (or its ready token) and fixed headers on a request about to leave; only the credentials
+    /// handler calls it. Returns <see langword="false"/> when the provider is sent tokens and none is ready: then the
+    /// handler waits for one and sets it with <see cref="ApplyToken"/>.
+    /// </summary>
+    /// <remarks>Headers are added as text, built once: there is nothing to parse or validate in a value the harness wrote and checked at start.</remarks>
+    public bool ApplyKey(HttpRequestMessage request)
     {
         request.Headers.Authorization = null;
-        if (_authorization is not null)
+        if (_headers is not null)
+        {
+            foreach (var (name, value) in _headers)
+            {
+                request.Headers.Remove(name);
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (_keyHeader is not null)
+        {
+            request.Headers.Remove(_keyHeader);
+            if (_authorization is not null)
+            {
+                request.Headers.TryAddWithoutValidation(_keyHeader, _authorization);
+            }
+        }
+        else if (_authorization is not null)
         {
             request.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        }
+        else if (Tokens is not null)
+        {
+            if (Tokens.Ready() is not { } token)
+            {
+                return false;
+            }
+
+            request.Headers.TryAddWithoutValidation("Authorization", token);
+        }
+
+        return true;
+    }
+
+    /// <summary>Sets a token the credentials handler waited for.</summary>
+    public void ApplyToken(HttpRequestMessage request, string authorization)
+    {
+        request.Headers.Authorization = null;
+        request.Headers.TryAddWithoutValidation("Authorization", authorization);
+    }
+
+    /// <summary>
+    /// Takes the credential and the fixed headers off a request that has left: the first attempt is the official client's
+    /// own request, which it keeps, and a later attempt to another provider copies its headers.
+    /// </summary>
+    public void RemoveKey(HttpRequestMessage request)
+    {
+        request.Headers.Authorization = null;
+        if (_keyHeader is not null)
+        {
+            request.Headers.Remove(_keyHeader);
+        }
+
+        if (_headers is not null)
+        {
+            foreach (var (name, _) in _headers)
+            {
+                request.Headers.Remove(name);
+            }
         }
     }
 

@@ -266,6 +266,14 @@ internal static class FailureClassifier
             return new Failure(FailureKind.Canceled, null, "canceled by the caller");
         }
 
+        if (exception is ProviderCredentialException credential)
+        {
+            // Nothing was sent: the provider's credential could not be had, which a retry on it would not change.
+            return new Failure(FailureKind.Authentication, null, credential.InnerException is { } cause and not OperationCanceledException
+                ? "no access token: " + cause.GetType().Name
+                : "no access token");
+        }
+
         for (var current = exception; current is not null; current = current.InnerException)
         {
             if (current is Http.Internal.BodyTooLargeException tooLarge)

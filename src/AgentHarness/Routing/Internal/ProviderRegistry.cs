@@ -42,12 +42,19 @@ internal sealed class ProviderRegistry
     private readonly ProviderEndpoint? _gateway;
 
     public ProviderRegistry(IOptions<AgentHarnessOptions> options)
+        : this(options, tokens: null)
+    {
+    }
+
+    /// <param name="options">The options.</param>
+    /// <param name="tokens">The token caches of providers that are sent access tokens.</param>
+    public ProviderRegistry(IOptions<AgentHarnessOptions> options, Authentication.Internal.ProviderTokens? tokens)
     {
         var value = options.Value;
         _providers = new Dictionary<string, ProviderEndpoint>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, provider) in value.Providers)
         {
-            _providers[name] = new ProviderEndpoint(name, provider);
+            _providers[name] = new ProviderEndpoint(name, provider, tokens?.For(name, provider));
         }
 
         if (value.DefaultProvider is { } defaultProvider)

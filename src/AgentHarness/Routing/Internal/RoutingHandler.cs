@@ -91,7 +91,7 @@ internal sealed class RoutingHandler(
                 var token = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
                 body = request.Content is null
                     ? RequestBody.Empty
-                    : RequestBody.Parse(synchronous
+                    : Parse(request.Content, synchronous
                         ? SynchronousRead.ReadAll(request.Content, token)
                         : await RequestContent.ReadAsync(request.Content, token).ConfigureAwait(false));
             }
@@ -106,7 +106,7 @@ internal sealed class RoutingHandler(
             if (refusal is not null)
             {
                 // The record and its log line quote the id escaped and shortened, never as sent.
-                body = RequestBody.Parse(body.WithModel(ModelIds.Show(body.Model!)));
+                body = Parse(request.Content!, body.WithModel(ModelIds.Show(body.Model!)));
             }
 
             call = new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, body), started, timeProvider, cancellationToken, synchronous);
@@ -160,6 +160,12 @@ internal sealed class RoutingHandler(
         deadline.Recycle = !call.Streamed;
         return call.Complete(response);
     }
+
+    /// <summary>A JSON body, or a multipart form (a transcription, an image edit), whose <c>model</c> field is routed the same way.</summary>
+    private static RequestBody Parse(HttpContent content, byte[] bytes) =>
+        MultipartForm.Boundary(content) is { } boundary ? MultipartForm.Parse(bytes, boundary)
+            : MultipartForm.IsForm(content) ? RequestBody.Form(bytes, null, -1, 0, false, MultipartForm.UnreadableForm)
+            : RequestBody.Parse(bytes);
 
     private RequestPath Path(Uri? uri)
     {
