@@ -1,6 +1,7 @@
 using AgentHarness.DependencyInjection.Internal;
 using AgentHarness;
 using AgentHarness.Budget.Internal;
+using AgentHarness.Caching.Internal;
 using AgentHarness.Catalog.Internal;
 using AgentHarness.Configuration.Internal;
 using AgentHarness.Internal;
@@ -150,7 +151,9 @@ public static class AgentHarnessServiceCollectionExtensions
             var telemetry = sp.GetRequiredService<TelemetryStage>();
             return new CallStages(
                 [budget, telemetry, sp.GetRequiredService<RequestStage>(), sp.GetRequiredService<MetadataStage>()],
-                [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
+                sp.GetService<ResponseCacheStage>() is { } cache
+                    ? [budget, sp.GetRequiredService<CandidateHealth>(), cache, sp.GetRequiredService<CallRecorder>(), telemetry]
+                    : [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
         });
         services.TryAddTransient<RoutingHandler>();
 

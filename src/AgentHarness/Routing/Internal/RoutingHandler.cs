@@ -16,7 +16,8 @@ internal sealed class RoutingHandler(
     CallStages stages,
     IPriceCatalog catalog,
     TimeProvider timeProvider,
-    IOptions<AgentHarnessOptions> options) : DelegatingHandler
+    IOptions<AgentHarnessOptions> options,
+    Caching.Internal.ResponseCacheStage? cache = null) : DelegatingHandler
 {
     /// <summary>The address official clients are pointed at; only its path matters, the host never resolves.</summary>
     public static readonly Uri VirtualEndpoint = new("https://agentharness.invalid/v1");
@@ -135,7 +136,10 @@ internal sealed class RoutingHandler(
         HttpResponseMessage response;
         try
         {
-            response = await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
+            // A hit ends the call with the cache's answer; without a cache the call takes exactly the loop's path.
+            response = cache is not null && await cache.LookupAsync(call).ConfigureAwait(false) is { } hit
+                ? hit
+                : await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -153,7 +157,7 @@ internal sealed class RoutingHandler(
             throw;
         }
 
-        return call.Complete(response);
+        return call.Complete(cache is null ? response : cache.Capture(call, response));
     }
 
     private RequestPath Path(Uri? uri)

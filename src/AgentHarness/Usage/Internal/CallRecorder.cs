@@ -25,7 +25,7 @@ internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory l
             Metadata = call.CallMetadata,
             ModelRequested = call.ModelRequested,
             ModelUsed = reading.Model,
-            Provider = call.Current?.Provider.Name,
+            Provider = call.Current?.Provider.Name ?? call.CacheHit?.Provider,
             Operation = call.Request.Operation,
             Streaming = call.Request.Stream,
             InputTokens = reading.InputTokens,
@@ -38,6 +38,9 @@ internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory l
             StatusCode = call.StatusCode,
             Error = call.Error,
             Attempts = call.Attempts.ToArray(),
+            FromCache = call.CacheHit is not null,
+            SavedUsd = call.CacheHit?.SavedUsd ?? 0m,
+            CacheKey = call.CacheKey,
         };
 
         try
