@@ -418,14 +418,8 @@ internal static class AnswerShapes
 
             writer.WriteEndObject();
             writer.WriteNull("logprobs");
-            if (FinishReason is null)
-            {
-                writer.WriteNull("finish_reason");
-            }
-            else
-            {
-                writer.WriteString("finish_reason", FinishReason);
-            }
+            // A stream that named no reason still ended at its marker: a whole answer always has one.
+            writer.WriteString("finish_reason", FinishReason ?? (_tools.Count > 0 ? "tool_calls" : "stop"));
 
             writer.WriteEndObject();
         }

@@ -268,7 +268,8 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         call.CacheHit = new CacheHit(entry.Provider, entry.CostUsd);
         call.Reading.Model = entry.Model;
         var stream = call.Request.Stream;
-        var content = new ByteArrayContent(stream ? entry.Stream : entry.Body);
+        // Not seekable, as a provider's answer is: the official client's response checks a seekable one was not read.
+        var content = new StreamContent(new ReplayStream(stream ? entry.Stream : entry.Body));
         content.Headers.ContentType = stream ? EventStreamType : JsonType;
         return new HttpResponseMessage(HttpStatusCode.OK) { Content = content, RequestMessage = call.Request.Message };
     }
@@ -299,6 +300,48 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "The response cache could not store the answer of a call to {Model}; the call itself is unaffected.")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, string model);
+
+    /// <summary>An entry's bytes, read once from the start like a provider's answer.</summary>
+    private sealed class ReplayStream(byte[] bytes) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = Math.Min(buffer.Length, bytes.Length - _position);
+            bytes.AsSpan(_position, read).CopyTo(buffer);
+            _position += read;
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(Read(buffer.Span));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     /// <summary>The cache's state for one call.</summary>
     private sealed class CacheCall(string key, string[] tags, bool write)
