@@ -126,6 +126,9 @@ public sealed record UsageRecord
     /// <summary>Gets the input tokens served from the provider's prompt cache, a part of <see cref="InputTokens"/>.</summary>
     public int CachedInputTokens { get; init; }
 
+    /// <summary>Gets the input tokens written to the provider's prompt cache, a part of <see cref="InputTokens"/> priced at the catalog's cache-write rate.</summary>
+    public int CacheWriteInputTokens { get; init; }
+
     /// <summary>
     /// Gets what the call cost, in US dollars: the cost the provider or gateway reported, else the
     /// tokens at catalog prices, else an estimate (see <see cref="CostBasis"/>). It includes what

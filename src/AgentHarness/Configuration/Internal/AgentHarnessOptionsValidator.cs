@@ -287,6 +287,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             CheckPrice(model.InputPerToken, $"{modelPath}:InputPerToken", failures);
             CheckPrice(model.OutputPerToken, $"{modelPath}:OutputPerToken", failures);
             CheckPrice(model.CachedInputPerToken, $"{modelPath}:CachedInputPerToken", failures);
+            CheckPrice(model.CacheWriteInputPerToken, $"{modelPath}:CacheWriteInputPerToken", failures);
             if (model.ContextWindow is <= 0)
             {
                 failures.Add($"{modelPath}:ContextWindow must be greater than zero; got {Show(model.ContextWindow)}.");

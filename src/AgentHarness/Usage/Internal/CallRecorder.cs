@@ -31,6 +31,7 @@ internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory l
             InputTokens = reading.InputTokens,
             OutputTokens = reading.OutputTokens,
             CachedInputTokens = reading.CachedInputTokens,
+            CacheWriteInputTokens = reading.CacheWriteInputTokens,
             CostUsd = call.CostUsd,
             CostBasis = call.CostBasis,
             Latency = call.Latency,
