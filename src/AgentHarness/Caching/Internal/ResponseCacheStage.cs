@@ -94,6 +94,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         for (var pass = 0; pass < 2; pass++)
         {
             CachedAnswer? entry;
+            var fromSecondLevel = false;
             if (mode == ResponseCacheMode.ReadOnly)
             {
                 entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyOptions, null, call.CallerToken).ConfigureAwait(false);
@@ -117,6 +118,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
                     }
 
                     entry = await found.ConfigureAwait(false);
+                    fromSecondLevel = entry is not null;
                 }
             }
 
@@ -126,8 +128,16 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
                 return null;
             }
 
-            if (entry.Expires > _time.GetUtcNow())
+            var left = entry.Expires - _time.GetUtcNow();
+            if (left > TimeSpan.Zero)
             {
+                if (fromSecondLevel)
+                {
+                    // Found in the second level (or handed over by another call's flight): the flight writes nothing,
+                    // so this process keeps it in memory for the rest of its life.
+                    Observe(_cache.SetAsync(key, entry, new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, state.Tags, CancellationToken.None));
+                }
+
                 return Serve(call, state, entry);
             }
 
