@@ -13,6 +13,7 @@ namespace AgentHarness.Benchmarks;
 /// memory level, about 0.1 µs, so that it is read from Redis).
 /// </summary>
 [MemoryDiagnoser]
+[InvocationCount(8192)]
 public class ResponseCacheBenchmarks
 {
     private static readonly byte[] Body = Encoding.UTF8.GetBytes(

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -11,7 +12,8 @@ namespace AgentHarness.Caching.Internal;
 /// </summary>
 /// <remarks>
 /// The body is hashed property by property (each top-level name and its value's bytes, length-prefixed), not as one
-/// run of bytes: leaving a property out must not leave a comma behind that tells the two shapes apart.
+/// run of bytes: leaving a property out must not leave a comma behind that tells the two shapes apart. Everything is
+/// written into one pooled buffer and hashed once, so a hit allocates only the key's text.
 /// </remarks>
 internal static class CacheKey
 {
@@ -24,55 +26,102 @@ internal static class CacheKey
     private const string ScopeTagPrefix = "agentharness:scope:";
 
     /// <summary>Computes the key of a request, or returns <see langword="null"/> when its body is not one JSON object.</summary>
-    public static string? Compute(string operation, string model, byte[] scope, ReadOnlySpan<byte> body)
+    public static string? Compute(string operation, string model, IList<string> scopeBy, IReadOnlyDictionary<string, string> metadata, ReadOnlySpan<byte> body)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Append(hash, "v1"u8);
-        Append(hash, Encoding.UTF8.GetBytes(operation));
-        Append(hash, Encoding.UTF8.GetBytes(model));
-        Append(hash, scope);
-        if (!AppendBody(hash, body))
+        var buffer = ArrayPool<byte>.Shared.Rent(body.Length + 256);
+        try
         {
-            return null;
+            var length = 0;
+            Append(ref buffer, ref length, "v1"u8);
+            AppendText(ref buffer, ref length, operation);
+            AppendText(ref buffer, ref length, model);
+            AppendScope(ref buffer, ref length, scopeBy, metadata);
+            if (!AppendBody(ref buffer, ref length, body))
+            {
+                return null;
+            }
+
+            Span<byte> digest = stackalloc byte[32];
+            SHA256.HashData(buffer.AsSpan(0, length), digest);
+            return string.Create(Prefix.Length + 64, digest.ToArray(), static (chars, hash) =>
+            {
+                Prefix.CopyTo(chars);
+                Convert.TryToHexStringLower(hash, chars[Prefix.Length..], out _);
+            });
         }
-
-        Span<byte> digest = stackalloc byte[32];
-        hash.GetHashAndReset(digest);
-        return Prefix + Convert.ToHexStringLower(digest);
-    }
-
-    /// <summary>The scope of a call: each configured key and its value in the call's metadata, in the configured order.</summary>
-    public static byte[] Scope(IList<string> scopeBy, IReadOnlyDictionary<string, string> metadata)
-    {
-        if (scopeBy.Count == 0)
+        finally
         {
-            return [];
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-
-        var text = new StringBuilder();
-        foreach (var name in scopeBy)
-        {
-            // Length-prefixed: no value can pose as another key's.
-            var value = metadata.TryGetValue(name, out var v) ? v : null;
-            text.Append(name.Length).Append(':').Append(name.ToUpperInvariant())
-                .Append(value is null ? "-" : value.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(':').Append(value);
-        }
-
-        return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     /// <summary>The tag of a scope, which its entries carry so that the scope can be removed at once.</summary>
-    public static string ScopeTag(byte[] scope) => ScopeTagPrefix + Convert.ToHexStringLower(SHA256.HashData(scope));
-
-    private static void Append(IncrementalHash hash, ReadOnlySpan<byte> bytes)
+    public static string ScopeTag(IList<string> scopeBy, IReadOnlyDictionary<string, string> metadata)
     {
-        Span<byte> length = stackalloc byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
-        hash.AppendData(length);
-        hash.AppendData(bytes);
+        var buffer = ArrayPool<byte>.Shared.Rent(256);
+        try
+        {
+            var length = 0;
+            AppendScope(ref buffer, ref length, scopeBy, metadata);
+            return ScopeTagPrefix + Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, length)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
-    private static bool AppendBody(IncrementalHash hash, ReadOnlySpan<byte> body)
+    /// <summary>Each configured key and its value in the call's metadata, in the configured order; a missing value is marked as missing.</summary>
+    private static void AppendScope(ref byte[] buffer, ref int length, IList<string> scopeBy, IReadOnlyDictionary<string, string> metadata)
+    {
+        for (var i = 0; i < scopeBy.Count; i++)
+        {
+            var name = scopeBy[i];
+            AppendText(ref buffer, ref length, name.ToUpperInvariant());
+            if (metadata.TryGetValue(name, out var value))
+            {
+                AppendText(ref buffer, ref length, value);
+            }
+            else
+            {
+                // Length -1: no value can pose as a missing one.
+                Append(ref buffer, ref length, [], missing: true);
+            }
+        }
+    }
+
+    private static void AppendText(ref byte[] buffer, ref int length, string text)
+    {
+        var count = Encoding.UTF8.GetByteCount(text);
+        Ensure(ref buffer, length + 4 + count);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(length), count);
+        length += 4;
+        length += Encoding.UTF8.GetBytes(text, buffer.AsSpan(length));
+    }
+
+    private static void Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> bytes, bool missing = false)
+    {
+        Ensure(ref buffer, length + 4 + bytes.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(length), missing ? -1 : bytes.Length);
+        length += 4;
+        bytes.CopyTo(buffer.AsSpan(length));
+        length += bytes.Length;
+    }
+
+    private static void Ensure(ref byte[] buffer, int size)
+    {
+        if (size <= buffer.Length)
+        {
+            return;
+        }
+
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(size, buffer.Length * 2));
+        buffer.CopyTo(larger, 0);
+        ArrayPool<byte>.Shared.Return(buffer);
+        buffer = larger;
+    }
+
+    private static bool AppendBody(ref byte[] buffer, ref int length, ReadOnlySpan<byte> body)
     {
         try
         {
@@ -91,8 +140,8 @@ internal static class CacheKey
                 reader.Skip();
                 if (!skip)
                 {
-                    Append(hash, name);
-                    Append(hash, body[start..(int)reader.BytesConsumed]);
+                    Append(ref buffer, ref length, name);
+                    Append(ref buffer, ref length, body[start..(int)reader.BytesConsumed]);
                 }
             }
 

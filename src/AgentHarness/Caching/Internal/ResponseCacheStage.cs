@@ -40,6 +40,11 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
     };
 
+    private static readonly HybridCacheEntryOptions MemoryOnlyOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableDistributedCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite,
+    };
+
     private static readonly HybridCacheEntryOptions ReadOnlyOptions = new()
     {
         Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
@@ -76,14 +81,13 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             return null;
         }
 
-        var scope = CacheKey.Scope(_scopeBy, call.CallMetadata);
-        var key = CacheKey.Compute(request.Operation, call.ModelRequested, scope, request.Bytes);
+        var key = CacheKey.Compute(request.Operation, call.ModelRequested, _scopeBy, call.CallMetadata, request.Bytes);
         if (key is null)
         {
             return null;
         }
 
-        var state = new CacheCall(key, [CacheKey.AllTag, CacheKey.ScopeTag(scope)], write: mode is ResponseCacheMode.ReadWrite or ResponseCacheMode.WriteOnly);
+        var state = new CacheCall(key, write: mode is ResponseCacheMode.ReadWrite or ResponseCacheMode.WriteOnly);
         call.CacheState = state;
         if (mode == ResponseCacheMode.WriteOnly)
         {
@@ -98,6 +102,11 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             if (mode == ResponseCacheMode.ReadOnly)
             {
                 entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyOptions, null, call.CallerToken).ConfigureAwait(false);
+            }
+            else if (await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, MemoryOnlyOptions, null, CancellationToken.None).ConfigureAwait(false) is { } inMemory)
+            {
+                // The common hit, from memory, without a flight.
+                entry = inMemory;
             }
             else
             {
@@ -135,7 +144,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
                 {
                     // Found in the second level (or handed over by another call's flight): the flight writes nothing,
                     // so this process keeps it in memory for the rest of its life.
-                    Observe(_cache.SetAsync(key, entry, new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, state.Tags, CancellationToken.None));
+                    Observe(_cache.SetAsync(key, entry, new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, Tags(call), CancellationToken.None));
                 }
 
                 return Serve(call, state, entry);
@@ -174,7 +183,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
                 var ttl = _options.Models.TryGetValue(call.ModelRequested, out var model) && model.TimeToLive is { } own ? own : _options.TimeToLive;
                 entry = new CachedAnswer(body, call.Request.Operation, call.Reading.Model, call.Current?.Provider.Name, call.CostUsd, _time.GetUtcNow() + ttl);
                 call.CacheKey = state.Key;
-                Observe(_cache.SetAsync(state.Key, entry, new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl }, state.Tags, CancellationToken.None));
+                Observe(_cache.SetAsync(state.Key, entry, new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl }, Tags(call), CancellationToken.None));
             }
         }
 #pragma warning disable CA1031 // Storing is a favour: it must never fail the call it would store, nor lose its record.
@@ -189,6 +198,9 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             state.Flight?.Complete(entry);
         }
     }
+
+    /// <summary>The tags of a call's entry: every entry's, and its scope's.</summary>
+    private string[] Tags(CallContext call) => [CacheKey.AllTag, CacheKey.ScopeTag(_scopeBy, call.CallMetadata)];
 
     public ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
@@ -205,7 +217,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             keyed[name] = value;
         }
 
-        return _cache.RemoveByTagAsync(CacheKey.ScopeTag(CacheKey.Scope(_scopeBy, keyed)), cancellationToken);
+        return _cache.RemoveByTagAsync(CacheKey.ScopeTag(_scopeBy, keyed), cancellationToken);
     }
 
     public ValueTask RemoveAllAsync(CancellationToken cancellationToken = default) => _cache.RemoveByTagAsync(CacheKey.AllTag, cancellationToken);
@@ -354,11 +366,9 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
     }
 
     /// <summary>The cache's state for one call.</summary>
-    private sealed class CacheCall(string key, string[] tags, bool write)
+    private sealed class CacheCall(string key, bool write)
     {
         public string Key { get; } = key;
-
-        public string[] Tags { get; } = tags;
 
         public bool Write { get; } = write;
 
@@ -371,12 +381,16 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
 
     /// <summary>
     /// A single flight this call may produce: its factory says the call is the producer and waits for the call's end.
-    /// Continuations run asynchronously: the end is told from inside the stream's last read.
     /// </summary>
+    /// <remarks>
+    /// The entry is handed over synchronously: only the flight itself awaits it, and it ends (leaving the cache's list of
+    /// flights) before the call's end returns, so that no later call joins a flight that is over. The flight's waiters
+    /// resume asynchronously (<c>HybridCache</c>'s own result), never inside the stream's last read.
+    /// </remarks>
     private sealed class Flight
     {
         private readonly TaskCompletionSource _producing = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource<CachedAnswer?> _entry = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<CachedAnswer?> _entry = new();
 
         public Task Producing => _producing.Task;
 
