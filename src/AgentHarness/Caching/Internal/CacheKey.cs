@@ -43,7 +43,7 @@ internal static class CacheKey
 
             Span<byte> digest = stackalloc byte[32];
             SHA256.HashData(buffer.AsSpan(0, length), digest);
-            return string.Create(Prefix.Length + 64, digest.ToArray(), static (chars, hash) =>
+            return string.Create(Prefix.Length + 64, (ReadOnlySpan<byte>)digest, static (chars, hash) =>
             {
                 Prefix.CopyTo(chars);
                 Convert.TryToHexStringLower(hash, chars[Prefix.Length..], out _);

@@ -290,8 +290,9 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         call.CacheHit = new CacheHit(entry.Provider, entry.CostUsd);
         call.Reading.Model = entry.Model;
         var stream = call.Request.Stream;
-        // Not seekable, as a provider's answer is: the official client's response checks a seekable one was not read.
-        var content = new StreamContent(new ReplayStream(stream ? entry.Stream : entry.Body));
+        // A stream is replayed from a stream that cannot seek, as a provider's is: the official client checks that a
+        // seekable one was not read before it buffers it when the stream is disposed.
+        HttpContent content = stream ? new StreamContent(new ReplayStream(entry.Stream)) : new ByteArrayContent(entry.Body);
         content.Headers.ContentType = stream ? EventStreamType : JsonType;
         return new HttpResponseMessage(HttpStatusCode.OK) { Content = content, RequestMessage = call.Request.Message };
     }
