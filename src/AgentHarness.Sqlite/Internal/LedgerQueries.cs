@@ -122,6 +122,7 @@ internal static class LedgerQueries
             var output = reader.GetInt64(column + 2);
             var picodollars = (reader.GetInt64(column + 3) * 1_000_000m) + reader.GetInt64(column + 4);
             var scale = reader.GetInt32(column + 5);
+            var cached = reader.GetInt64(column + 6);
             builder.Add(period, values, new UsageTotals
             {
                 Requests = requests,
@@ -130,6 +131,7 @@ internal static class LedgerQueries
                 OutputTokens = output,
                 TotalTokens = input + output,
                 SpendUsd = RecordCodec.FromPicodollars(picodollars, scale),
+                CachedInputTokens = cached,
             });
         }
     }
@@ -164,7 +166,7 @@ internal static class LedgerQueries
         // Costs are split so their sums cannot overflow: micro-dollars, and the picodollars under one.
         select.Append("""
             , COUNT(*), SUM(r.input_tokens), SUM(r.output_tokens),
-              SUM(r.cost_pico / 1000000), SUM(r.cost_pico % 1000000), MAX(r.cost_scale)
+              SUM(r.cost_pico / 1000000), SUM(r.cost_pico % 1000000), MAX(r.cost_scale), SUM(r.cached_input_tokens)
             FROM usage_records r
             """);
         return select.Append(joins)

@@ -22,6 +22,13 @@ public sealed record ModelPrice
     /// </summary>
     public decimal? CachedInputPerToken { get; init; }
 
+    /// <summary>
+    /// Gets the price of one input token written to the provider's prompt cache (Anthropic's
+    /// <c>cache_creation_input_tokens</c>, Requesty's <c>caching_tokens</c>), in US dollars, or
+    /// <see langword="null"/> when the provider charges no extra for it (written tokens then cost <see cref="InputPerToken"/>).
+    /// </summary>
+    public decimal? CacheWriteInputPerToken { get; init; }
+
     /// <summary>Gets the model's context window in tokens (input and output together), or <see langword="null"/> when unknown.</summary>
     public int? ContextWindow { get; init; }
 

@@ -78,6 +78,9 @@ public sealed class AgentHarnessOptions
     /// <summary>Gets the settings of the harness's OpenTelemetry spans and metrics: message content and metadata attributes.</summary>
     public TelemetryOptions Telemetry { get; } = new();
 
+    /// <summary>Gets the settings of the response cache, which serves only when <c>AddResponseCache</c> registered it.</summary>
+    public ResponseCacheOptions ResponseCache { get; } = new();
+
     /// <summary>
     /// Gets the budget rules, by name: spending limits per agent, customer, team or any run key,
     /// per run, hour, day or month. A run's own cap is <see cref="AgentRun.MaxCostUsd"/>.

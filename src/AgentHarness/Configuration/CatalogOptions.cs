@@ -52,6 +52,10 @@ public sealed class ModelPriceOptions
     /// <value>The default value is <see langword="null"/>: inherited, or else the input price.</value>
     public decimal? CachedInputPerToken { get; set; }
 
+    /// <summary>Gets or sets the price of one input token written to the provider's prompt cache.</summary>
+    /// <value>The default value is <see langword="null"/>: inherited, or else the input price.</value>
+    public decimal? CacheWriteInputPerToken { get; set; }
+
     /// <summary>Gets or sets the context window in tokens.</summary>
     /// <value>The default value is <see langword="null"/>: inherited, or unknown.</value>
     public int? ContextWindow { get; set; }

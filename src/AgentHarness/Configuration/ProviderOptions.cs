@@ -84,6 +84,21 @@ public sealed class ProviderOptions
     public string? MetadataHeaderPrefix { get; set => field = string.IsNullOrEmpty(value) ? null : value; }
 
     /// <summary>
+    /// Gets or sets a value indicating whether chat requests to this provider ask it to cache their prompts itself:
+    /// Requesty's body field <c>"requesty": {"auto_cache": true}</c>. Only the providers that set it receive the field.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool AutoCache { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether chat requests to this provider carry OpenAI's <c>prompt_cache_key</c>, set
+    /// from the run: its agent and task (<c>code-review-agent/classify</c>), so that the same prompt across runs lands on
+    /// the same cache. A call outside any run, or a body that sets its own key, is sent without one.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool SendPromptCacheKey { get; set; }
+
+    /// <summary>
     /// Gets or sets how long one attempt may take, until the response headers arrive (and, for
     /// a response that is not streamed, its whole body).
     /// </summary>

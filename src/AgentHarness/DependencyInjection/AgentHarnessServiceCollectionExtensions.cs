@@ -2,6 +2,7 @@ using AgentHarness.DependencyInjection.Internal;
 using AgentHarness;
 using AgentHarness.Authentication.Internal;
 using AgentHarness.Budget.Internal;
+using AgentHarness.Caching.Internal;
 using AgentHarness.Catalog.Internal;
 using AgentHarness.Configuration.Internal;
 using AgentHarness.Internal;
@@ -156,7 +157,9 @@ public static class AgentHarnessServiceCollectionExtensions
             // Only providers that are sent access tokens need their attempts to wait for one: the stage is not there otherwise.
             return new CallStages(
                 sp.GetRequiredService<ProviderRegistry>().Providers.Any(static p => p.Tokens is not null) ? [.. attempt, new TokenStage()] : attempt,
-                [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
+                sp.GetService<ResponseCacheStage>() is { } cache
+                    ? [budget, sp.GetRequiredService<CandidateHealth>(), cache, sp.GetRequiredService<CallRecorder>(), telemetry]
+                    : [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
         });
         services.TryAddTransient<RoutingHandler>();
 

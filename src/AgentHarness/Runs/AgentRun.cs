@@ -195,6 +195,13 @@ public sealed partial class AgentRun : IDisposable
     }
 
     /// <summary>
+    /// Gets or sets what the response cache does for the calls made from now on in this run (and in runs nested in it
+    /// that set none), or <see langword="null"/> to follow <see cref="AgentHarnessOptions.ResponseCache"/>. Setting it
+    /// turns the cache on for the run's calls to any model; set it around one call to change that call only.
+    /// </summary>
+    public ResponseCacheMode? CacheMode { get; set; }
+
+    /// <summary>
     /// Gets or sets the most this run may spend, in US dollars, or <see langword="null"/> for no cap.
     /// Before each attempt of each call the attempt's worst-case cost is reserved against it, and a
     /// call whose worst case does not fit is refused with a <see cref="BudgetExceededException"/>

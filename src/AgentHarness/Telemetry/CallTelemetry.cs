@@ -297,6 +297,11 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
 
         span.SetTag(AttemptCount, CountAttempts(call));
         span.SetTag(CostUsd, (double)call.CostUsd);
+        if (call.CacheHit is { } hit)
+        {
+            span.SetTag(CacheHitName, true);
+            span.SetTag(CacheSavedUsd, (double)hit.SavedUsd);
+        }
         span.SetTag(CostBasisName, BasisValue(call.CostBasis));
         span.SetTag(OutcomeName, OutcomeValue(call.Outcome));
         if (call.BudgetRefusal is { } refusal)

@@ -126,6 +126,9 @@ public sealed record UsageRecord
     /// <summary>Gets the input tokens served from the provider's prompt cache, a part of <see cref="InputTokens"/>.</summary>
     public int CachedInputTokens { get; init; }
 
+    /// <summary>Gets the input tokens written to the provider's prompt cache, a part of <see cref="InputTokens"/> priced at the catalog's cache-write rate.</summary>
+    public int CacheWriteInputTokens { get; init; }
+
     /// <summary>
     /// Gets what the call cost, in US dollars: the cost the provider or gateway reported, else the
     /// tokens at catalog prices, else an estimate (see <see cref="CostBasis"/>). It includes what
@@ -150,6 +153,21 @@ public sealed record UsageRecord
 
     /// <summary>Gets every attempt of the call, in order.</summary>
     public IReadOnlyList<UsageAttempt> Attempts { get; init; } = [];
+
+    /// <summary>
+    /// Gets a value indicating whether the response cache answered the call: nothing was sent, <see cref="CostUsd"/> is
+    /// zero, no budget was charged, and <see cref="SavedUsd"/> is what the answer had cost.
+    /// </summary>
+    public bool FromCache { get; init; }
+
+    /// <summary>Gets what a call answered from the response cache saved: the cost of the call that bought the answer; zero otherwise.</summary>
+    public decimal SavedUsd { get; init; }
+
+    /// <summary>
+    /// Gets the key of the response cache entry the call was answered from or stored in, or <see langword="null"/>: pass it
+    /// to <see cref="IResponseCache.RemoveAsync"/> to remove that answer.
+    /// </summary>
+    public string? CacheKey { get; init; }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata =
         new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);

@@ -40,6 +40,18 @@ public sealed record UsageTotals
     /// <summary>Gets the spend in US dollars. Locally, each call's cost is counted to the picodollar (12 decimals).</summary>
     public decimal SpendUsd { get; init; }
 
+    /// <summary>Gets the input tokens the providers served from their prompt caches, a part of <see cref="InputTokens"/> charged at the cached rate.</summary>
+    public long CachedInputTokens { get; init; }
+
+    /// <summary>Gets the input tokens written to the providers' prompt caches, a part of <see cref="InputTokens"/> charged at the cache-write rate.</summary>
+    public long CacheWriteInputTokens { get; init; }
+
+    /// <summary>Gets how many of <see cref="Requests"/> the response cache answered (at no cost).</summary>
+    public long CacheHits { get; init; }
+
+    /// <summary>Gets what the calls the response cache answered saved, in US dollars: what their answers had cost.</summary>
+    public decimal SavedUsd { get; init; }
+
     /// <summary>Adds two totals.</summary>
     /// <param name="left">The first totals.</param>
     /// <param name="right">The second totals.</param>
@@ -56,6 +68,10 @@ public sealed record UsageTotals
             OutputTokens = left.OutputTokens + right.OutputTokens,
             TotalTokens = left.TotalTokens + right.TotalTokens,
             SpendUsd = left.SpendUsd + right.SpendUsd,
+            CacheHits = left.CacheHits + right.CacheHits,
+            CachedInputTokens = left.CachedInputTokens + right.CachedInputTokens,
+            CacheWriteInputTokens = left.CacheWriteInputTokens + right.CacheWriteInputTokens,
+            SavedUsd = left.SavedUsd + right.SavedUsd,
         };
     }
 

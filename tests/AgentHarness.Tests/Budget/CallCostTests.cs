@@ -12,6 +12,20 @@ public sealed class CallCostTests
         Uncached with { MaxOutputTokens = maxOutputTokens, ContextWindow = contextWindow };
 
     [Fact]
+    public void Of_CacheWriteTokens_ChargedAtTheCacheWriteRate()
+    {
+        // 100 uncached x 1e-6 + 800 cached x 1e-7 + 100 written x 1.25e-6 + 100 out x 2e-6 = 0.0001 + 0.00008 + 0.000125 + 0.0002.
+        var price = Cached with { CacheWriteInputPerToken = 0.00000125m };
+        Assert.Equal(0.000505m, CallCost.Of(price, inputTokens: 1000, outputTokens: 100, cachedInputTokens: 800, cacheWriteInputTokens: 100));
+    }
+
+    [Fact]
+    public void Of_CacheWriteTokensWithoutARate_ChargedAtTheInputRate()
+    {
+        Assert.Equal(CallCost.Of(Cached, 1000, 100, 0), CallCost.Of(Cached, 1000, 100, 0, cacheWriteInputTokens: 400));
+    }
+
+    [Fact]
     public void Of_CachedTokens_ChargedAtTheCachedRate()
     {
         // 200 uncached x 1e-6 + 800 cached x 1e-7 + 100 out x 2e-6 = 0.0002 + 0.00008 + 0.0002.

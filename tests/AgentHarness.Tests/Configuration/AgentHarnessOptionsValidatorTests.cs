@@ -24,6 +24,35 @@ public sealed class AgentHarnessOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ResponseCacheBadSettings_NamesEachSettingAndItsValue()
+    {
+        var ex = Fails(b => b.Configure(static o =>
+        {
+            o.ResponseCache.TimeToLive = TimeSpan.Zero;
+            o.ResponseCache.MaxEntryBytes = 0;
+            o.ResponseCache.Models["policy/classify"] = new ResponseCacheModelOptions { TimeToLive = TimeSpan.FromSeconds(-1) };
+        }));
+
+        Assert.Contains("AgentHarness:ResponseCache:TimeToLive must be greater than zero; got 00:00:00.", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("AgentHarness:ResponseCache:MaxEntryBytes must be greater than zero; got 0.", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("AgentHarness:ResponseCache:Models:policy/classify:TimeToLive must be greater than zero; got -00:00:01.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_ResponseCacheSection_SetsModelsAndScope()
+    {
+        var options = Bind(new Dictionary<string, string?>
+        {
+            ["AgentHarness:ResponseCache:TimeToLive"] = "00:10:00",
+            ["AgentHarness:ResponseCache:Models:policy/classify:Enabled"] = "true",
+            ["AgentHarness:ResponseCache:Models:policy/classify:TimeToLive"] = "1.00:00:00",
+        });
+
+        Assert.Equal(TimeSpan.FromMinutes(10), options.ResponseCache.TimeToLive);
+        Assert.Equal((true, TimeSpan.FromDays(1)), (options.ResponseCache.Models["policy/classify"].Enabled, options.ResponseCache.Models["policy/classify"].TimeToLive));
+    }
+
+    [Fact]
     public void Validate_TelemetryMetadataAttributeNotAKey_NamesTheSettingAndTheValue()
     {
         var ex = Fails(b => b.Configure(static o => o.Telemetry.MetadataAttributes.Add("pr number")));

@@ -13,6 +13,22 @@ public sealed class UsageReadingTests
     }
 
     [Fact]
+    public void Read_RequestyCachingTokens_ReadsCacheWriteTokens()
+    {
+        var reading = Read("""{"model":"claude","usage":{"prompt_tokens":1000,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":0,"caching_tokens":900}}}""");
+
+        Assert.Equal((1000, 0, 900), (reading.InputTokens, reading.CachedInputTokens, reading.CacheWriteInputTokens));
+    }
+
+    [Fact]
+    public void Read_CacheCreationInputTokens_ReadsCacheWriteTokens()
+    {
+        var reading = Read("""{"model":"claude","usage":{"prompt_tokens":1000,"completion_tokens":20,"cache_creation_input_tokens":700}}""");
+
+        Assert.Equal(700, reading.CacheWriteInputTokens);
+    }
+
+    [Fact]
     public void Read_ChatCompletion_ReadsModelTokensAndCachedTokens()
     {
         var reading = Read("""{"model":"gpt-4.1","choices":[{"message":{"content":"{\"usage\":1}"}}],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":5}}}""");

@@ -11,6 +11,40 @@ public sealed class UsageThroughHarnessTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task GetUsageAsync_PromptCacheTokens_PricedAtTheirRatesAndReportedPerTask()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Json(
+            """{"id":"c","object":"chat.completion","created":1,"model":"gpt-4.1","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":10,"prompt_tokens_details":{"cached_tokens":600,"caching_tokens":300}}}"""));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            b.Configure(o => o.Catalog.Models["openai/gpt-4.1"] = new ModelPriceOptions
+            {
+                InputPerToken = 0.000002m,
+                OutputPerToken = 0.000008m,
+                CachedInputPerToken = 0.0000005m,
+                CacheWriteInputPerToken = 0.0000025m,
+            });
+        });
+
+        using (var run = host.Harness.BeginRun("agent"))
+        using (run.BeginTask("classify"))
+        {
+            await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        }
+
+        // 100 uncached x 2e-6 + 600 cached x 5e-7 + 300 written x 2.5e-6 + 10 out x 8e-6.
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((600, 300, 0.00133m), (record.CachedInputTokens, record.CacheWriteInputTokens, record.CostUsd));
+        var report = await host.Ledger.GetUsageAsync(
+            new UsageQuery { Start = host.Time.GetUtcNow().AddDays(-1), End = host.Time.GetUtcNow().AddDays(1), GroupBy = ["extra.task"] },
+            Ct);
+        var group = Assert.Single(report.Groups);
+        Assert.Equal(("classify", 600L, 300L, 0.00133m), (group.Values["extra.task"], group.Totals.CachedInputTokens, group.Totals.CacheWriteInputTokens, group.Totals.SpendUsd));
+    }
+
+    [Fact]
     public async Task GetUsageAsync_RunWithTasksAndBranches_GroupsCallsByTheirMetadata()
     {
         var mock = new RecordingMock();

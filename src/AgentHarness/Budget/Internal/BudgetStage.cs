@@ -343,9 +343,10 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
             reading.InputTokens = state.CountInput(call.Request);
             reading.OutputTokens = (int)Math.Min(output is null ? AnswerOutputTokens(call) : output.CountTokens(TokenEstimator.CountTokens), int.MaxValue);
             reading.CachedInputTokens = 0;
+            reading.CacheWriteInputTokens = 0;
         }
 
-        var catalog = CallCost.Of(price, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens);
+        var catalog = CallCost.Of(price, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens, reading.CacheWriteInputTokens);
         var basis = reading.HasUsage ? CostBasis.Catalog : CostBasis.Estimated;
         if (reported is { } claimed)
         {

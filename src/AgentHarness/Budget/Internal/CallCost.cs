@@ -17,17 +17,22 @@ internal static class CallCost
     /// </summary>
     public const decimal MaxReportedToCatalogRatio = 100m;
 
-    /// <summary>The cost of reported usage: uncached input, cached input at the cached rate, output.</summary>
-    public static decimal Of(ModelPrice price, long inputTokens, long outputTokens, long cachedInputTokens)
+    /// <summary>
+    /// The cost of reported usage: uncached input, cached input at the cached rate, input written to the prompt cache at
+    /// the cache-write rate, output.
+    /// </summary>
+    public static decimal Of(ModelPrice price, long inputTokens, long outputTokens, long cachedInputTokens, long cacheWriteInputTokens = 0)
     {
-        // Cached tokens are part of the input count; a provider's inconsistent numbers must not make a negative charge.
+        // Cached and written tokens are parts of the input count; a provider's inconsistent numbers must not make a negative charge.
         var cached = Math.Clamp(cachedInputTokens, 0, Math.Max(0, inputTokens));
-        var uncached = Math.Max(0, inputTokens) - cached;
+        var written = Math.Clamp(cacheWriteInputTokens, 0, Math.Max(0, inputTokens) - cached);
+        var uncached = Math.Max(0, inputTokens) - cached - written;
         try
         {
             return Math.Min(
                 (uncached * price.InputPerToken)
                     + (cached * (price.CachedInputPerToken ?? price.InputPerToken))
+                    + (written * (price.CacheWriteInputPerToken ?? price.InputPerToken))
                     + (Math.Max(0, outputTokens) * price.OutputPerToken),
                 Ceiling);
         }

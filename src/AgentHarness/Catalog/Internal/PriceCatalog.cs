@@ -109,6 +109,7 @@ internal sealed class PriceCatalog : IPriceCatalog
                 InputPerToken = configured.InputPerToken ?? 0m,
                 OutputPerToken = configured.OutputPerToken ?? 0m,
                 CachedInputPerToken = configured.CachedInputPerToken,
+                CacheWriteInputPerToken = configured.CacheWriteInputPerToken,
                 ContextWindow = configured.ContextWindow,
                 MaxOutputTokens = configured.MaxOutputTokens,
                 Source = "configuration",
@@ -116,12 +117,13 @@ internal sealed class PriceCatalog : IPriceCatalog
         }
 
         // Limits alone leave the price's source and date as they were; a configured price replaces them.
-        var repriced = configured.InputPerToken is not null || configured.OutputPerToken is not null || configured.CachedInputPerToken is not null;
+        var repriced = configured.InputPerToken is not null || configured.OutputPerToken is not null || configured.CachedInputPerToken is not null || configured.CacheWriteInputPerToken is not null;
         return known with
         {
             InputPerToken = configured.InputPerToken ?? known.InputPerToken,
             OutputPerToken = configured.OutputPerToken ?? known.OutputPerToken,
             CachedInputPerToken = configured.CachedInputPerToken ?? known.CachedInputPerToken,
+            CacheWriteInputPerToken = configured.CacheWriteInputPerToken ?? known.CacheWriteInputPerToken,
             ContextWindow = configured.ContextWindow ?? known.ContextWindow,
             MaxOutputTokens = configured.MaxOutputTokens ?? known.MaxOutputTokens,
             Source = repriced ? "configuration" : known.Source,
@@ -141,11 +143,12 @@ internal sealed class PriceCatalog : IPriceCatalog
                 ContextWindow = listed.ContextWindow ?? known.ContextWindow,
                 MaxOutputTokens = listed.MaxOutputTokens ?? known.MaxOutputTokens,
                 CachedInputPerToken = listed.CachedInputPerToken ?? known.CachedInputPerToken,
+                CacheWriteInputPerToken = listed.CacheWriteInputPerToken ?? known.CacheWriteInputPerToken,
             };
 
     private static void Validate(string model, ModelPrice price, string paramName)
     {
-        if (price.InputPerToken < 0 || price.OutputPerToken < 0 || price.CachedInputPerToken < 0)
+        if (price.InputPerToken < 0 || price.OutputPerToken < 0 || price.CachedInputPerToken < 0 || price.CacheWriteInputPerToken < 0)
         {
             throw new ArgumentException($"The prices of '{model}' must not be negative (input {price.InputPerToken}, output {price.OutputPerToken}, cached input {price.CachedInputPerToken}).", paramName);
         }

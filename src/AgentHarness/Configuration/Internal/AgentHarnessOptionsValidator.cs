@@ -81,6 +81,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         }
 
         ValidateBodyLimits(options, failures);
+        ValidateResponseCache(options.ResponseCache, $"{sectionPath}:ResponseCache", failures);
 
         // A key pasted into another setting (a name, a prefix) must not reach a log through a message.
         var keys = options.Providers.Values.Select(static p => p?.ApiKey).ToList();
@@ -288,6 +289,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
             CheckPrice(model.InputPerToken, $"{modelPath}:InputPerToken", failures);
             CheckPrice(model.OutputPerToken, $"{modelPath}:OutputPerToken", failures);
             CheckPrice(model.CachedInputPerToken, $"{modelPath}:CachedInputPerToken", failures);
+            CheckPrice(model.CacheWriteInputPerToken, $"{modelPath}:CacheWriteInputPerToken", failures);
             if (model.ContextWindow is <= 0)
             {
                 failures.Add($"{modelPath}:ContextWindow must be greater than zero; got {Show(model.ContextWindow)}.");
@@ -364,6 +366,35 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
         if (options.MinFittedOutputTokens < 1)
         {
             failures.Add($"{sectionPath}:MinFittedOutputTokens must be at least 1; got {options.MinFittedOutputTokens.ToString(CultureInfo.InvariantCulture)}.");
+        }
+    }
+
+    private static void ValidateResponseCache(ResponseCacheOptions cache, string path, List<string> failures)
+    {
+        if (cache.TimeToLive <= TimeSpan.Zero)
+        {
+            failures.Add($"{path}:TimeToLive must be greater than zero; got {cache.TimeToLive.ToString("c", CultureInfo.InvariantCulture)}.");
+        }
+
+        if (cache.MaxEntryBytes <= 0)
+        {
+            failures.Add($"{path}:MaxEntryBytes must be greater than zero; got {cache.MaxEntryBytes.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        foreach (var (model, settings) in cache.Models)
+        {
+            if (settings?.TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
+            {
+                failures.Add($"{path}:Models:{model}:TimeToLive must be greater than zero; got {ttl.ToString("c", CultureInfo.InvariantCulture)}.");
+            }
+        }
+
+        for (var i = 0; i < cache.ScopeBy.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(cache.ScopeBy[i]))
+            {
+                failures.Add($"{path}:ScopeBy:{i.ToString(CultureInfo.InvariantCulture)} must name a run metadata key, for example customer; got '{cache.ScopeBy[i]}'.");
+            }
         }
     }
 

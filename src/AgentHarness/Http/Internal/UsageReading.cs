@@ -16,6 +16,9 @@ internal struct UsageReading
     public int OutputTokens;
     public int CachedInputTokens;
 
+    /// <summary>Input tokens written to the provider's prompt cache (<c>cache_creation_input_tokens</c>, Requesty's <c>caching_tokens</c>), a part of <see cref="InputTokens"/>.</summary>
+    public int CacheWriteInputTokens;
+
     /// <summary>The cost the provider or gateway reported (<c>usage.cost</c>, a number or a string), or <see langword="null"/>.</summary>
     public decimal? ReportedCost;
 
@@ -195,6 +198,10 @@ internal struct UsageReading
             {
                 OutputTokens = ReadCount(ref reader) ?? OutputTokens;
             }
+            else if (reader.ValueTextEquals("cache_creation_input_tokens"u8) || reader.ValueTextEquals("caching_tokens"u8))
+            {
+                CacheWriteInputTokens = ReadCount(ref reader) ?? CacheWriteInputTokens;
+            }
             else if (reader.ValueTextEquals("cost"u8))
             {
                 reader.Read();
@@ -227,6 +234,10 @@ internal struct UsageReading
                     if (reader.ValueTextEquals("cached_tokens"u8))
                     {
                         CachedInputTokens = ReadCount(ref reader) ?? CachedInputTokens;
+                    }
+                    else if (reader.ValueTextEquals("caching_tokens"u8) || reader.ValueTextEquals("cache_write_tokens"u8) || reader.ValueTextEquals("cache_creation_input_tokens"u8))
+                    {
+                        CacheWriteInputTokens = ReadCount(ref reader) ?? CacheWriteInputTokens;
                     }
                     else
                     {

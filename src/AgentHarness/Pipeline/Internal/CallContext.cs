@@ -138,6 +138,15 @@ internal sealed class CallContext : IStreamCompletion
     /// <summary>Gets or sets the telemetry's own state for the call, when something listens; <see langword="null"/> otherwise.</summary>
     public object? TelemetryState { get; set; }
 
+    /// <summary>Gets or sets the response cache's own state for the call, when the cache serves it; <see langword="null"/> otherwise.</summary>
+    public object? CacheState { get; set; }
+
+    /// <summary>Gets or sets the key of the cache entry the call was served from or stored in, or <see langword="null"/>.</summary>
+    public string? CacheKey { get; set; }
+
+    /// <summary>Gets or sets what the cache's answer stands for when the call was served from it, or <see langword="null"/>.</summary>
+    public CacheHit? CacheHit { get; set; }
+
     /// <summary>Gets or sets the routing loop's state for a stream it handed over: whether its candidate holds a probe slot until it ends.</summary>
     public bool StreamProbe { get; set; }
 
@@ -203,6 +212,9 @@ internal sealed class CallContext : IStreamCompletion
         Finish(endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete, 200, error);
     }
 }
+
+/// <summary>A call the response cache answered: the provider whose answer it was, and what that answer had cost.</summary>
+internal sealed record CacheHit(string? Provider, decimal SavedUsd);
 
 /// <summary>
 /// A call's attempts and skipped candidates. Nearly every call has one entry, which is held without a list; the

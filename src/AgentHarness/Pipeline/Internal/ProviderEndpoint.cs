@@ -44,10 +44,18 @@ internal sealed class ProviderEndpoint
         }
 
         Settings = RouteSettings.From(options);
+        AutoCache = options.AutoCache;
+        SendPromptCacheKey = options.SendPromptCacheKey;
     }
 
     /// <summary>The key header of <see cref="ProviderAuthentication.ApiKeyHeader"/> when none is named: Azure OpenAI's.</summary>
     public const string DefaultKeyHeader = "api-key";
+
+    /// <summary>Gets a value indicating whether chat bodies to this provider ask for its automatic prompt caching.</summary>
+    public bool AutoCache { get; }
+
+    /// <summary>Gets a value indicating whether chat bodies to this provider carry a <c>prompt_cache_key</c> from the run.</summary>
+    public bool SendPromptCacheKey { get; }
 
     public string Name { get; }
 

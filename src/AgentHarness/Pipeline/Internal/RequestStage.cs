@@ -39,6 +39,7 @@ internal sealed class RequestStage : IAttemptStage
         var uri = candidate.Provider.BuildUri(request.RelativePath);
         var own = request.ReusableContent is { } content
             && attempt.OutputLimit is null
+            && !PromptHints.Apply(call, candidate)
             && string.Equals(candidate.Model, request.BodyModel, StringComparison.Ordinal)
             ? content
             : null;
@@ -87,9 +88,8 @@ internal sealed class RequestStage : IAttemptStage
     {
         var request = call.Request;
         var body = request.BodyFor(attempt.Candidate.Model);
-        var content = new AttemptContent(attempt.OutputLimit is { } limit
-            ? OutputLimit.Insert(body, OutputLimit.Property(request.Operation)!, limit)
-            : body);
+        body = attempt.OutputLimit is { } limit ? OutputLimit.Insert(body, OutputLimit.Property(request.Operation)!, limit) : body;
+        var content = new AttemptContent(PromptHints.Apply(call, attempt.Candidate) ? PromptHints.Insert(body, attempt.Candidate.Provider, call) : body);
         var source = request.ReusableContent ?? request.Message.Content!;
         foreach (var header in source.Headers.NonValidated)
         {

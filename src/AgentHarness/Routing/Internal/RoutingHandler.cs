@@ -16,7 +16,8 @@ internal sealed class RoutingHandler(
     CallStages stages,
     IPriceCatalog catalog,
     TimeProvider timeProvider,
-    IOptions<AgentHarnessOptions> options) : DelegatingHandler
+    IOptions<AgentHarnessOptions> options,
+    Caching.Internal.ResponseCacheStage? cache = null) : DelegatingHandler
 {
     /// <summary>The address official clients are pointed at; only its path matters, the host never resolves.</summary>
     public static readonly Uri VirtualEndpoint = new("https://agentharness.invalid/v1");
@@ -138,7 +139,10 @@ internal sealed class RoutingHandler(
         HttpResponseMessage response;
         try
         {
-            response = await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
+            // A hit ends the call with the cache's answer; without a cache the call takes exactly the loop's path.
+            response = cache is not null && await cache.LookupAsync(call).ConfigureAwait(false) is { } hit
+                ? hit
+                : await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -158,7 +162,7 @@ internal sealed class RoutingHandler(
 
         // A whole answer has been read: nothing handed on holds the deadline's token. A stream's transport may.
         deadline.Recycle = !call.Streamed;
-        return call.Complete(response);
+        return call.Complete(cache is null ? response : cache.Capture(call, response));
     }
 
     /// <summary>A JSON body, or a multipart form (a transcription, an image edit), whose <c>model</c> field is routed the same way.</summary>

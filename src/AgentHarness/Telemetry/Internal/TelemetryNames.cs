@@ -50,6 +50,8 @@ internal static class TelemetryNames
     public const string PolicyName = "agentharness.policy";
     public const string AttemptCount = "agentharness.attempts";
     public const string CostUsd = "agentharness.cost.usd";
+    public const string CacheHitName = "agentharness.cache.hit";
+    public const string CacheSavedUsd = "agentharness.cache.saved.usd";
     public const string CostBasisName = "agentharness.cost.basis";
     public const string OutcomeName = "agentharness.outcome";
     public const string AttemptNumber = "agentharness.attempt.number";

@@ -25,12 +25,13 @@ internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory l
             Metadata = call.CallMetadata,
             ModelRequested = call.ModelRequested,
             ModelUsed = reading.Model,
-            Provider = call.Current?.Provider.Name,
+            Provider = call.Current?.Provider.Name ?? call.CacheHit?.Provider,
             Operation = call.Request.Operation,
             Streaming = call.Request.Stream,
             InputTokens = reading.InputTokens,
             OutputTokens = reading.OutputTokens,
             CachedInputTokens = reading.CachedInputTokens,
+            CacheWriteInputTokens = reading.CacheWriteInputTokens,
             CostUsd = call.CostUsd,
             CostBasis = call.CostBasis,
             Latency = call.Latency,
@@ -38,6 +39,9 @@ internal sealed partial class CallRecorder(IUsageLedger ledger, ILoggerFactory l
             StatusCode = call.StatusCode,
             Error = call.Error,
             Attempts = call.Attempts.ToArray(),
+            FromCache = call.CacheHit is not null,
+            SavedUsd = call.CacheHit?.SavedUsd ?? 0m,
+            CacheKey = call.CacheKey,
         };
 
         try

@@ -99,10 +99,10 @@ internal sealed class UsageReportBuilder
             var period = PeriodOf(record.Timestamp)!;
             var completions = IsCompletion(record.Operation) ? 1 : 0;
             var spend = RoundSpend(record.CostUsd);
-            period.Totals.AddCall(completions, record.InputTokens, record.OutputTokens, spend);
+            period.Totals.AddCall(completions, record.InputTokens, record.OutputTokens, spend, record.FromCache, record.SavedUsd, record.CachedInputTokens, record.CacheWriteInputTokens);
             if (values.Length > 0)
             {
-                period.Groups.Find(values).AddCall(completions, record.InputTokens, record.OutputTokens, spend);
+                period.Groups.Find(values).AddCall(completions, record.InputTokens, record.OutputTokens, spend, record.FromCache, record.SavedUsd, record.CachedInputTokens, record.CacheWriteInputTokens);
             }
         }
     }
@@ -196,9 +196,17 @@ internal sealed class TotalsAccumulator
     private long _output;
     private long _total;
     private decimal _spend;
+    private long _hits;
+    private decimal _saved;
+    private long _cachedInput;
+    private long _cacheWrite;
 
-    public void AddCall(long completions, long inputTokens, long outputTokens, decimal spendUsd)
+    public void AddCall(long completions, long inputTokens, long outputTokens, decimal spendUsd, bool fromCache = false, decimal savedUsd = 0m, long cachedInputTokens = 0, long cacheWriteInputTokens = 0)
     {
+        _cachedInput += cachedInputTokens;
+        _cacheWrite += cacheWriteInputTokens;
+        _hits += fromCache ? 1 : 0;
+        _saved += savedUsd;
         _requests++;
         _completions += completions;
         _input += inputTokens;
@@ -215,6 +223,10 @@ internal sealed class TotalsAccumulator
         _output += totals.OutputTokens;
         _total += totals.TotalTokens;
         _spend += totals.SpendUsd;
+        _hits += totals.CacheHits;
+        _saved += totals.SavedUsd;
+        _cachedInput += totals.CachedInputTokens;
+        _cacheWrite += totals.CacheWriteInputTokens;
     }
 
     public UsageTotals ToTotals() => new()
@@ -225,6 +237,10 @@ internal sealed class TotalsAccumulator
         OutputTokens = _output,
         TotalTokens = _total,
         SpendUsd = _spend,
+        CacheHits = _hits,
+        SavedUsd = _saved,
+        CachedInputTokens = _cachedInput,
+        CacheWriteInputTokens = _cacheWrite,
     };
 }
 

@@ -1,0 +1,406 @@
+using System.Net;
+using System.Net.Http.Headers;
+using AgentHarness.Pipeline.Internal;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgentHarness.Caching.Internal;
+
+/// <summary>
+/// The response cache: a call-level step between the call's context and the routing loop, and an observer of the
+/// call's end. A hit ends the call with the stored answer (no budget, no attempt, $0); a miss runs the loop, and a
+/// whole and good answer is stored when the call ends.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Concurrent identical calls in one process make one upstream call: a read-and-write call looks up its key with
+/// <see cref="HybridCache.GetOrCreateAsync{TState, T}(string, TState, Func{TState, CancellationToken, ValueTask{T}}, HybridCacheEntryOptions?, IEnumerable{string}?, CancellationToken)"/>,
+/// whose single flight either finds the entry (in memory, then in the second level) or makes this call its producer.
+/// The producer does not answer inside the factory, since a streamed answer must reach its caller long before it has
+/// ended: the factory only says "you produce" and waits for the producer's call to end, when this observer hands it
+/// the entry (or nothing, for an answer not worth keeping: the waiters then call upstream themselves). The flight
+/// writes nothing itself; a good entry is written with <see cref="HybridCache.SetAsync{T}"/>, so a failure or an empty
+/// answer is never kept.
+/// </para>
+/// <para>
+/// Only the first candidate's answer is stored unless <see cref="ResponseCacheOptions.StoreFallbackAnswers"/> says
+/// otherwise; the entry names the model that answered, and its key names the id asked for.
+/// </para>
+/// </remarks>
+internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
+{
+    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
+    private static readonly MediaTypeHeaderValue EventStreamType = new("text/event-stream");
+
+    // The flight neither reads the second level's copy into memory nor writes: the observer writes only a good answer.
+    private static readonly HybridCacheEntryOptions FlightOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    private static readonly HybridCacheEntryOptions MemoryOnlyOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableDistributedCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite,
+    };
+
+    private static readonly HybridCacheEntryOptions ReadOnlyOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    private readonly HybridCache _cache;
+    private readonly ResponseCacheOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string[] _scopeBy;
+
+    public ResponseCacheStage(IServiceProvider services, IOptions<AgentHarnessOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        _cache = services.GetService<HybridCache>()
+            ?? throw new InvalidOperationException(
+                "AddResponseCache needs a HybridCache: register one with services.AddHybridCache() (package Microsoft.Extensions.Caching.Hybrid), " +
+                "and an IDistributedCache under it for a second level, or use AddRedisResponseCache from AgentHarness.Redis.");
+        _options = options.Value.ResponseCache;
+        _scopeBy = [.. _options.ScopeBy];
+        _time = time;
+        _logger = loggerFactory.CreateLogger(AgentHarnessLogCategories.Routing);
+    }
+
+    /// <summary>
+    /// Answers the call from the cache when it may and can; otherwise prepares it for storing and returns
+    /// <see langword="null"/>, and the routing loop runs.
+    /// </summary>
+    public async ValueTask<HttpResponseMessage?> LookupAsync(CallContext call)
+    {
+        var mode = Mode(call);
+        var request = call.Request;
+        if (mode is null or ResponseCacheMode.Bypass || request.Model is null || !AnswerShapes.Cacheable(request.Operation, request.Stream))
+        {
+            return null;
+        }
+
+        var key = CacheKey.Compute(request.Operation, call.ModelRequested, _scopeBy, call.CallMetadata, request.Bytes);
+        if (key is null)
+        {
+            return null;
+        }
+
+        var state = new CacheCall(key, write: mode is ResponseCacheMode.ReadWrite or ResponseCacheMode.WriteOnly);
+        call.CacheState = state;
+        if (mode == ResponseCacheMode.WriteOnly)
+        {
+            return null;
+        }
+
+        // A second pass only after an entry past its own expiry was removed: the memory level's clock is not the harness's.
+        for (var pass = 0; pass < 2; pass++)
+        {
+            CachedAnswer? entry;
+            var fromSecondLevel = false;
+            if (mode == ResponseCacheMode.ReadOnly)
+            {
+                entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyOptions, null, call.CallerToken).ConfigureAwait(false);
+            }
+            else if (await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, MemoryOnlyOptions, null, CancellationToken.None).ConfigureAwait(false) is { } inMemory)
+            {
+                // The common hit, from memory, without a flight.
+                entry = inMemory;
+            }
+            else
+            {
+                var flight = new Flight();
+                var lookup = _cache.GetOrCreateAsync(key, flight, static (f, _) => f.ProduceAsync(), FlightOptions, null, CancellationToken.None);
+                if (lookup.IsCompleted)
+                {
+                    entry = lookup.Result;
+                }
+                else
+                {
+                    var found = flight.Producing.IsCompleted ? null : lookup.AsTask();
+                    if (found is null || await Task.WhenAny(found, flight.Producing).WaitAsync(call.CallerToken).ConfigureAwait(false) != found)
+                    {
+                        // This call is the flight's producer: it goes upstream, and its end hands the entry to the waiters.
+                        state.Flight = flight;
+                        return null;
+                    }
+
+                    entry = await found.ConfigureAwait(false);
+                    fromSecondLevel = entry is not null;
+                }
+            }
+
+            if (entry is null)
+            {
+                // Not stored, or the flight this call joined kept nothing: it goes upstream itself.
+                return null;
+            }
+
+            var left = entry.Expires - _time.GetUtcNow();
+            if (left > TimeSpan.Zero)
+            {
+                if (fromSecondLevel)
+                {
+                    // Found in the second level (or handed over by another call's flight): the flight writes nothing,
+                    // so this process keeps it in memory for the rest of its life.
+                    Observe(_cache.SetAsync(key, entry, new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, Tags(call), CancellationToken.None));
+                }
+
+                return Serve(call, state, entry);
+            }
+
+            await _cache.RemoveAsync(key, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    /// <summary>Copies a streamed answer that may be stored as the caller reads it; anything else passes as it is.</summary>
+    public HttpResponseMessage Capture(CallContext call, HttpResponseMessage response)
+    {
+        if (call.CacheState is CacheCall { Write: true, Hit: false } state && call.Streamed && response.IsSuccessStatusCode && response.Content is { } content)
+        {
+            state.Capture = new CapturingContent.Capture(_options.MaxEntryBytes);
+            response.Content = new CapturingContent(content, state.Capture);
+        }
+
+        return response;
+    }
+
+    public void OnCallEnded(CallContext call)
+    {
+        if (call.CacheState is not CacheCall { Hit: false } state)
+        {
+            return;
+        }
+
+        CachedAnswer? entry = null;
+        try
+        {
+            if (state.Write && Storable(call, state) is { } body)
+            {
+                var ttl = _options.Models.TryGetValue(call.ModelRequested, out var model) && model.TimeToLive is { } own ? own : _options.TimeToLive;
+                entry = new CachedAnswer(body, call.Request.Operation, call.Reading.Model, call.Current?.Provider.Name, call.CostUsd, _time.GetUtcNow() + ttl);
+                call.CacheKey = state.Key;
+                Observe(_cache.SetAsync(state.Key, entry, new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl }, Tags(call), CancellationToken.None));
+            }
+        }
+#pragma warning disable CA1031 // Storing is a favour: it must never fail the call it would store, nor lose its record.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            LogStoreFailed(_logger, exception, call.ModelRequested);
+            entry = null;
+        }
+        finally
+        {
+            state.Flight?.Complete(entry);
+        }
+    }
+
+    /// <summary>The tags of a call's entry: every entry's, and its scope's.</summary>
+    private string[] Tags(CallContext call) => [CacheKey.AllTag, CacheKey.ScopeTag(_scopeBy, call.CallMetadata)];
+
+    public ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        return _cache.RemoveAsync(key, cancellationToken);
+    }
+
+    public ValueTask RemoveScopeAsync(IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        var keyed = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in metadata)
+        {
+            keyed[name] = value;
+        }
+
+        return _cache.RemoveByTagAsync(CacheKey.ScopeTag(_scopeBy, keyed), cancellationToken);
+    }
+
+    public ValueTask RemoveAllAsync(CancellationToken cancellationToken = default) => _cache.RemoveByTagAsync(CacheKey.AllTag, cancellationToken);
+
+    /// <summary>What the cache does for a call: its innermost run's mode, else what its model id or the options say; <see langword="null"/> for nothing.</summary>
+    private ResponseCacheMode? Mode(CallContext call)
+    {
+        foreach (var run in call.Runs)
+        {
+            if (run.CacheMode is { } mode)
+            {
+                return mode;
+            }
+        }
+
+        var enabled = _options.Models.TryGetValue(call.ModelRequested, out var model) && model.Enabled is { } own ? own : _options.Enabled;
+        return enabled ? ResponseCacheMode.ReadWrite : null;
+    }
+
+    /// <summary>The answer's bytes when it is whole and good and the fallback rule lets it be stored; otherwise <see langword="null"/>.</summary>
+    private byte[]? Storable(CallContext call, CacheCall state)
+    {
+        if (call.Outcome != UsageOutcome.Succeeded || call.StatusCode is not (>= 200 and < 300) || (!_options.StoreFallbackAnswers && FellBack(call)))
+        {
+            return null;
+        }
+
+        byte[]? body;
+        if (call.Streamed)
+        {
+            // Only a stream read to its end marker ends Succeeded; one the caller read past the cap was not kept.
+            body = state.Capture is { Overflowed: false } capture ? AnswerShapes.Assemble(capture.Bytes()) : null;
+        }
+        else
+        {
+            body = call.Answer;
+        }
+
+        return body is not null && body.Length <= _options.MaxEntryBytes && AnswerShapes.IsGood(call.Request.Operation, body) ? body : null;
+    }
+
+    /// <summary>Whether the answer came from another candidate than the first one the call meant to try: a skip, or a failed attempt of another.</summary>
+    private static bool FellBack(CallContext call)
+    {
+        var attempts = call.Attempts;
+        if (attempts.Count == 0)
+        {
+            return false;
+        }
+
+        var last = attempts[attempts.Count - 1];
+        for (var i = 0; i < attempts.Count; i++)
+        {
+            var attempt = attempts[i];
+            if (attempt.Outcome == AttemptOutcome.Skipped
+                || !string.Equals(attempt.Provider, last.Provider, StringComparison.Ordinal)
+                || !string.Equals(attempt.Model, last.Model, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private HttpResponseMessage Serve(CallContext call, CacheCall state, CachedAnswer entry)
+    {
+        state.Hit = true;
+        call.CacheKey = state.Key;
+        call.CacheHit = new CacheHit(entry.Provider, entry.CostUsd);
+        call.Reading.Model = entry.Model;
+        var stream = call.Request.Stream;
+        // A stream is replayed from a stream that cannot seek, as a provider's is: the official client checks that a
+        // seekable one was not read before it buffers it when the stream is disposed.
+        HttpContent content = stream ? new StreamContent(new ReplayStream(entry.Stream)) : new ByteArrayContent(entry.Body);
+        content.Headers.ContentType = stream ? EventStreamType : JsonType;
+        return new HttpResponseMessage(HttpStatusCode.OK) { Content = content, RequestMessage = call.Request.Message };
+    }
+
+    private void Observe(ValueTask write)
+    {
+        if (write.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _ = ObserveAsync(write);
+    }
+
+    private async Task ObserveAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A second level that cannot be written loses the entry, never the call.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            LogStoreFailed(_logger, exception, "(second level)");
+        }
+    }
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "The response cache could not store the answer of a call to {Model}; the call itself is unaffected.")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception, string model);
+
+    /// <summary>An entry's bytes, read once from the start like a provider's answer.</summary>
+    private sealed class ReplayStream(byte[] bytes) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = Math.Min(buffer.Length, bytes.Length - _position);
+            bytes.AsSpan(_position, read).CopyTo(buffer);
+            _position += read;
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(Read(buffer.Span));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>The cache's state for one call.</summary>
+    private sealed class CacheCall(string key, bool write)
+    {
+        public string Key { get; } = key;
+
+        public bool Write { get; } = write;
+
+        public bool Hit { get; set; }
+
+        public Flight? Flight { get; set; }
+
+        public CapturingContent.Capture? Capture { get; set; }
+    }
+
+    /// <summary>
+    /// A single flight this call may produce: its factory says the call is the producer and waits for the call's end.
+    /// </summary>
+    /// <remarks>
+    /// The entry is handed over synchronously: only the flight itself awaits it, and it ends (leaving the cache's list of
+    /// flights) before the call's end returns, so that no later call joins a flight that is over. The flight's waiters
+    /// resume asynchronously (<c>HybridCache</c>'s own result), never inside the stream's last read.
+    /// </remarks>
+    private sealed class Flight
+    {
+        private readonly TaskCompletionSource _producing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<CachedAnswer?> _entry = new();
+
+        public Task Producing => _producing.Task;
+
+        public ValueTask<CachedAnswer?> ProduceAsync()
+        {
+            _producing.TrySetResult();
+            return new ValueTask<CachedAnswer?>(_entry.Task);
+        }
+
+        public void Complete(CachedAnswer? entry) => _entry.TrySetResult(entry);
+    }
+}

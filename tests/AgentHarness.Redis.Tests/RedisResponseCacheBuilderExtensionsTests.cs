@@ -1,0 +1,82 @@
+using AgentHarness.Redis.Tests.Support;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAI.Chat;
+
+namespace AgentHarness.Redis.Tests;
+
+/// <summary>The response cache's second level on the real redis-server: replicas share answers, scopes stay apart.</summary>
+public sealed class RedisResponseCacheBuilderExtensionsTests(RedisServer server)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private Replica Create(DelegateHandler transport, string prefix) => Replica.Create(
+        transport,
+        o => { o.ConnectionString = server.ConnectionString; o.KeyPrefix = prefix; },
+        static o => o.ResponseCache.Enabled = true,
+        s => s.AddAgentHarness().AddRedisResponseCache(c => c.InstanceName = prefix + ":"));
+
+    /// <summary>Waits (bounded) until the entry a call stored has reached Redis: the second level is written after the call returned.</summary>
+    private async Task WaitForKeysAsync(string prefix, int count)
+    {
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (server.Connection.GetServer(server.ConnectionString).Keys(pattern: prefix + ":agentharness:response:*").Count() < count && DateTime.UtcNow < until)
+        {
+            await Task.Delay(10, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task AddRedisResponseCache_TwoReplicas_TheSecondIsServedFromRedisWithoutAnUpstreamCall()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(AddRedisResponseCache_TwoReplicas_TheSecondIsServedFromRedisWithoutAnUpstreamCall));
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        using var a = Create(transport, prefix);
+        using var b = Create(transport, prefix);
+
+        await a.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        await WaitForKeysAsync(prefix, 1);
+        var hit = await b.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal(1, transport.Calls);
+        Assert.Equal("ok", hit.Value.Content[0].Text);
+        var record = Assert.Single(b.Ledger.GetRecords());
+        Assert.Equal((true, 0m, 0.00009m), (record.FromCache, record.CostUsd, record.SavedUsd));
+    }
+
+    [Fact]
+    public async Task AddRedisResponseCache_TwoCustomersOnTwoReplicas_NeverShare()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(AddRedisResponseCache_TwoCustomersOnTwoReplicas_NeverShare));
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        using var a = Create(transport, prefix);
+        using var b = Create(transport, prefix);
+
+        using (a.Harness.BeginRun("agent", r => r.Customer = "acme"))
+        {
+            await a.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        }
+
+        await WaitForKeysAsync(prefix, 1);
+        using (b.Harness.BeginRun("agent", r => r.Customer = "globex"))
+        {
+            await b.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        }
+
+        Assert.Equal(2, transport.Calls);
+        Assert.False(Assert.Single(b.Ledger.GetRecords()).FromCache);
+    }
+
+    [Fact]
+    public async Task AddRedisResponseCache_NoConnectionOfItsOwn_UsesTheBudgetStoresConnection()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(AddRedisResponseCache_NoConnectionOfItsOwn_UsesTheBudgetStoresConnection));
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        using var a = Create(transport, prefix);
+
+        var options = a.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisCacheOptions>>().Value;
+        var connection = a.Services.GetRequiredService<AgentHarness.Redis.Internal.RedisConnection>();
+
+        Assert.Same(await connection.Multiplexer, await options.ConnectionMultiplexerFactory!());
+    }
+}
