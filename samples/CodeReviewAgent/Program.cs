@@ -2,7 +2,8 @@
 // gateway policy), summarize on a fast model. Every call is tagged with the run's agent, branch and
 // task, and recorded. With REQUESTY_API_KEY or OPENAI_API_KEY set it calls the real service;
 // with neither it runs the same configuration (appsettings.json) on the offline sandbox. With
-// OTEL_EXPORTER_OTLP_ENDPOINT set it exports its spans and metrics.
+// OTEL_EXPORTER_OTLP_ENDPOINT set it exports its spans and metrics. With --cache-twice it turns the response cache on
+// and runs the review twice, printing what each run cost and took.
 using System.Globalization;
 using AgentHarness;
 using AgentHarness.Agents;
@@ -38,6 +39,14 @@ var harnessBuilder = services.AddAgentHarness(configuration.GetSection("AgentHar
 var (mode, models, sandbox) = Setup.Choose(harnessBuilder);
 Console.WriteLine(mode);
 
+var cacheTwice = args.Contains("--cache-twice", StringComparer.Ordinal);
+if (cacheTwice)
+{
+    // Memory only here; a registered IDistributedCache (AddRedisResponseCache) would be its second level.
+    services.AddHybridCache();
+    harnessBuilder.AddResponseCache().Configure(static o => o.ResponseCache.Enabled = true);
+}
+
 // With an OTLP endpoint (the Aspire dashboard's, a collector's), the run, its calls and their attempts are exported as
 // spans, and the harness's metrics with them; without one, nothing listens and the harness records no telemetry.
 var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
@@ -59,6 +68,23 @@ if (otlp)
 }
 
 var harness = provider.GetRequiredService<IAgentHarness>();
+
+if (cacheTwice)
+{
+    for (var pass = 1; pass <= 2; pass++)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var cachedRun = harness.BeginRun("code-review-agent", static r => r.Branch = "feat/auth-refactor");
+        var cachedLabel = ChatClientTaskExtensions.LabelOf(await harness.GetChatClient(models.Classify).ClassifyAsync<ChangeCategory>(Diff));
+        var cachedReview = await harness.GetChatClient(models.Review).ReviewAsync(Diff, cachedLabel);
+        await harness.GetChatClient(models.Summarize).SummarizeAsync(cachedReview);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Run {pass}: ${cachedRun.SpentUsd:0.000000} in {elapsed.TotalMilliseconds:0} ms; {cachedRun.Calls.Count(static c => c.FromCache)} of {cachedRun.Calls.Count} calls from the cache, ${cachedRun.Calls.Sum(static c => c.SavedUsd):0.000000} saved."));
+    }
+
+    return;
+}
 
 using var run = harness.BeginRun("code-review-agent", r =>
 {
