@@ -390,7 +390,8 @@ public sealed class SqliteUsageLedger : IUsageLedger, AgentHarness.Usage.Interna
             {
                 while (reader.TryRead(out var record))
                 {
-                    if (!RecordCodec.TryGetPicodollars(record.CostUsd, out var picodollars, out var scale))
+                    if (!RecordCodec.TryGetPicodollars(record.CostUsd, out var picodollars, out var scale)
+                        || !RecordCodec.TryGetPicodollars(record.SavedUsd, out _, out _))
                     {
                         var failed = Interlocked.Increment(ref _failed);
                         TryLog(static (ledger, failed) => Log.CostOutOfRange(ledger._logger, ledger.Path, failed), failed);

@@ -11,7 +11,8 @@ internal static class LedgerQueries
     private const string SelectRecordsSql = """
         SELECT id, timestamp_ms, timestamp_ticks, offset_minutes, run_id, agent, task, model_requested, model_used,
                provider, operation, streaming, input_tokens, output_tokens, cached_input_tokens, cost_usd,
-               cost_basis, latency_ticks, outcome, status_code, error, attempts
+               cost_basis, latency_ticks, outcome, status_code, error, attempts,
+               from_cache, saved_usd, cache_key, cache_write_input_tokens
         FROM usage_records ORDER BY id;
         """;
 
@@ -71,6 +72,10 @@ internal static class LedgerQueries
                     StatusCode = reader.IsDBNull(19) ? null : reader.GetInt32(19),
                     Error = String(reader, 20),
                     Attempts = RecordCodec.ReadAttempts(reader.GetString(21)),
+                    FromCache = reader.GetInt64(22) != 0,
+                    SavedUsd = RecordCodec.ParseCost(reader.GetString(23)),
+                    CacheKey = String(reader, 24),
+                    CacheWriteInputTokens = reader.GetInt32(25),
                 });
             }
         }
@@ -123,6 +128,10 @@ internal static class LedgerQueries
             var picodollars = (reader.GetInt64(column + 3) * 1_000_000m) + reader.GetInt64(column + 4);
             var scale = reader.GetInt32(column + 5);
             var cached = reader.GetInt64(column + 6);
+            var hits = reader.GetInt64(column + 7);
+            var savedPicodollars = (reader.GetInt64(column + 8) * 1_000_000m) + reader.GetInt64(column + 9);
+            var savedScale = reader.GetInt32(column + 10);
+            var cacheWrite = reader.GetInt64(column + 11);
             builder.Add(period, values, new UsageTotals
             {
                 Requests = requests,
@@ -132,6 +141,9 @@ internal static class LedgerQueries
                 TotalTokens = input + output,
                 SpendUsd = RecordCodec.FromPicodollars(picodollars, scale),
                 CachedInputTokens = cached,
+                CacheHits = hits,
+                SavedUsd = RecordCodec.FromPicodollars(savedPicodollars, savedScale),
+                CacheWriteInputTokens = cacheWrite,
             });
         }
     }
@@ -166,7 +178,9 @@ internal static class LedgerQueries
         // Costs are split so their sums cannot overflow: micro-dollars, and the picodollars under one.
         select.Append("""
             , COUNT(*), SUM(r.input_tokens), SUM(r.output_tokens),
-              SUM(r.cost_pico / 1000000), SUM(r.cost_pico % 1000000), MAX(r.cost_scale), SUM(r.cached_input_tokens)
+              SUM(r.cost_pico / 1000000), SUM(r.cost_pico % 1000000), MAX(r.cost_scale), SUM(r.cached_input_tokens),
+              SUM(r.from_cache), SUM(r.saved_pico / 1000000), SUM(r.saved_pico % 1000000), MAX(r.saved_scale),
+              SUM(r.cache_write_input_tokens)
             FROM usage_records r
             """);
         return select.Append(joins)

@@ -7,7 +7,7 @@ namespace AgentHarness.Sqlite.Internal;
 internal static class LedgerSchema
 {
     /// <summary>The schema version this code writes and reads.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>Unix epoch in <see cref="DateTime"/> ticks.</summary>
     public const long UnixEpochTicks = 621_355_968_000_000_000;
@@ -59,9 +59,26 @@ internal static class LedgerSchema
         """;
 
     /// <summary>
-    /// Checks the schema and creates it when the file is new: switches the file to write-ahead
-    /// logging (queries read while the writer writes) and creates the tables in one immediate
-    /// transaction, so two processes or connections opening a new file at once do not both create it.
+    /// Version 2 adds the response cache's fields to <c>usage_records</c>: whether the answer came from
+    /// the cache, what it saved (exact text, picodollars and decimals, as the cost), its cache key and the
+    /// input tokens written to a provider's prompt cache. Each has a default that means "not from the
+    /// cache, nothing saved", which is what every version 1 row was.
+    /// </summary>
+    private static readonly (string Name, string Definition)[] Version2Columns =
+    [
+        ("from_cache", "INTEGER NOT NULL DEFAULT 0"),
+        ("saved_usd", "TEXT NOT NULL DEFAULT '0'"),
+        ("saved_pico", "INTEGER NOT NULL DEFAULT 0"),
+        ("saved_scale", "INTEGER NOT NULL DEFAULT 0"),
+        ("cache_key", "TEXT"),
+        ("cache_write_input_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ];
+
+    /// <summary>
+    /// Checks the schema and creates it when the file is new, or upgrades it when an older version
+    /// wrote it: switches the file to write-ahead logging (queries read while the writer writes) and
+    /// creates the tables and adds missing columns in one immediate transaction, so two processes or
+    /// connections opening a new or old file at once do not both change it.
     /// A file already at this version is only read, so opening it never waits for another writer.
     /// </summary>
     /// <param name="connection">An open connection to the file.</param>
@@ -90,12 +107,44 @@ internal static class LedgerSchema
         version = ReadVersion(connection, transaction);
         ThrowIfNewer(version, setting, path);
         Execute(connection, CreateVersion1, transaction);
+        AddVersion2Columns(connection, transaction);
         if (version < Version)
         {
             Execute(connection, $"PRAGMA user_version = {Version.ToString(CultureInfo.InvariantCulture)};", transaction);
         }
 
         transaction.Commit();
+    }
+
+    /// <summary>
+    /// Upgrades a version 1 file (or the version 1 tables just created) in place: adds each version 2
+    /// column that <c>PRAGMA table_info</c> does not list, with its default, so old rows read back as
+    /// calls not from the cache. It runs inside the caller's immediate transaction, so the columns and
+    /// the new <c>user_version</c> commit together (SQLite's ALTER TABLE is transactional), and it is
+    /// idempotent: a file whose upgrade was interrupted, or that another connection upgraded meanwhile,
+    /// gets only the columns still missing.
+    /// </summary>
+    private static void AddVersion2Columns(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        var existing = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "PRAGMA table_info(usage_records);";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                existing.Add(reader.GetString(1));
+            }
+        }
+
+        foreach (var (name, definition) in Version2Columns)
+        {
+            if (!existing.Contains(name))
+            {
+                Execute(connection, $"ALTER TABLE usage_records ADD COLUMN {name} {definition};", transaction);
+            }
+        }
     }
 
     private static void ThrowIfNewer(long version, string setting, string path)

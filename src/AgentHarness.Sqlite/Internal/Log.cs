@@ -17,7 +17,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 303, Level = LogLevel.Error, Message = "The usage ledger at {Path} could not write a batch of {Count} usage records; {Failed} records failed so far.")]
     public static partial void BatchFailed(ILogger logger, Exception exception, string path, int count, long failed);
 
-    [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "The usage ledger at {Path} cannot store a usage record whose cost does not fit 64-bit picodollars (more than 9,223,372 USD); {Failed} records failed so far.")]
+    [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "The usage ledger at {Path} cannot store a usage record whose cost or saved amount does not fit 64-bit picodollars (more than 9,223,372 USD); {Failed} records failed so far.")]
     public static partial void CostOutOfRange(ILogger logger, string path, long failed);
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Error, Message = "The usage ledger cannot open its database {Path} ({Setting}); usage records are counted as failed until it can. It tries again before each later batch, and logs this once until it succeeds.")]

@@ -11,11 +11,13 @@ internal sealed class RecordWriter : IDisposable
         INSERT INTO usage_records (
             timestamp_ms, timestamp_ticks, offset_minutes, run_id, agent, task, model_requested, model_used,
             provider, operation, streaming, input_tokens, output_tokens, cached_input_tokens, cost_usd,
-            cost_pico, cost_scale, cost_basis, latency_ticks, outcome, status_code, error, attempts)
+            cost_pico, cost_scale, cost_basis, latency_ticks, outcome, status_code, error, attempts,
+            from_cache, saved_usd, saved_pico, saved_scale, cache_key, cache_write_input_tokens)
         VALUES (
             $timestamp_ms, $timestamp_ticks, $offset_minutes, $run_id, $agent, $task, $model_requested, $model_used,
             $provider, $operation, $streaming, $input_tokens, $output_tokens, $cached_input_tokens, $cost_usd,
-            $cost_pico, $cost_scale, $cost_basis, $latency_ticks, $outcome, $status_code, $error, $attempts)
+            $cost_pico, $cost_scale, $cost_basis, $latency_ticks, $outcome, $status_code, $error, $attempts,
+            $from_cache, $saved_usd, $saved_pico, $saved_scale, $cache_key, $cache_write_input_tokens)
         RETURNING id;
         """;
 
@@ -46,6 +48,7 @@ internal sealed class RecordWriter : IDisposable
             "$timestamp_ms", "$timestamp_ticks", "$offset_minutes", "$run_id", "$agent", "$task", "$model_requested", "$model_used",
             "$provider", "$operation", "$streaming", "$input_tokens", "$output_tokens", "$cached_input_tokens", "$cost_usd",
             "$cost_pico", "$cost_scale", "$cost_basis", "$latency_ticks", "$outcome", "$status_code", "$error", "$attempts",
+            "$from_cache", "$saved_usd", "$saved_pico", "$saved_scale", "$cache_key", "$cache_write_input_tokens",
         ];
         _record = new SqliteParameter[names.Length];
         for (var i = 0; i < names.Length; i++)
@@ -61,7 +64,7 @@ internal sealed class RecordWriter : IDisposable
         _value = _insertMetadata.Parameters.Add("$value", SqliteType.Text);
     }
 
-    /// <summary>Writes the records (each already checked with <see cref="RecordCodec.TryGetPicodollars"/>) in one transaction; throws and writes nothing when any fails.</summary>
+    /// <summary>Writes the records (each cost and saving already checked with <see cref="RecordCodec.TryGetPicodollars"/>) in one transaction; throws and writes nothing when any fails.</summary>
     public void Write(IReadOnlyList<(UsageRecord Record, long Picodollars, int Scale)> batch)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
@@ -169,6 +172,13 @@ internal sealed class RecordWriter : IDisposable
         p[20].Value = record.StatusCode is { } status ? (long)status : DBNull.Value;
         p[21].Value = Nullable(record.Error);
         p[22].Value = RecordCodec.WriteAttempts(record.Attempts, _jsonBuffer, _json);
+        _ = RecordCodec.TryGetPicodollars(record.SavedUsd, out var savedPicodollars, out var savedScale);
+        p[23].Value = record.FromCache ? 1L : 0L;
+        p[24].Value = RecordCodec.FormatCost(record.SavedUsd);
+        p[25].Value = savedPicodollars;
+        p[26].Value = (long)savedScale;
+        p[27].Value = Nullable(record.CacheKey);
+        p[28].Value = (long)record.CacheWriteInputTokens;
     }
 
     private static object Nullable(string? value) => (object?)value ?? DBNull.Value;

@@ -107,6 +107,131 @@ public sealed partial class SqliteUsageLedgerTests
         UsageRecordAssert.Equal(records, reopened.GetRecords());
     }
 
+    /// <summary>The usage_records table as schema version 1 created it, before the response cache's columns.</summary>
+    private const string CreateVersion1Table = """
+        CREATE TABLE usage_records (
+            id INTEGER PRIMARY KEY,
+            timestamp_ms INTEGER NOT NULL,
+            timestamp_ticks INTEGER NOT NULL,
+            offset_minutes INTEGER NOT NULL,
+            run_id TEXT,
+            agent TEXT,
+            task TEXT,
+            model_requested TEXT,
+            model_used TEXT,
+            provider TEXT,
+            operation TEXT,
+            streaming INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cached_input_tokens INTEGER NOT NULL,
+            cost_usd TEXT NOT NULL,
+            cost_pico INTEGER NOT NULL,
+            cost_scale INTEGER NOT NULL,
+            cost_basis TEXT NOT NULL,
+            latency_ticks INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            attempts TEXT NOT NULL
+        );
+        CREATE INDEX usage_records_timestamp ON usage_records (timestamp_ms);
+        CREATE TABLE usage_metadata (
+            record_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (record_id, key)
+        ) WITHOUT ROWID;
+        PRAGMA user_version = 1;
+        """;
+
+    /// <summary>Calls and cache hits: a hit costs nothing and saves the original call's cost; a call may write to the provider's prompt cache.</summary>
+    private static UsageRecord[] CacheRecords() =>
+    [
+        Record("a", cost: 0.0125m) with { CachedInputTokens = 4, CacheWriteInputTokens = 6 },
+        Record("a", 1, cost: 0m) with { FromCache = true, SavedUsd = 0.0125m, CacheKey = "k:1" },
+        Record("a", 2, cost: 0m) with { FromCache = true, SavedUsd = 0.5m, CacheKey = "k:2", Operation = "embeddings" },
+        Record("b", 3, cost: 0.25m) with { CacheWriteInputTokens = 1000 },
+        Record("b", 4, cost: 0m) with { FromCache = true, SavedUsd = 1.000000000000000009m, CacheKey = "k:3" },
+        Record("b", 5, cost: 0m) with { FromCache = true, SavedUsd = 9m, Outcome = UsageOutcome.Rejected },
+    ];
+
+    [Fact]
+    public async Task GetRecords_CacheHitFields_RoundTripExactly()
+    {
+        using var db = new TempDatabase();
+        UsageRecord[] records =
+        [
+            Record("a") with { FromCache = true, SavedUsd = 0.012300m, CacheKey = "sha256:ab\n\"c\"", CacheWriteInputTokens = 0, CostUsd = 0m },
+            Record("a", 1) with { FromCache = false, SavedUsd = 0m, CacheKey = null, CacheWriteInputTokens = int.MaxValue },
+        ];
+
+        await using (var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }))
+        {
+            Array.ForEach(records, ledger.Add);
+            await ledger.FlushAsync(Ct);
+            UsageRecordAssert.Equal(records, ledger.GetRecords());
+        }
+
+        await using var reopened = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        UsageRecordAssert.Equal(records, reopened.GetRecords());
+    }
+
+    [Fact]
+    public async Task GetUsageAsync_CacheHitsAndCalls_EqualsInMemoryReport()
+    {
+        using var db = new TempDatabase();
+        var records = CacheRecords();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        Array.ForEach(records, ledger.Add);
+        var query = May2026(UsageGroupKeys.ModelRequested);
+
+        var report = await ledger.GetUsageAsync(query, Ct);
+
+        UsageReportAssert.Equal(UsageReport.FromRecords(query, records), report);
+        Assert.Equal(3, report.Totals.CacheHits);
+        Assert.Equal(1006, report.Totals.CacheWriteInputTokens);
+        Assert.Equal("0.5125", report.Groups.Single(g => g.Values[UsageGroupKeys.ModelRequested] == "a").Totals.SavedUsd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task GetRecords_FileOfSchemaVersion1_AddsTheCacheColumnsKeepsOldRowsAndTakesNewOnes()
+    {
+        using var db = new TempDatabase();
+        Directory.CreateDirectory(db.DirectoryPath);
+        db.Execute(CreateVersion1Table + """
+            INSERT INTO usage_records (timestamp_ms, timestamp_ticks, offset_minutes, model_requested, operation, streaming,
+                input_tokens, output_tokens, cached_input_tokens, cost_usd, cost_pico, cost_scale, cost_basis, latency_ticks, outcome, attempts)
+            VALUES (1777626000000, 0, 0, 'old', 'chat/completions', 0, 10, 2, 0, '0.001', 1000000000, 3, 'Catalog', 0, 'Succeeded', '[]');
+            """);
+        var old = Record("old");
+        var hit = Record("new", 1, cost: 0m) with { FromCache = true, SavedUsd = 0.001m, CacheKey = "k", CacheWriteInputTokens = 5 };
+
+        await using (var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }))
+        {
+            var read = Assert.Single(ledger.GetRecords());
+            Assert.False(read.FromCache);
+            Assert.Equal(0m, read.SavedUsd);
+            UsageRecordAssert.Equal(old, read);
+
+            ledger.Add(hit);
+            await ledger.FlushAsync(Ct);
+            Assert.Equal((1L, 0L), (ledger.Written, ledger.Failed));
+        }
+
+        // Opening the upgraded file again changes nothing and reads both rows, and its report counts the hit.
+        await using var reopened = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath });
+        UsageRecordAssert.Equal([old, hit], reopened.GetRecords());
+        var query = May2026(UsageGroupKeys.ModelRequested);
+        UsageReportAssert.Equal(UsageReport.FromRecords(query, [old, hit]), await reopened.GetUsageAsync(query, Ct));
+
+        using var connection = db.Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT COUNT(*) FROM pragma_table_info('usage_records') WHERE name IN ('from_cache', 'saved_usd', 'saved_pico', 'saved_scale', 'cache_key', 'cache_write_input_tokens')) || ',' || (SELECT user_version FROM pragma_user_version);";
+        Assert.Equal("6,2", command.ExecuteScalar());
+    }
+
     [Fact]
     public async Task GetUsageAsync_RangeBoundsInsideAMillisecond_CountsLikeInMemory()
     {
@@ -469,7 +594,7 @@ public sealed partial class SqliteUsageLedgerTests
         using var connection = db.Connect();
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(1L, command.ExecuteScalar());
+        Assert.Equal(2L, command.ExecuteScalar());
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", command.ExecuteScalar());
     }

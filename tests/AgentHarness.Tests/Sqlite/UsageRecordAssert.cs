@@ -36,6 +36,12 @@ internal static class UsageRecordAssert
         Check(expected.Outcome == actual.Outcome, at, "Outcome", expected.Outcome, actual.Outcome);
         Check(expected.StatusCode == actual.StatusCode, at, "StatusCode", expected.StatusCode, actual.StatusCode);
         Check(expected.Error == actual.Error, at, "Error", expected.Error, actual.Error);
+        Check(expected.FromCache == actual.FromCache, at, "FromCache", expected.FromCache, actual.FromCache);
+        var expectedSaved = expected.SavedUsd.ToString(CultureInfo.InvariantCulture);
+        var actualSaved = actual.SavedUsd.ToString(CultureInfo.InvariantCulture);
+        Check(expectedSaved == actualSaved, at, "SavedUsd", expectedSaved, actualSaved);
+        Check(expected.CacheKey == actual.CacheKey, at, "CacheKey", expected.CacheKey, actual.CacheKey);
+        Check(expected.CacheWriteInputTokens == actual.CacheWriteInputTokens, at, "CacheWriteInputTokens", expected.CacheWriteInputTokens, actual.CacheWriteInputTokens);
 
         var expectedMetadata = string.Join(", ", expected.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
         var actualMetadata = string.Join(", ", actual.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));

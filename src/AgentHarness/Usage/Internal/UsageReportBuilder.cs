@@ -99,10 +99,13 @@ internal sealed class UsageReportBuilder
             var period = PeriodOf(record.Timestamp)!;
             var completions = IsCompletion(record.Operation) ? 1 : 0;
             var spend = RoundSpend(record.CostUsd);
-            period.Totals.AddCall(completions, record.InputTokens, record.OutputTokens, spend, record.FromCache, record.SavedUsd, record.CachedInputTokens, record.CacheWriteInputTokens);
+
+            // Saved dollars are counted to the picodollar as spend is, so a ledger that sums integers in SQL reports the same figure.
+            var saved = RoundSpend(record.SavedUsd);
+            period.Totals.AddCall(completions, record.InputTokens, record.OutputTokens, spend, record.FromCache, saved, record.CachedInputTokens, record.CacheWriteInputTokens);
             if (values.Length > 0)
             {
-                period.Groups.Find(values).AddCall(completions, record.InputTokens, record.OutputTokens, spend, record.FromCache, record.SavedUsd, record.CachedInputTokens, record.CacheWriteInputTokens);
+                period.Groups.Find(values).AddCall(completions, record.InputTokens, record.OutputTokens, spend, record.FromCache, saved, record.CachedInputTokens, record.CacheWriteInputTokens);
             }
         }
     }
