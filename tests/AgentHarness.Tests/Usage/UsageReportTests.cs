@@ -134,6 +134,22 @@ public sealed class UsageReportTests
     }
 
     [Fact]
+    public void FromRecords_SavedUsdWithMoreThanTwelveDecimals_CountsToThePicodollarLikeSpend()
+    {
+        var at = new DateTimeOffset(2026, 5, 7, 10, 0, 0, TimeSpan.Zero);
+        UsageRecord[] records =
+        [
+            Record(at, 0m) with { FromCache = true, SavedUsd = 0.0000012345678915m },
+            Record(at, 0m) with { FromCache = true, SavedUsd = 0.0000000000004m },
+        ];
+
+        var report = UsageReport.FromRecords(new UsageQuery { Start = at, End = at }, records);
+
+        Assert.Equal("0.000001234568", report.Totals.SavedUsd.ToString(CultureInfo.InvariantCulture));
+        Assert.Equal(2, report.Totals.CacheHits);
+    }
+
+    [Fact]
     public void FromRecords_MonthsAcrossAYearEnd_AreCalendarMonths()
     {
         UsageRecord[] records =
