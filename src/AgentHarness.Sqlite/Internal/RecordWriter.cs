@@ -172,6 +172,7 @@ internal sealed class RecordWriter : IDisposable
         p[20].Value = record.StatusCode is { } status ? (long)status : DBNull.Value;
         p[21].Value = Nullable(record.Error);
         p[22].Value = RecordCodec.WriteAttempts(record.Attempts, _jsonBuffer, _json);
+        // The writer loop counts a saving that does not fit as failed before it gets here, so this succeeds.
         _ = RecordCodec.TryGetPicodollars(record.SavedUsd, out var savedPicodollars, out var savedScale);
         p[23].Value = record.FromCache ? 1L : 0L;
         p[24].Value = RecordCodec.FormatCost(record.SavedUsd);

@@ -452,6 +452,24 @@ public sealed partial class SqliteUsageLedgerTests
     }
 
     [Fact]
+    public async Task Add_SavedUsdBeyondPicodollarRange_CountsFailedAndWritesTheOthers()
+    {
+        using var db = new TempDatabase();
+        var logger = new FakeLogger<SqliteUsageLedger>();
+        await using var ledger = new SqliteUsageLedger(new SqliteUsageLedgerOptions { Path = db.FilePath }, logger);
+
+        ledger.Add(Record("ok", cost: 0m) with { FromCache = true, SavedUsd = 9_223_372.036854775807m });
+        ledger.Add(Record("huge", cost: 0m) with { FromCache = true, SavedUsd = 10_000_000m });
+        await ledger.FlushAsync(Ct);
+
+        Assert.Equal((1L, 1L), (ledger.Written, ledger.Failed));
+        Assert.Equal(["ok"], ledger.GetRecords().Select(r => r.ModelRequested));
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Id.Id == 304);
+        var report = await ledger.GetUsageAsync(May2026(), Ct);
+        Assert.Equal(9_223_372.036854775807m, report.Totals.SavedUsd);
+    }
+
+    [Fact]
     public async Task Add_AfterDispose_IsDroppedAndCountedNotThrown()
     {
         using var db = new TempDatabase();
