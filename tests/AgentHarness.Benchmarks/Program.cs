@@ -9,7 +9,9 @@ var sinceMain = Stopwatch.StartNew();
 //
 // The first call of a fresh process, with and without a cap, is measured by a command of its own:
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- first-call
-if (await FirstCall.TryRunAsync(args, sinceMain))
+// and where a call's bytes go, by type, raw client against harness:
+//   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream]
+if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args))
 {
     return;
 }

@@ -37,7 +37,7 @@ public sealed partial class AgentRun : IDisposable
     private readonly AsyncLocal<string?> _task = new();
     private readonly Lock _gate = new();
     private readonly Queue<UsageRecord> _calls = new();
-    private readonly Dictionary<string, RunTaskTotals> _taskTotals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskTally> _taskTotals = new(StringComparer.Ordinal);
     private HashSet<(string Rule, int Threshold)>? _thresholdsReached;
     private long _callCount;
     private decimal? _maxCostUsd;
@@ -47,6 +47,9 @@ public sealed partial class AgentRun : IDisposable
     private RunMetadata _metadata;
     private int _disposed;
     private RunSpan? _span;
+
+    // The open runs of a call made in this run when it is the only one open: built once, not for every call.
+    private AgentRun[]? _alone;
 
     internal AgentRun(string agent, string runId, DateTimeOffset startedAt)
     {
@@ -95,7 +98,8 @@ public sealed partial class AgentRun : IDisposable
 
         if (count == 1)
         {
-            return [innermost];
+            // Shared by every call of the run: nothing writes to a call's runs.
+            return innermost._alone ??= [innermost];
         }
 
         var runs = new AgentRun[count];
@@ -285,7 +289,13 @@ public sealed partial class AgentRun : IDisposable
         {
             lock (_gate)
             {
-                return new Dictionary<string, RunTaskTotals>(_taskTotals, StringComparer.Ordinal);
+                var totals = new Dictionary<string, RunTaskTotals>(_taskTotals.Count, StringComparer.Ordinal);
+                foreach (var (task, tally) in _taskTotals)
+                {
+                    totals[task] = new RunTaskTotals(tally.Calls, tally.InputTokens, tally.OutputTokens, tally.CostUsd);
+                }
+
+                return totals;
             }
         }
     }
@@ -407,9 +417,16 @@ public sealed partial class AgentRun : IDisposable
         lock (_gate)
         {
             var task = record.Task ?? string.Empty;
-            _taskTotals[task] = _taskTotals.TryGetValue(task, out var totals)
-                ? new RunTaskTotals(totals.Calls + 1, totals.InputTokens + record.InputTokens, totals.OutputTokens + record.OutputTokens, totals.CostUsd + record.CostUsd)
-                : new RunTaskTotals(1, record.InputTokens, record.OutputTokens, record.CostUsd);
+            if (!_taskTotals.TryGetValue(task, out var tally))
+            {
+                _taskTotals[task] = tally = new TaskTally();
+            }
+
+            // Counted in place: a new totals record per call would cost every call an allocation nobody reads.
+            tally.Calls++;
+            tally.InputTokens += record.InputTokens;
+            tally.OutputTokens += record.OutputTokens;
+            tally.CostUsd += record.CostUsd;
             _callCount++;
             if (_calls.Count == MaxCallsKept)
             {
@@ -433,6 +450,15 @@ public sealed partial class AgentRun : IDisposable
         {
             _metadata = _metadata.With(index, value);
         }
+    }
+
+    /// <summary>A task's running totals, counted under the run's lock; read out as <see cref="RunTaskTotals"/>.</summary>
+    private sealed class TaskTally
+    {
+        public long Calls;
+        public long InputTokens;
+        public long OutputTokens;
+        public decimal CostUsd;
     }
 
     private sealed class TaskScope(AsyncLocal<string?> slot, string? previous) : IDisposable

@@ -148,17 +148,23 @@ internal sealed partial class BudgetGuard : IBudgetGuard
         var store = Match(_rules, metadata);
         if (runs.Length == 0)
         {
-            return store.Length == 0 ? null : new CallBudget(this, [], store);
+            return store.Length == 0 ? null : new CallBudget(this, [], perRun: null, store);
         }
 
-        var limits = new RunLimits[runs.Length];
+        if (_runRules.Length == 0)
+        {
+            // No per-run rules: the call's own runs are its limits, with nothing to build for them.
+            return new CallBudget(this, runs, perRun: null, store);
+        }
+
+        var perRun = new (BudgetRule Rule, string? Value)[runs.Length][];
         for (var i = 0; i < runs.Length; i++)
         {
             // An enclosing run's per-run rules match its own metadata, not the inner run's.
-            limits[i] = new RunLimits(runs[i], Match(_runRules, i == 0 ? metadata : runs[i].MetadataSnapshot.ForCall(task)));
+            perRun[i] = Match(_runRules, i == 0 ? metadata : runs[i].MetadataSnapshot.ForCall(task));
         }
 
-        return new CallBudget(this, limits, store);
+        return new CallBudget(this, runs, perRun, store);
     }
 
     public async ValueTask<BudgetStatus> GetStatusAsync(string rule, string? value = null, CancellationToken cancellationToken = default)
@@ -264,16 +270,24 @@ internal readonly record struct RunLimits(AgentRun Run, (BudgetRule Rule, string
 internal sealed class CallBudget
 {
     private readonly BudgetGuard _guard;
-    private readonly RunLimits[] _runs;
+    private readonly AgentRun[] _runs;
+    private readonly (BudgetRule Rule, string? Value)[][]? _perRun;
     private readonly (BudgetRule Rule, string? Value)[] _store;
     private bool _atCheckpoints;
 
-    public CallBudget(BudgetGuard guard, RunLimits[] runs, (BudgetRule Rule, string? Value)[] store)
+    /// <param name="guard">The guard whose rules and store these are.</param>
+    /// <param name="runs">The call's open runs, innermost first (the call's own array, never written to).</param>
+    /// <param name="perRun">The per-run rules matching each run, by index; <see langword="null"/> when there are no per-run rules.</param>
+    /// <param name="store">The rules matching the call's metadata, counted in the store.</param>
+    public CallBudget(BudgetGuard guard, AgentRun[] runs, (BudgetRule Rule, string? Value)[][]? perRun, (BudgetRule Rule, string? Value)[] store)
     {
         _guard = guard;
         _runs = runs;
+        _perRun = perRun;
         _store = store;
     }
+
+    private RunLimits Limits(int index) => new(_runs[index], _perRun?[index] ?? []);
 
     /// <summary>Whether any limit applies, so that attempts need a worst case and a reservation.</summary>
     public bool Limited
@@ -285,9 +299,10 @@ internal sealed class CallBudget
                 return true;
             }
 
-            foreach (var run in _runs)
+            for (var i = 0; i < _runs.Length; i++)
             {
-                if (run.PerRun.Length > 0 || run.Run.MaxCostUsd is not null || run.Run.HasOpenCheckpoints)
+                var run = _runs[i];
+                if (_perRun?[i].Length > 0 || run.MaxCostUsd is not null || run.HasOpenCheckpoints)
                 {
                     return true;
                 }
@@ -306,7 +321,7 @@ internal sealed class CallBudget
     {
         foreach (var run in _runs)
         {
-            if (run.Run.HasOpenCheckpoints)
+            if (run.HasOpenCheckpoints)
             {
                 return _atCheckpoints = true;
             }
@@ -359,8 +374,9 @@ internal sealed class CallBudget
     /// </summary>
     public void Settle(Reservation? reservation, decimal actualUsd)
     {
-        foreach (var limits in _runs)
+        for (var i = 0; i < _runs.Length; i++)
         {
+            var limits = Limits(i);
             var reserved = reservation is not null && Array.IndexOf(reservation.Runs, limits.Run) >= 0 ? reservation.AmountUsd : 0m;
             var (before, after) = limits.Run.Settle(reserved, actualUsd);
             if (actualUsd > 0m && _guard.HasThresholdHandlers)
@@ -412,8 +428,9 @@ internal sealed class CallBudget
         }
 
         List<AgentRun>? reserved = null;
-        foreach (var limits in _runs)
+        for (var i = 0; i < _runs.Length; i++)
         {
+            var limits = Limits(i);
             if (limits.Tightest() is not { } limit)
             {
                 if (!_atCheckpoints || !limits.Run.HasOpenCheckpoints)
@@ -483,7 +500,7 @@ internal sealed class CallBudget
             return;
         }
 
-        var runId = _runs.Length > 0 ? _runs[0].Run.RunId : null;
+        var runId = _runs.Length > 0 ? _runs[0].RunId : null;
         for (var i = 0; i < states.Count && i < _store.Length && i < starts.Length; i++)
         {
             var (rule, value) = _store[i];

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 
 namespace AgentHarness.Http.Internal;
 
@@ -80,10 +81,18 @@ internal static class BoundedContent
     }
 
     /// <summary>The declared length, checked against the limit; <see langword="null"/> when none is declared.</summary>
+    /// <remarks>
+    /// Read as the text that arrived: the <see cref="System.Net.Http.Headers.HttpContentHeaders.ContentLength"/> property
+    /// would parse and box the value into the headers of every answer, and compute one for a content that declares none.
+    /// </remarks>
     private static long? DeclaredLength(HttpContent content, int maxBytes)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var declared = content.Headers.ContentLength;
+        long? declared = content.Headers.NonValidated.TryGetValues("Content-Length", out var values)
+            && values.Count == 1
+            && long.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var length)
+                ? length
+                : null;
         return declared > maxBytes ? throw new BodyTooLargeException(Setting, maxBytes, declared) : declared;
     }
 

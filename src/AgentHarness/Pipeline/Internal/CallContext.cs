@@ -13,9 +13,18 @@ internal sealed class CallContext : IStreamCompletion
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata =
         new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
-    private readonly CallPipeline _pipeline;
     private readonly AttemptLog _attempts = new();
+    private CallPipeline _pipeline = null!;
     private int _finished;
+
+    // What a reused context keeps for its next call: its own request description and deadline.
+    private CallRequest? _ownRequest;
+    private CallDeadline? _ownDeadline;
+
+    /// <summary>A context to be started by <see cref="Start"/>: one the routing handler keeps for later calls (<see cref="CallContexts"/>).</summary>
+    public CallContext()
+    {
+    }
 
     /// <param name="pipeline">The stages and observers of the call.</param>
     /// <param name="request">What the call asks for.</param>
@@ -23,7 +32,17 @@ internal sealed class CallContext : IStreamCompletion
     /// <param name="time">The harness's clock.</param>
     /// <param name="callerToken">The caller's token.</param>
     /// <param name="synchronous">Whether the call serves a synchronous client method.</param>
-    public CallContext(CallPipeline pipeline, CallRequest request, long started, TimeProvider time, CancellationToken callerToken, bool synchronous)
+    public CallContext(CallPipeline pipeline, CallRequest request, long started, TimeProvider time, CancellationToken callerToken, bool synchronous) =>
+        Start(pipeline, request, started, time, callerToken, synchronous);
+
+    /// <summary>Begins the call: what it asks for, and the run it is made in, as they stand now.</summary>
+    /// <param name="pipeline">The stages and observers of the call.</param>
+    /// <param name="request">What the call asks for.</param>
+    /// <param name="started">When the call started, as a timestamp of <paramref name="time"/>.</param>
+    /// <param name="time">The harness's clock.</param>
+    /// <param name="callerToken">The caller's token.</param>
+    /// <param name="synchronous">Whether the call serves a synchronous client method.</param>
+    public void Start(CallPipeline pipeline, CallRequest request, long started, TimeProvider time, CancellationToken callerToken, bool synchronous)
     {
         _pipeline = pipeline;
         Request = request;
@@ -40,44 +59,105 @@ internal sealed class CallContext : IStreamCompletion
         Capture = UsageCapture.Current;
     }
 
+    /// <summary>
+    /// Gets this context's own request description, for a call from a client the harness handed out (see
+    /// <see cref="CallRequest.ForClient"/>): a reused context describes each of its calls in the same object.
+    /// </summary>
+    public CallRequest OwnRequest => _ownRequest ??= new CallRequest();
+
+    /// <summary>Gets this context's own deadline, started for the call (see <see cref="CallDeadline.Start"/>).</summary>
+    public CallDeadline OwnDeadline => _ownDeadline ??= new CallDeadline();
+
+    /// <summary>
+    /// Gets a value indicating whether nothing can still reach this context once its call has returned: a whole answer
+    /// that ended, which the response cache did not take part in. A stream ends later, through the context.
+    /// </summary>
+    public bool Reusable => Finished && !Streamed && CacheState is null;
+
+    /// <summary>Clears what the last call wrote, for the next <see cref="Start"/>; its own request and deadline are kept.</summary>
+    internal void Reset()
+    {
+        _pipeline = null!;
+        _finished = 0;
+        _attempts.Clear();
+        _ownRequest?.Clear();
+        Request = null!;
+        Started = 0;
+        Timestamp = default;
+        Time = null!;
+        CallerToken = default;
+        Synchronous = false;
+        Runs = [];
+        Run = null;
+        Metadata = null;
+        Task = null;
+        CallMetadata = EmptyMetadata;
+        Capture = null;
+        Settings = null!;
+        Deadline = null!;
+        Attempt.Begin(null!, 0);
+        Current = null;
+        OriginalSent = false;
+        AnySent = false;
+        Reading = default;
+        Answer = null;
+        StreamOutput = null;
+        Streamed = false;
+        CostUsd = 0m;
+        CostBasis = default;
+        BudgetRefusal = null;
+        BudgetEndedCall = false;
+        Unpriced = null;
+        CostState = null;
+        TelemetryState = null;
+        CacheState = null;
+        CacheKey = null;
+        CacheHit = null;
+        StreamProbe = false;
+        Outcome = default;
+        StatusCode = null;
+        Error = null;
+        Latency = default;
+    }
+
     /// <summary>Gets what the call asks for.</summary>
-    public CallRequest Request { get; }
+    public CallRequest Request { get; private set; } = null!;
 
     /// <summary>Gets when the call started, as a timestamp of <see cref="Time"/>.</summary>
-    public long Started { get; }
+    public long Started { get; private set; }
 
     /// <summary>Gets when the call started.</summary>
-    public DateTimeOffset Timestamp { get; }
+    public DateTimeOffset Timestamp { get; private set; }
 
     /// <summary>Gets the harness's clock.</summary>
-    public TimeProvider Time { get; }
+    public TimeProvider Time { get; private set; } = null!;
 
     /// <summary>Gets the caller's token.</summary>
-    public CancellationToken CallerToken { get; }
+    public CancellationToken CallerToken { get; private set; }
 
     /// <summary>
     /// Gets a value indicating whether the call serves a synchronous client method: every send and read is then
     /// synchronous, so the call's task has completed when the pipeline returns.
     /// </summary>
-    public bool Synchronous { get; }
+    public bool Synchronous { get; private set; }
 
     /// <summary>Gets the open runs of the call, innermost first.</summary>
-    public AgentRun[] Runs { get; }
+    public AgentRun[] Runs { get; private set; } = [];
 
     /// <summary>Gets the innermost open run, or <see langword="null"/>.</summary>
-    public AgentRun? Run { get; }
+    public AgentRun? Run { get; private set; }
 
     /// <summary>Gets the run's metadata as it stood when the call began; every attempt sends the same values.</summary>
-    public RunMetadata? Metadata { get; }
+    public RunMetadata? Metadata { get; private set; }
 
     /// <summary>Gets the run's task when the call began.</summary>
-    public string? Task { get; }
+    public string? Task { get; private set; }
 
     /// <summary>Gets the metadata the call is recorded and budgeted with: the run's, with the task.</summary>
-    public IReadOnlyDictionary<string, string> CallMetadata { get; }
+    public IReadOnlyDictionary<string, string> CallMetadata { get; private set; } = EmptyMetadata;
 
     /// <summary>Gets the scope that takes the call's record back to whoever opened it (an <c>IChatClient</c> wrapper, an agent run), or <see langword="null"/>.</summary>
-    public UsageCapture? Capture { get; }
+    public UsageCapture? Capture { get; private set; }
 
     /// <summary>Gets the model id the caller asked for, or empty.</summary>
     public string ModelRequested => Request.Model ?? string.Empty;
@@ -241,6 +321,13 @@ internal sealed class AttemptLog
         {
             (_more ??= new List<UsageAttempt>(2)).Add(attempt);
         }
+    }
+
+    /// <summary>Removes every entry, keeping what was allocated for them.</summary>
+    public void Clear()
+    {
+        _first = null;
+        _more?.Clear();
     }
 
     public UsageAttempt[] ToArray()

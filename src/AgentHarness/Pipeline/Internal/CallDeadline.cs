@@ -19,12 +19,12 @@ namespace AgentHarness.Pipeline.Internal;
 /// </remarks>
 internal sealed class CallDeadline : IDisposable
 {
-    private readonly TimeProvider _time;
-    private readonly CancellationToken _caller;
+    private TimeProvider _time = null!;
+    private CancellationToken _caller;
     private long _started;
-    private readonly TimeSpan _total;
-    private readonly CancellationTokenRegistration _callerRegistration;
-    private readonly DeadlineSources? _sources;
+    private TimeSpan _total;
+    private CancellationTokenRegistration _callerRegistration;
+    private DeadlineSources? _sources;
     private CancellationTokenSource? _source;
 
     // Whether the current source's timer is the total timeout's: the phase would end with the call or after it.
@@ -35,17 +35,35 @@ internal sealed class CallDeadline : IDisposable
     /// <param name="started">When the call started, as a <paramref name="time"/> timestamp.</param>
     /// <param name="total">The call's total timeout.</param>
     /// <param name="sources">Where the source comes from and goes back to when <see cref="Recycle"/> says so; <see langword="null"/> for a new one.</param>
-    public CallDeadline(TimeProvider time, CancellationToken caller, long started, TimeSpan total, DeadlineSources? sources = null)
+    public CallDeadline(TimeProvider time, CancellationToken caller, long started, TimeSpan total, DeadlineSources? sources = null) =>
+        Start(time, caller, started, total, sources);
+
+    /// <summary>A deadline to be started by <see cref="Start"/>, owned by a context that is reused (<see cref="CallContext.OwnDeadline"/>).</summary>
+    internal CallDeadline()
+    {
+    }
+
+    /// <summary>Starts the deadline of a call; one that is reused is started again only after <see cref="Dispose"/>.</summary>
+    /// <param name="time">The harness's clock.</param>
+    /// <param name="caller">The caller's token.</param>
+    /// <param name="started">When the call started, as a <paramref name="time"/> timestamp.</param>
+    /// <param name="total">The call's total timeout.</param>
+    /// <param name="sources">Where the source comes from and goes back to when <see cref="Recycle"/> says so; <see langword="null"/> for a new one.</param>
+    /// <returns>This deadline.</returns>
+    public CallDeadline Start(TimeProvider time, CancellationToken caller, long started, TimeSpan total, DeadlineSources? sources = null)
     {
         _time = time;
         _sources = sources?.Time == time ? sources : null;
         _caller = caller;
         _started = started;
         _total = total;
-        if (caller.CanBeCanceled)
-        {
-            _callerRegistration = caller.UnsafeRegister(static state => ((CallDeadline)state!).CancelFromCaller(), this);
-        }
+        _source = null;
+        _armedForTotal = false;
+        Recycle = false;
+        _callerRegistration = caller.CanBeCanceled
+            ? caller.UnsafeRegister(static state => ((CallDeadline)state!).CancelFromCaller(), this)
+            : default;
+        return this;
     }
 
     /// <summary>Gets the caller's own token.</summary>
@@ -107,8 +125,10 @@ internal sealed class CallDeadline : IDisposable
 
     public void Dispose()
     {
-        // First, so that the caller's cancellation cannot reach a source another call has taken.
+        // First, so that the caller's cancellation cannot reach a source another call has taken (it waits for a
+        // cancellation callback already running), nor this deadline once it serves another call.
         _callerRegistration.Dispose();
+        _callerRegistration = default;
         if (_source is { } source && Recycle && _sources is not null)
         {
             _source = null;

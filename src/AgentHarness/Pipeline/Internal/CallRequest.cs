@@ -14,42 +14,37 @@ namespace AgentHarness.Pipeline.Internal;
 /// </remarks>
 internal sealed class CallRequest
 {
-    private readonly HttpContent? _content;
+    private HttpContent? _content;
     private byte[]? _bytes;
     private RequestBody? _body;
     private byte[]? _rewritten;
     private string? _rewrittenModel;
 
-    private CallRequest(HttpRequestMessage message, string relativePath, string operation, string? model, string? bodyModel, bool stream, HttpContent? content, byte[]? bytes, RequestBody? body)
+    private CallRequest(HttpRequestMessage message, string relativePath, string operation, string? model, string? bodyModel, bool stream, HttpContent? content, byte[]? bytes, RequestBody? body) =>
+        Set(message, relativePath, operation, model, bodyModel, stream, content, bytes, body);
+
+    /// <summary>A description to be set by <see cref="ForClient"/>, owned by a context that is reused (<see cref="CallContext.OwnRequest"/>).</summary>
+    internal CallRequest()
     {
-        Message = message;
-        RelativePath = relativePath;
-        Operation = operation;
-        Model = model;
-        BodyModel = bodyModel;
-        Stream = stream;
-        _content = content;
-        _bytes = bytes;
-        _body = body;
     }
 
     /// <summary>Gets the request the official client sent.</summary>
-    public HttpRequestMessage Message { get; }
+    public HttpRequestMessage Message { get; private set; } = null!;
 
     /// <summary>Gets the path and query below the virtual endpoint, for example <c>/chat/completions</c>.</summary>
-    public string RelativePath { get; }
+    public string RelativePath { get; private set; } = null!;
 
     /// <summary>Gets the operation, for example <c>chat/completions</c>.</summary>
-    public string Operation { get; }
+    public string Operation { get; private set; } = null!;
 
     /// <summary>Gets the model id the caller asked for, or <see langword="null"/> when the request names none.</summary>
-    public string? Model { get; }
+    public string? Model { get; private set; }
 
     /// <summary>Gets the <c>model</c> the body names as written, which an attempt to another model rewrites.</summary>
-    public string? BodyModel { get; }
+    public string? BodyModel { get; private set; }
 
     /// <summary>Gets a value indicating whether the request asks for a stream.</summary>
-    public bool Stream { get; }
+    public bool Stream { get; private set; }
 
     /// <summary>Gets a value indicating whether the request has a body.</summary>
     public bool HasContent => Message.Content is not null;
@@ -91,6 +86,32 @@ internal sealed class CallRequest
     /// <param name="stream">Whether the client asked for a stream.</param>
     public static CallRequest FromClient(HttpRequestMessage message, string relativePath, string operation, string model, string bodyModel, bool stream) =>
         new(message, relativePath, operation, model, bodyModel, stream, message.Content, null, null);
+
+    /// <summary>Describes, in this object, a request of a client the harness handed out (as <see cref="FromClient"/> does in a new one).</summary>
+    /// <returns>This object.</returns>
+    public CallRequest ForClient(HttpRequestMessage message, string relativePath, string operation, string model, string bodyModel, bool stream)
+    {
+        Set(message, relativePath, operation, model, bodyModel, stream, message.Content, null, null);
+        return this;
+    }
+
+    /// <summary>Lets go of the last call's request and bodies.</summary>
+    internal void Clear() => Set(null!, null!, null!, null, null, false, null, null, null);
+
+    private void Set(HttpRequestMessage message, string relativePath, string operation, string? model, string? bodyModel, bool stream, HttpContent? content, byte[]? bytes, RequestBody? body)
+    {
+        Message = message;
+        RelativePath = relativePath;
+        Operation = operation;
+        Model = model;
+        BodyModel = bodyModel;
+        Stream = stream;
+        _content = content;
+        _bytes = bytes;
+        _body = body;
+        _rewritten = null;
+        _rewrittenModel = null;
+    }
 
     /// <summary>
     /// Reads the official client's content, which it holds in memory: no read waits, so this is done on the calling

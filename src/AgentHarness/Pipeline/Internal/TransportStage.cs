@@ -48,7 +48,11 @@ internal sealed class TransportStage
                 var buffered = new ByteArrayContent(bytes);
                 foreach (var header in response.Content.Headers.NonValidated)
                 {
-                    HeaderCopy.Add(buffered.Headers, header);
+                    // The buffer's own length is the one to declare: a decompressed body is longer than what arrived.
+                    if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                    {
+                        HeaderCopy.Add(buffered.Headers, header);
+                    }
                 }
 
                 response.Content.Dispose();

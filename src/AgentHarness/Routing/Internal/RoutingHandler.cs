@@ -32,6 +32,9 @@ internal sealed class RoutingHandler(
     // The calls' deadlines reuse the cancellation sources (and their timers) of calls that ended without them firing.
     private readonly DeadlineSources _deadlineSources = new(timeProvider);
 
+    // The contexts of calls that ended with a whole answer, for the next calls from the harness's own clients.
+    private readonly CallContexts _contexts = new();
+
     // Lowest-cost policies order their members by the catalog's price of input and output together.
     private readonly Func<string, decimal?> _pricePerToken = id => catalog.TryGetPrice(id, out var price) ? price.InputPerToken + price.OutputPerToken : null;
 
@@ -73,7 +76,8 @@ internal sealed class RoutingHandler(
         if (request.Options.TryGetValue(ClientRoute.OptionsKey, out var client))
         {
             // A client the harness handed out: its route is known, and its body is the official client's own.
-            call = new CallContext(pipeline, CallRequest.FromClient(request, relative, operation, client.Route.Model, client.Route.BodyModel, client.Stream), started, timeProvider, cancellationToken, synchronous);
+            call = _contexts.Rent();
+            call.Start(pipeline, call.OwnRequest.ForClient(request, relative, operation, client.Route.Model, client.Route.BodyModel, client.Stream), started, timeProvider, cancellationToken, synchronous);
             if (cancellationToken.IsCancellationRequested)
             {
                 call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
@@ -134,35 +138,46 @@ internal sealed class RoutingHandler(
 
         var candidates = plan.Candidates(call.Run, health.Cooldowns, _pricePerToken);
         call.Settings = plan.Settings;
-        using var deadline = new CallDeadline(timeProvider, cancellationToken, started, plan.Settings.TotalTimeout, _deadlineSources);
+        var deadline = call.OwnDeadline.Start(timeProvider, cancellationToken, started, plan.Settings.TotalTimeout, _deadlineSources);
         call.Deadline = deadline;
         HttpResponseMessage response;
         try
         {
-            // A hit ends the call with the cache's answer; without a cache the call takes exactly the loop's path.
-            response = cache is not null && await cache.LookupAsync(call).ConfigureAwait(false) is { } hit
-                ? hit
-                : await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
+            try
+            {
+                // A hit ends the call with the cache's answer; without a cache the call takes exactly the loop's path.
+                response = cache is not null && await cache.LookupAsync(call).ConfigureAwait(false) is { } hit
+                    ? hit
+                    : await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+                throw;
+            }
+            catch (Exception ex) when (ex is BudgetExceededException or UnpricedModelException or BudgetStoreUnavailableException)
+            {
+                call.Finish(call.AnySent ? UsageOutcome.Failed : UsageOutcome.Rejected, statusCode: null, ex.Message);
+                throw;
+            }
+            catch (Exception ex)
+            {
+                call.Finish(UsageOutcome.Failed, statusCode: null, ex is AllCandidatesFailedException or HttpRequestException ? ex.Message : ex.GetType().Name);
+                throw;
+            }
+
+            // A whole answer has been read: nothing handed on holds the deadline's token. A stream's transport may.
+            deadline.Recycle = !call.Streamed;
+            response = call.Complete(cache is null ? response : cache.Capture(call, response));
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        finally
         {
-            call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
-            throw;
-        }
-        catch (Exception ex) when (ex is BudgetExceededException or UnpricedModelException or BudgetStoreUnavailableException)
-        {
-            call.Finish(call.AnySent ? UsageOutcome.Failed : UsageOutcome.Rejected, statusCode: null, ex.Message);
-            throw;
-        }
-        catch (Exception ex)
-        {
-            call.Finish(UsageOutcome.Failed, statusCode: null, ex is AllCandidatesFailedException or HttpRequestException ? ex.Message : ex.GetType().Name);
-            throw;
+            deadline.Dispose();
         }
 
-        // A whole answer has been read: nothing handed on holds the deadline's token. A stream's transport may.
-        deadline.Recycle = !call.Streamed;
-        return call.Complete(cache is null ? response : cache.Capture(call, response));
+        // Only once the deadline is done with it: a context that nothing can reach any more serves a later call.
+        _contexts.Return(call);
+        return response;
     }
 
     /// <summary>A JSON body, or a multipart form (a transcription, an image edit), whose <c>model</c> field is routed the same way.</summary>
