@@ -282,7 +282,7 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
             span.SetTag(ResponseModel, responseModel);
         }
 
-        var reasons = call.Streamed ? FinishReasons.Of(reading.FinishReason) : call.Answer is { } answer ? FinishReasons.Read(answer) : [];
+        var reasons = call.Streamed ? FinishReasons.Of(reading.FinishReason) : call.Answer is { } answer ? FinishReasons.Read(answer.Span) : [];
         if (reasons.Length > 0)
         {
             span.SetTag(ResponseFinishReasons, reasons);
@@ -313,7 +313,7 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
         {
             var output = call.Streamed
                 ? call.StreamOutput is { } text ? MessageContent.StreamOutput(text.Text, reading.FinishReason) : null
-                : call.Answer is { } whole ? MessageContent.Output(whole) : null;
+                : call.Answer is { } whole ? MessageContent.Output(whole.Span) : null;
             if (output is not null)
             {
                 span.SetTag(OutputMessages, output);

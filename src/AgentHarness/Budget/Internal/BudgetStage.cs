@@ -93,7 +93,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
 
     public void OnCallEnded(CallContext call)
     {
-        if (call.CostState is not CallCosting state)
+        if (call.CostState is not CallCosting { Active: true } state)
         {
             return;
         }
@@ -121,13 +121,15 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
 
     private CallCosting State(CallContext call)
     {
-        if (call.CostState is CallCosting state)
+        if (call.CostState is CallCosting { Active: true } state)
         {
             return state;
         }
 
+        // A reused context still holds the costing of its last call, cleared: it serves this one.
+        state = call.CostState as CallCosting ?? new CallCosting();
         var metered = call.Request.Model is not null && CostControl.IsMetered(call.Request.Operation);
-        state = new CallCosting(metered, metered ? costs.Guard.ForCall(call.Runs, call.CallMetadata, call.Task) : null);
+        state.Begin(metered, metered ? costs.Guard.ForCall(call.Runs, call.CallMetadata, call.Task) : null);
         call.CostState = state;
         return state;
     }
@@ -374,7 +376,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
 
         using var text = new OutputText();
         var reading = new UsageReading { Deltas = text };
-        reading.Read(answer);
+        reading.Read(answer.Span);
         return text.CountTokens(TokenEstimator.CountTokens);
     }
 
@@ -415,16 +417,42 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
     private static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
 
     /// <summary>The budget stage's state for one call.</summary>
-    private sealed class CallCosting(bool metered, CallBudget? budget)
+    /// <remarks>
+    /// A context that serves several calls in turn (see <c>CallContexts</c>) keeps its costing: <see cref="Clear"/> ends
+    /// it with the call, <see cref="Begin"/> starts it for the next.
+    /// </remarks>
+    private sealed class CallCosting : IReusableCallState
     {
         private int? _bound;
         private int? _counted;
 
+        /// <summary>Gets a value indicating whether the costing belongs to the context's current call.</summary>
+        public bool Active { get; private set; }
+
         /// <summary>Gets a value indicating whether the call's operation is billed by the token, and so priced and budgeted.</summary>
-        public bool Metered { get; } = metered;
+        public bool Metered { get; private set; }
 
         /// <summary>Gets the budgets of the call, or <see langword="null"/> when nothing counts its spend.</summary>
-        public CallBudget? Budget { get; } = budget;
+        public CallBudget? Budget { get; private set; }
+
+        public void Begin(bool metered, CallBudget? budget)
+        {
+            Active = true;
+            Metered = metered;
+            Budget = budget;
+        }
+
+        public void Clear()
+        {
+            Active = false;
+            Metered = false;
+            Budget = null;
+            CandidatePrice = null;
+            Price = null;
+            Held = null;
+            _bound = null;
+            _counted = null;
+        }
 
         /// <summary>Gets or sets the price of the candidate last admitted.</summary>
         public ModelPrice? CandidatePrice { get; set; }

@@ -245,18 +245,15 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             return null;
         }
 
-        byte[]? body;
         if (call.Streamed)
         {
             // Only a stream read to its end marker ends Succeeded; one the caller read past the cap was not kept.
-            body = state.Capture is { Overflowed: false } capture ? AnswerShapes.Assemble(capture.Bytes()) : null;
-        }
-        else
-        {
-            body = call.Answer;
+            var assembled = state.Capture is { Overflowed: false } capture ? AnswerShapes.Assemble(capture.Bytes()) : null;
+            return assembled is not null && assembled.Length <= _options.MaxEntryBytes && AnswerShapes.IsGood(call.Request.Operation, assembled) ? assembled : null;
         }
 
-        return body is not null && body.Length <= _options.MaxEntryBytes && AnswerShapes.IsGood(call.Request.Operation, body) ? body : null;
+        // The answer's buffer goes back to the pool once the client has read it: the entry keeps a copy of its own.
+        return call.Answer is { } answer && answer.Length <= _options.MaxEntryBytes && AnswerShapes.IsGood(call.Request.Operation, answer.Span) ? answer.ToArray() : null;
     }
 
     /// <summary>Whether the answer came from another candidate than the first one the call meant to try: a skip, or a failed attempt of another.</summary>

@@ -24,7 +24,16 @@ internal static class BoundedContent
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The body's bytes.</returns>
     /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
-    public static async ValueTask<byte[]> ReadAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
+    public static async ValueTask<byte[]> ReadAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken) =>
+        Copy(await ReadPooledAsync(content, maxBytes, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Reads the body whole into a pooled buffer, which the caller then owns (and returns to <see cref="ArrayPool{T}.Shared"/>).</summary>
+    /// <param name="content">The body.</param>
+    /// <param name="maxBytes">The most bytes it may have.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The buffer, rented from <see cref="ArrayPool{T}.Shared"/>, and how many of its bytes are the body.</returns>
+    /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
+    public static async ValueTask<(byte[] Buffer, int Length)> ReadPooledAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
     {
         var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);
         try
@@ -37,11 +46,41 @@ internal static class BoundedContent
                     var read = await stream.ReadAsync(accumulator.Window(), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
-                        return accumulator.ToArray();
+                        return accumulator.Detach();
                     }
 
                     accumulator.Advance(read);
                 }
+            }
+        }
+        finally
+        {
+            accumulator.Dispose();
+        }
+    }
+
+    /// <summary>Reads the body whole into a pooled buffer, on the calling thread; the caller then owns the buffer.</summary>
+    /// <param name="content">The body.</param>
+    /// <param name="maxBytes">The most bytes it may have.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The buffer, rented from <see cref="ArrayPool{T}.Shared"/>, and how many of its bytes are the body.</returns>
+    /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
+    public static (byte[] Buffer, int Length) ReadPooled(HttpContent content, int maxBytes, CancellationToken cancellationToken)
+    {
+        var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);
+        try
+        {
+            using var stream = content.ReadAsStream(cancellationToken);
+            while (true)
+            {
+                // A blocking read takes no token: the token closes the stream instead.
+                var read = SynchronousRead.Read(stream, accumulator.Window().Span, cancellationToken);
+                if (read == 0)
+                {
+                    return accumulator.Detach();
+                }
+
+                accumulator.Advance(read);
             }
         }
         finally
@@ -56,28 +95,15 @@ internal static class BoundedContent
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The body's bytes.</returns>
     /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
-    public static byte[] Read(HttpContent content, int maxBytes, CancellationToken cancellationToken)
-    {
-        var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);
-        try
-        {
-            using var stream = content.ReadAsStream(cancellationToken);
-            while (true)
-            {
-                // A blocking read takes no token: the token closes the stream instead.
-                var read = SynchronousRead.Read(stream, accumulator.Window().Span, cancellationToken);
-                if (read == 0)
-                {
-                    return accumulator.ToArray();
-                }
+    public static byte[] Read(HttpContent content, int maxBytes, CancellationToken cancellationToken) =>
+        Copy(ReadPooled(content, maxBytes, cancellationToken));
 
-                accumulator.Advance(read);
-            }
-        }
-        finally
-        {
-            accumulator.Dispose();
-        }
+    /// <summary>An exact copy of a pooled body, whose buffer goes back to the pool.</summary>
+    private static byte[] Copy((byte[] Buffer, int Length) body)
+    {
+        var bytes = body.Buffer.AsSpan(0, body.Length).ToArray();
+        ArrayPool<byte>.Shared.Return(body.Buffer);
+        return bytes;
     }
 
     /// <summary>The declared length, checked against the limit; <see langword="null"/> when none is declared.</summary>
@@ -132,7 +158,13 @@ internal static class BoundedContent
             }
         }
 
-        public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
+        /// <summary>Hands the buffer over (an empty body gets one too, so the new owner always returns one); <see cref="Dispose"/> then returns nothing.</summary>
+        public (byte[] Buffer, int Length) Detach()
+        {
+            var buffer = _buffer.Length > 0 ? _buffer : ArrayPool<byte>.Shared.Rent(1);
+            _buffer = [];
+            return (buffer, _length);
+        }
 
         public void Dispose()
         {

@@ -21,6 +21,11 @@ internal sealed class CallContext : IStreamCompletion
     private CallRequest? _ownRequest;
     private CallDeadline? _ownDeadline;
 
+    // Where the context goes back when nothing holds it any more, and how many hold it: the routing handler until it
+    // returns, and a stream handed to the caller until it ends.
+    private CallContexts? _owner;
+    private int _holders;
+
     /// <summary>A context to be started by <see cref="Start"/>: one the routing handler keeps for later calls (<see cref="CallContexts"/>).</summary>
     public CallContext()
     {
@@ -69,14 +74,39 @@ internal sealed class CallContext : IStreamCompletion
     public CallDeadline OwnDeadline => _ownDeadline ??= new CallDeadline();
 
     /// <summary>
-    /// Gets a value indicating whether nothing can still reach this context once its call has returned: a whole answer
-    /// that ended, which the response cache did not take part in. A stream ends later, through the context.
+    /// Gets a value indicating whether the context may serve another call once nothing holds it: its call ended, and the
+    /// response cache, which may keep a stream's capture, took no part in it.
     /// </summary>
-    public bool Reusable => Finished && !Streamed && CacheState is null;
+    public bool Reusable => Finished && CacheState is null;
+
+    /// <summary>Marks the context as taken from <paramref name="owner"/> by the routing handler, which holds it until <see cref="Release"/>.</summary>
+    internal void Rented(CallContexts owner)
+    {
+        _owner = owner;
+        _holders = 1;
+    }
+
+    /// <summary>Makes a stream handed to the caller a holder of the context: its end is the call's, and comes through it.</summary>
+    public void HoldForStream() => Interlocked.Increment(ref _holders);
+
+    /// <summary>
+    /// Lets go of the context, for the routing handler once it has returned (after its deadline is disposed) and for a
+    /// stream once it has ended: the last to let go gives it back to the contexts it came from. A holder that ends with an
+    /// exception does not let go, and that context is left to the collector.
+    /// </summary>
+    public void Release()
+    {
+        if (_owner is { } owner && Interlocked.Decrement(ref _holders) == 0)
+        {
+            owner.Return(this);
+        }
+    }
 
     /// <summary>Clears what the last call wrote, for the next <see cref="Start"/>; its own request and deadline are kept.</summary>
     internal void Reset()
     {
+        _owner = null;
+        _holders = 0;
         _pipeline = null!;
         _finished = 0;
         _attempts.Clear();
@@ -108,7 +138,16 @@ internal sealed class CallContext : IStreamCompletion
         BudgetRefusal = null;
         BudgetEndedCall = false;
         Unpriced = null;
-        CostState = null;
+        if (CostState is IReusableCallState kept)
+        {
+            // The budget stage's state is kept, cleared, for the context's next call.
+            kept.Clear();
+        }
+        else
+        {
+            CostState = null;
+        }
+
         TelemetryState = null;
         CacheState = null;
         CacheKey = null;
@@ -186,8 +225,11 @@ internal sealed class CallContext : IStreamCompletion
     /// <summary>The model and usage the answer reported; a stage that charges estimated tokens writes them here.</summary>
     public UsageReading Reading;
 
-    /// <summary>Gets or sets the bytes of the whole answer, for counting its output when it reported no usage.</summary>
-    public byte[]? Answer { get; set; }
+    /// <summary>
+    /// Gets or sets the bytes of the whole answer, for counting its output when it reported no usage; they are read while
+    /// the call runs, before the answer is handed on (the buffer is the answer's content's, see <c>AnswerContent</c>).
+    /// </summary>
+    public ReadOnlyMemory<byte>? Answer { get; set; }
 
     /// <summary>Gets or sets the output text of a stream that has ended, for charging it when it reported no usage.</summary>
     public OutputText? StreamOutput { get; set; }
@@ -290,7 +332,17 @@ internal sealed class CallContext : IStreamCompletion
         Reading = observer.Reading;
         StreamOutput = observer.Output;
         Finish(endedNormally ? UsageOutcome.Succeeded : canceled ? UsageOutcome.Canceled : UsageOutcome.Incomplete, 200, error);
+
+        // The stream calls this once, and never touches the context again.
+        Release();
     }
+}
+
+/// <summary>A stage's state for a call that a reused context keeps for its next call, cleared, instead of building a new one.</summary>
+internal interface IReusableCallState
+{
+    /// <summary>Lets go of everything of the call that ended; the stage begins it again for the next call.</summary>
+    void Clear();
 }
 
 /// <summary>A call the response cache answered: the provider whose answer it was, and what that answer had cost.</summary>

@@ -42,28 +42,23 @@ internal sealed class TransportStage
             {
                 // A body that is not streamed is read inside the attempt, so the attempt timeout covers
                 // it, its usage is known when the call ends, and an error body can be classified.
-                var bytes = call.Synchronous
-                    ? BoundedContent.Read(response.Content, _limits.MaxResponseBytes, token)
-                    : await BoundedContent.ReadAsync(response.Content, _limits.MaxResponseBytes, token).ConfigureAwait(false);
-                var buffered = new ByteArrayContent(bytes);
-                foreach (var header in response.Content.Headers.NonValidated)
-                {
-                    // The buffer's own length is the one to declare: a decompressed body is longer than what arrived.
-                    if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                    {
-                        HeaderCopy.Add(buffered.Headers, header);
-                    }
-                }
-
-                response.Content.Dispose();
-                response.Content = buffered;
+                var (buffer, length) = call.Synchronous
+                    ? BoundedContent.ReadPooled(response.Content, _limits.MaxResponseBytes, token)
+                    : await BoundedContent.ReadPooledAsync(response.Content, _limits.MaxResponseBytes, token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    call.Reading.Read(bytes);
-                    call.Answer = bytes;
+                    // The answer goes on in the buffer it was read into: the official client copies it into its own.
+                    var answer = new AnswerContent(buffer, length);
+                    Rewrap(response, answer);
+                    call.Reading.Read(answer.Memory.Span);
+                    call.Answer = answer.Memory;
                     return new AttemptResult(AttemptStatus.Answered, response);
                 }
 
+                // An error body is also classified and quoted, well after the client may have read it: it gets a copy of its own.
+                var bytes = buffer.AsSpan(0, length).ToArray();
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                Rewrap(response, new ByteArrayContent(bytes));
                 return new AttemptResult(AttemptStatus.Failed, response, Body: bytes);
             }
 
@@ -84,6 +79,22 @@ internal sealed class TransportStage
         {
             call.AnySent |= attempt.Sent;
         }
+    }
+
+    /// <summary>Puts a buffered body in place of the one read, with the headers it came with.</summary>
+    private static void Rewrap(HttpResponseMessage response, HttpContent buffered)
+    {
+        foreach (var header in response.Content.Headers.NonValidated)
+        {
+            // The buffer's own length is the one to declare: a decompressed body is longer than what arrived.
+            if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                HeaderCopy.Add(buffered.Headers, header);
+            }
+        }
+
+        response.Content.Dispose();
+        response.Content = buffered;
     }
 
     private static bool IsEventStream(HttpResponseMessage response)
@@ -133,6 +144,7 @@ internal sealed class TransportStage
 
         // Nothing has reached the caller yet; from here on the stream is theirs, and its end is the call's.
         var candidate = call.Attempt.Candidate;
+        call.HoldForStream();
         response.Content = new ObservedStreamContent(
             response.Content,
             stream,

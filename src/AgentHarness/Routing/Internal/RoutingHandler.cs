@@ -32,7 +32,7 @@ internal sealed class RoutingHandler(
     // The calls' deadlines reuse the cancellation sources (and their timers) of calls that ended without them firing.
     private readonly DeadlineSources _deadlineSources = new(timeProvider);
 
-    // The contexts of calls that ended with a whole answer, for the next calls from the harness's own clients.
+    // The contexts of calls that have ended, for the next calls from the harness's own clients.
     private readonly CallContexts _contexts = new();
 
     // Lowest-cost policies order their members by the catalog's price of input and output together.
@@ -175,8 +175,8 @@ internal sealed class RoutingHandler(
             deadline.Dispose();
         }
 
-        // Only once the deadline is done with it: a context that nothing can reach any more serves a later call.
-        _contexts.Return(call);
+        // Only once the deadline is done with it; a stream handed to the caller still holds the context until it ends.
+        call.Release();
         return response;
     }
 
