@@ -13,7 +13,8 @@ namespace AgentHarness.Benchmarks;
 /// to report: the exact per-call totals come from the benchmarks' memory diagnoser.
 /// </summary>
 /// <remarks>
-/// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream] [calls]</c>
+/// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream|fallback] [calls]</c>
+/// (fallback: a policy whose first member answers 503, against one whose first member answers)
 /// </remarks>
 internal static class AllocationProfile
 {
@@ -37,15 +38,30 @@ internal static class AllocationProfile
 
         var stream = args.Length > 1 && args[1] == "stream";
         var calls = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;
+        if (args.Length > 1 && args[1] == "fallback")
+        {
+            // Both sides are the harness: a policy whose first member answers, against one whose first member answers 503.
+            var fallback = new FallbackBenchmarks();
+            fallback.Setup();
+            await CompareAsync(fallback.Direct, fallback.Fallback, stream: false, calls, () => null).ConfigureAwait(false);
+            return true;
+        }
+
         var handler = new CannedHandler(stream ? Sse : Json, stream ? "text/event-stream" : "application/json");
         var raw = HarnessSetup.CreateRawClient(handler);
         using var services = HarnessSetup.CreateHarness(handler);
         var harness = services.GetRequiredService<IAgentHarness>();
         var client = harness.GetChatClient(HarnessSetup.Model);
 
+        await CompareAsync(raw, client, stream, calls, () => HarnessSetup.OpenRun(harness)).ConfigureAwait(false);
+        return true;
+    }
+
+    private static async Task CompareAsync(ChatClient raw, ChatClient client, bool stream, int calls, Func<IDisposable?> openRun)
+    {
         var rawSamples = await SampleAsync(() => CallAsync(raw, stream), calls).ConfigureAwait(false);
         Dictionary<string, long> harnessSamples;
-        using (HarnessSetup.OpenRun(harness))
+        using (openRun())
         {
             harnessSamples = await SampleAsync(() => CallAsync(client, stream), calls).ConfigureAwait(false);
         }
@@ -61,13 +77,12 @@ internal static class AllocationProfile
         Console.WriteLine($"{rawSamples.Values.Sum() / (double)calls,16:F1} {harnessSamples.Values.Sum() / (double)calls,10:F1}  (sampled totals)");
         var rawExact = await ExactAsync(() => CallAsync(raw, stream), calls).ConfigureAwait(false);
         double harnessExact;
-        using (HarnessSetup.OpenRun(harness))
+        using (openRun())
         {
             harnessExact = await ExactAsync(() => CallAsync(client, stream), calls).ConfigureAwait(false);
         }
 
         Console.WriteLine($"{rawExact,16:F1} {harnessExact,10:F1} {harnessExact - rawExact,10:F1}  (exact, GC.GetTotalAllocatedBytes)");
-        return true;
     }
 
     private static async Task CallAsync(ChatClient client, bool stream)

@@ -52,6 +52,12 @@ public class FallbackBenchmarks
         _fallback = harness.GetChatClient("policy/failover");
     }
 
+    /// <summary>Gets the client of the policy whose first member answers (after <see cref="Setup"/>).</summary>
+    internal ChatClient Direct => _direct;
+
+    /// <summary>Gets the client of the policy whose first member answers 503 (after <see cref="Setup"/>).</summary>
+    internal ChatClient Fallback => _fallback;
+
     [GlobalCleanup]
     public void Cleanup()
     {

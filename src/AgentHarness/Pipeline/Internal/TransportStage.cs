@@ -38,6 +38,12 @@ internal sealed class TransportStage
                 ? _inner.Send(request, token)
                 : await _inner.SendAsync(request, token).ConfigureAwait(false);
             response.RequestMessage = call.Request.Message;
+            if (response.Content is ReadErrorBody { Bytes: var read } && !response.IsSuccessStatusCode)
+            {
+                // The credentials handler read this error body whole (and redacted it) already.
+                return new AttemptResult(AttemptStatus.Failed, response, Body: read);
+            }
+
             if (!IsEventStream(response))
             {
                 // A body that is not streamed is read inside the attempt, so the attempt timeout covers

@@ -101,7 +101,7 @@ internal sealed class PolicyRuntime : ILatencyObserver
             var member = _members[index];
             if (member.Candidate is { } candidate)
             {
-                if (!result.Exists(c => c.Key == candidate.Key))
+                if (!Contains(result, candidate.Key))
                 {
                     result.Add(candidate);
                 }
@@ -111,6 +111,20 @@ internal sealed class PolicyRuntime : ILatencyObserver
                 member.Policy!.Append(result, run, cooldowns, price, depth + 1);
             }
         }
+    }
+
+    /// <summary>Whether a candidate of that key is listed already; a loop, where a predicate would cost every member a closure.</summary>
+    private static bool Contains(List<Candidate> candidates, string key)
+    {
+        foreach (var listed in candidates)
+        {
+            if (listed.Key == key)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A stable insertion sort by rank, then price; members without a price (or nested policies) go after priced ones of their rank.</summary>
