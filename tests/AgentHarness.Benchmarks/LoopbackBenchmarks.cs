@@ -82,6 +82,15 @@ public class LoopbackBenchmarks
         }
     }
 
+    /// <summary>Gets the official client alone (after <see cref="Setup"/>).</summary>
+    internal ChatClient Raw => _raw;
+
+    /// <summary>Gets the harness's client (after <see cref="Setup"/>).</summary>
+    internal ChatClient Client => _client;
+
+    /// <summary>Gets the harness (after <see cref="Setup"/>).</summary>
+    internal IAgentHarness Harness => _harness;
+
     [IterationSetup(Targets = [nameof(HarnessOneAtATime), nameof(Harness16AtOnce)])]
     public void OpenRun() => _run = HarnessSetup.OpenRun(_harness);
 

@@ -10,8 +10,10 @@ var sinceMain = Stopwatch.StartNew();
 // The first call of a fresh process, with and without a cap, is measured by a command of its own:
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- first-call
 // and where a call's bytes go, by type, raw client against harness:
-//   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream]
-if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args))
+//   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream|fallback]
+// and the loopback comparison as one long run (medians one at a time, throughput sixteen at once):
+//   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- loopback [rounds] [calls]
+if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args) || await LoopbackRun.TryRunAsync(args))
 {
     return;
 }

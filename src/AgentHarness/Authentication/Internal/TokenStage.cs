@@ -1,4 +1,5 @@
 using AgentHarness.Pipeline.Internal;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Authentication.Internal;
 
@@ -18,6 +19,7 @@ internal sealed class TokenStage : IAttemptStage
         return tokens is null || tokens.Ready() is not null ? next.SendAsync(call) : WaitAsync(call, tokens, next);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<AttemptResult> WaitAsync(CallContext call, TokenCache tokens, AttemptNext next)
     {
         try

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Budget.Internal;
 
@@ -331,6 +332,7 @@ internal sealed class CallBudget
     }
 
     /// <summary>Reserves an attempt's worst case on every limited run and on every matching rule, or on none of them.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReserveOutcome> TryReserveAsync(decimal amountUsd, CancellationToken cancellationToken)
     {
         var onRuns = ReserveOnRuns(amountUsd, out var refusal);

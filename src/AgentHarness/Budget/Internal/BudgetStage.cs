@@ -2,6 +2,7 @@ using System.Globalization;
 using AgentHarness.Http.Internal;
 using AgentHarness.Pipeline.Internal;
 using Microsoft.Extensions.Logging;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Budget.Internal;
 
@@ -44,6 +45,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
         return true;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<AttemptResult> SendAsync(CallContext call, AttemptNext next)
     {
         var state = State(call);
@@ -139,6 +141,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
     /// candidate is skipped: a cheaper one after it may still fit, and a dearer one is skipped without asking.
     /// </summary>
     /// <returns>Whether the attempt may be sent.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReserveAsync(CallContext call, CallCosting state)
     {
         var candidate = call.Attempt.Candidate;
@@ -283,6 +286,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
     /// Reserves within the call's total timeout. A store that ignores cancellation may still
     /// reserve after the call gave up on it: that reservation is released as soon as it arrives.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<ReserveOutcome> ReserveWithinAsync(CallCosting state, decimal amountUsd, CancellationToken token)
     {
         var budget = state.Budget!;

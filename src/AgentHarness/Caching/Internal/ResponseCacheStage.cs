@@ -5,6 +5,7 @@ using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Caching.Internal;
 
@@ -72,6 +73,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
     /// Answers the call from the cache when it may and can; otherwise prepares it for storing and returns
     /// <see langword="null"/>, and the routing loop runs.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<HttpResponseMessage?> LookupAsync(CallContext call)
     {
         var mode = Mode(call);

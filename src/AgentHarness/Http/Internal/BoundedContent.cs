@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Http.Internal;
 
@@ -24,6 +25,7 @@ internal static class BoundedContent
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The body's bytes.</returns>
     /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<byte[]> ReadAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken) =>
         Copy(await ReadPooledAsync(content, maxBytes, cancellationToken).ConfigureAwait(false));
 
@@ -33,6 +35,7 @@ internal static class BoundedContent
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The buffer, rented from <see cref="ArrayPool{T}.Shared"/>, and how many of its bytes are the body.</returns>
     /// <exception cref="BodyTooLargeException">The body has more than <paramref name="maxBytes"/> bytes.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<(byte[] Buffer, int Length)> ReadPooledAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
     {
         var accumulator = new Accumulator(DeclaredLength(content, maxBytes), maxBytes);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Http.Internal;
 
@@ -36,6 +37,7 @@ internal static class StreamPeek
     /// then completed when this returns. The token still ends a stalled read, by closing the stream.
     /// </param>
     /// <param name="cancellationToken">Ends the wait for output.</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<PeekResult> ReadUntilOutputAsync(Stream stream, BodyLimits limits, bool synchronous, CancellationToken cancellationToken)
     {
         // Small on purpose: a first event is a few hundred bytes, and a read returns what has arrived. Pooled: a

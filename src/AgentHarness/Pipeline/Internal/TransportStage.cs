@@ -1,4 +1,5 @@
 using AgentHarness.Http.Internal;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Pipeline.Internal;
 
@@ -21,6 +22,7 @@ internal sealed class TransportStage
         _limits = limits;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<AttemptResult> SendAsync(CallContext call)
     {
         var attempt = call.Attempt;
@@ -121,6 +123,7 @@ internal sealed class TransportStage
         return string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<AttemptResult> PeekAsync(CallContext call, HttpResponseMessage response)
     {
         var settings = call.Settings;

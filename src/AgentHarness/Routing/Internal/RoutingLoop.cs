@@ -2,6 +2,7 @@ using AgentHarness.Internal;
 using AgentHarness.Pipeline.Internal;
 using AgentHarness.Telemetry;
 using Microsoft.Extensions.Logging;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Routing.Internal;
 
@@ -14,6 +15,7 @@ namespace AgentHarness.Routing.Internal;
 internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor redactor, ILogger logger)
 {
     /// <summary>Runs the call over its candidates and returns the response to hand to the client.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<HttpResponseMessage> RunAsync(CallContext call, IReadOnlyList<Candidate> candidates, CallPipeline pipeline)
     {
         var settings = call.Settings;

@@ -1,4 +1,5 @@
 using AgentHarness.Pipeline.Internal;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Telemetry.Internal;
 
@@ -41,6 +42,7 @@ internal sealed class TelemetryStage(HarnessTelemetry telemetry) : IAttemptStage
     }
 
     /// <remarks>An async method: the attempt's span is current for the rest of the attempt only, and the flow is restored when it returns.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<AttemptResult> TracedAsync(CallContext call, AttemptNext next, CallTelemetry state)
     {
         state.StartAttempt(call);
