@@ -13,7 +13,7 @@ namespace AgentHarness.Benchmarks;
 /// to report: the exact per-call totals come from the benchmarks' memory diagnoser.
 /// </summary>
 /// <remarks>
-/// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream|fallback] [calls]</c>
+/// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream|fallback|loopback] [calls]</c>
 /// (fallback: a policy whose first member answers 503, against one whose first member answers)
 /// </remarks>
 internal static class AllocationProfile
@@ -38,6 +38,16 @@ internal static class AllocationProfile
 
         var stream = args.Length > 1 && args[1] == "stream";
         var calls = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;
+        if (args.Length > 1 && args[1] == "loopback")
+        {
+            // Over real sockets, one call at a time: what the harness adds when its awaits complete asynchronously.
+            var loopback = new LoopbackBenchmarks();
+            loopback.Setup();
+            await CompareAsync(loopback.Raw, loopback.Client, stream: false, calls, () => HarnessSetup.OpenRun(loopback.Harness)).ConfigureAwait(false);
+            loopback.Cleanup();
+            return true;
+        }
+
         if (args.Length > 1 && args[1] == "fallback")
         {
             // Both sides are the harness: a policy whose first member answers, against one whose first member answers 503.

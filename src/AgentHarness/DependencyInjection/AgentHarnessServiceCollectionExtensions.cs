@@ -178,7 +178,11 @@ public static class AgentHarnessServiceCollectionExtensions
             {
                 // The client lives as long as the harness; recycling pooled connections keeps DNS changes visible.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-                AutomaticDecompression = System.Net.DecompressionMethods.All,
+
+                // No Accept-Encoding, as the official client's own transport: model answers are small JSON or event
+                // streams, which a compressing server would hold back to fill its blocks, and every request would pay
+                // for the header and the decompression layer.
+                AutomaticDecompression = System.Net.DecompressionMethods.None,
 
                 // A redirect would re-send the prompt and its metadata to another host: a 3xx is the candidate's failure.
                 AllowAutoRedirect = false,
