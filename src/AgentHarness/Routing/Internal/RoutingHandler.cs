@@ -63,7 +63,7 @@ internal sealed class RoutingHandler(
         return SendAsync(request, cancellationToken).GetAwaiter().GetResult();
     }
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = timeProvider.GetTimestamp();
         var pipeline = Pipeline;
@@ -71,69 +71,79 @@ internal sealed class RoutingHandler(
         var path = Path(request.RequestUri);
         var relative = path.Relative;
         var operation = path.Operation;
-        CallContext call;
-        RoutePlan plan;
         if (request.Options.TryGetValue(ClientRoute.OptionsKey, out var client))
         {
-            // A client the harness handed out: its route is known, and its body is the official client's own.
-            call = _contexts.Rent();
+            // A client the harness handed out: its route is known, and its body is the official client's own. Nothing
+            // here waits, so the call goes straight to the routing, whose state is all that lives across its awaits.
+            var call = _contexts.Rent();
             call.Start(pipeline, call.OwnRequest.ForClient(request, relative, operation, client.Route.Model, client.Route.BodyModel, client.Stream), started, timeProvider, cancellationToken, synchronous);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
-                throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
-            }
-
-            plan = client.Route.Plan;
+            return RouteAsync(call, client.Route.Plan, started, cancellationToken);
         }
-        else
+
+        return ParseAndRouteAsync(request, cancellationToken, started, pipeline, synchronous, relative, operation);
+    }
+
+    /// <summary>A request whose route is not known: its body is read and parsed for the model it names, once.</summary>
+    private async Task<HttpResponseMessage> ParseAndRouteAsync(HttpRequestMessage request, CancellationToken cancellationToken, long started, CallPipeline pipeline, bool synchronous, string relative, string operation)
+    {
+        RequestBody body;
+        try
         {
-            RequestBody body;
-            try
-            {
-                // A caller who has already cancelled still gets the call's one record, with its model:
-                // the official clients' bodies are in memory, so reading one costs no wait.
-                var token = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
-                body = request.Content is null
-                    ? RequestBody.Empty
-                    : Parse(request.Content, synchronous
-                        ? SynchronousRead.ReadAll(request.Content, token)
-                        : await RequestContent.ReadAsync(request.Content, token).ConfigureAwait(false));
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, RequestBody.Empty), started, timeProvider, cancellationToken, synchronous)
-                    .Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
-                throw;
-            }
+            // A caller who has already cancelled still gets the call's one record, with its model:
+            // the official clients' bodies are in memory, so reading one costs no wait.
+            var token = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
+            body = request.Content is null
+                ? RequestBody.Empty
+                : Parse(request.Content, synchronous
+                    ? SynchronousRead.ReadAll(request.Content, token)
+                    : await RequestContent.ReadAsync(request.Content, token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, RequestBody.Empty), started, timeProvider, cancellationToken, synchronous)
+                .Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw;
+        }
 
-            var refusal = ModelIds.Refusal(body.Model);
-            if (refusal is not null)
-            {
-                // The record and its log line quote the id escaped and shortened, never as sent.
-                body = Parse(request.Content!, body.WithModel(ModelIds.Show(body.Model!)));
-            }
+        var refusal = ModelIds.Refusal(body.Model);
+        if (refusal is not null)
+        {
+            // The record and its log line quote the id escaped and shortened, never as sent.
+            body = Parse(request.Content!, body.WithModel(ModelIds.Show(body.Model!)));
+        }
 
-            call = new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, body), started, timeProvider, cancellationToken, synchronous);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
-                throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
-            }
+        var call = new CallContext(pipeline, CallRequest.FromBody(request, relative, operation, body), started, timeProvider, cancellationToken, synchronous);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
+        }
 
-            if (body.ModelError is { } unreadable)
-            {
-                // Routing a model the harness cannot read would send the request where a request without one goes.
-                call.Finish(UsageOutcome.Rejected, statusCode: null, unreadable);
-                throw new UnroutableModelException(null, unreadable);
-            }
+        if (body.ModelError is { } unreadable)
+        {
+            // Routing a model the harness cannot read would send the request where a request without one goes.
+            call.Finish(UsageOutcome.Rejected, statusCode: null, unreadable);
+            throw new UnroutableModelException(null, unreadable);
+        }
 
-            var error = refusal;
-            if (refusal is not null || !registry.TryPlan(body.Model, out plan, out error))
-            {
-                call.Finish(UsageOutcome.Rejected, statusCode: null, error);
-                throw new UnroutableModelException(body.Model, error!);
-            }
+        var error = refusal;
+        RoutePlan plan;
+        if (refusal is not null || !registry.TryPlan(body.Model, out plan, out error))
+        {
+            call.Finish(UsageOutcome.Rejected, statusCode: null, error);
+            throw new UnroutableModelException(body.Model, error!);
+        }
+
+        return await RouteAsync(call, plan, started, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Routes a call whose context is built, and ends it: every way out of here goes through <see cref="CallContext.Finish"/>.</summary>
+    private async Task<HttpResponseMessage> RouteAsync(CallContext call, RoutePlan plan, long started, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            call.Finish(UsageOutcome.Canceled, statusCode: null, "cancelled by the caller");
+            throw new OperationCanceledException("The call was cancelled by the caller.", null, cancellationToken);
         }
 
         var candidates = plan.Candidates(call.Run, health.Cooldowns, _pricePerToken);
@@ -148,7 +158,7 @@ internal sealed class RoutingHandler(
                 // A hit ends the call with the cache's answer; without a cache the call takes exactly the loop's path.
                 response = cache is not null && await cache.LookupAsync(call).ConfigureAwait(false) is { } hit
                     ? hit
-                    : await loop.RunAsync(call, candidates, pipeline).ConfigureAwait(false);
+                    : await loop.RunAsync(call, candidates, Pipeline).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
