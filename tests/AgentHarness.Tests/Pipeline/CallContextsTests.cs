@@ -111,6 +111,73 @@ public sealed class CallContextsTests
         Assert.True(call.Finished);
     }
 
+    [Fact]
+    public void Rent_AfterACallThatSetEveryField_GetsAContextLikeANewOneButForWhatItKeeps()
+    {
+        // A field added to the context and not cleared by Reset would carry one call's facts into another's.
+        var kept = new HashSet<string>(StringComparer.Ordinal) { "_attempts", "_ownRequest", "_ownDeadline", "<Attempt>k__BackingField", "<CostState>k__BackingField" };
+        var contexts = new CallContexts();
+        var used = Start(contexts, out var request);
+        foreach (var field in Fields())
+        {
+            // Not the fields that decide whether it comes back (the stream test covers Streamed).
+            if (!kept.Contains(field.Name) && field.Name is not ("_owner" or "_holders" or "_finished" or "<Streamed>k__BackingField" or "<CacheState>k__BackingField"))
+            {
+                field.SetValue(used, Sample(field.FieldType, used));
+            }
+        }
+
+        used.Complete(new HttpResponseMessage(HttpStatusCode.OK));
+        used.Release();
+        var reused = contexts.Rent();
+        var fresh = new CallContext();
+
+        Assert.Same(used, reused);
+        foreach (var field in Fields())
+        {
+            if (!kept.Contains(field.Name) && field.Name is not ("_owner" or "_holders"))
+            {
+                Assert.True(Equals(field.GetValue(fresh), field.GetValue(reused)), $"{field.Name} still holds {field.GetValue(reused)} from the call before.");
+            }
+        }
+
+        request.Dispose();
+
+        static IEnumerable<System.Reflection.FieldInfo> Fields() =>
+            typeof(CallContext).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public);
+    }
+
+    /// <summary>A value of the type that no new context has.</summary>
+    private static object? Sample(Type type, CallContext call)
+    {
+        var underlying = Nullable.GetUnderlyingType(type) ?? type;
+        return underlying switch
+        {
+            _ when underlying == typeof(bool) => true,
+            _ when underlying == typeof(int) => 7,
+            _ when underlying == typeof(long) => 7L,
+            _ when underlying == typeof(decimal) => 7m,
+            _ when underlying == typeof(string) => "from the call before",
+            _ when underlying == typeof(TimeSpan) => TimeSpan.FromSeconds(7),
+            _ when underlying == typeof(DateTimeOffset) => DateTimeOffset.UnixEpoch.AddDays(7),
+            _ when underlying == typeof(CancellationToken) => new CancellationTokenSource().Token,
+            _ when underlying.IsEnum => Enum.GetValues(underlying).GetValue(Enum.GetValues(underlying).Length - 1),
+            _ when underlying == typeof(ReadOnlyMemory<byte>) => new ReadOnlyMemory<byte>([7]),
+            _ when underlying == typeof(AgentHarness.Http.Internal.UsageReading) => new AgentHarness.Http.Internal.UsageReading { InputTokens = 7, Model = "m" },
+            _ when underlying == typeof(ValueTuple<BudgetStatus, decimal>) => (new BudgetStatus("r", null, DateTimeOffset.UnixEpoch, 1m, 1m, 0m), 7m),
+            _ when underlying == typeof(AgentRun[]) => new AgentRun[1],
+            _ when underlying == typeof(List<string>) => new List<string> { "x" },
+            _ when underlying == typeof(CallPipeline) => Pipeline,
+            _ when underlying == typeof(TimeProvider) => TimeProvider.System,
+            _ when underlying == typeof(object) => new object(),
+            _ when underlying == typeof(CallRequest) => call.OwnRequest,
+            _ when underlying == typeof(CallDeadline) => new CallDeadline(),
+            _ when underlying == typeof(CacheHit) => new CacheHit("p", 1m),
+            _ when underlying == typeof(IReadOnlyDictionary<string, string>) => new Dictionary<string, string> { ["k"] = "v" },
+            _ => System.Runtime.CompilerServices.RuntimeHelpers.GetUninitializedObject(underlying),
+        };
+    }
+
     private static CallContext Start(CallContexts contexts, out HttpRequestMessage request)
     {
         request = new HttpRequestMessage(HttpMethod.Post, "https://agentharness.invalid/v1/chat/completions");
