@@ -191,6 +191,8 @@ public sealed partial class CallContextReuseTests
             .AddProvider("fallback", p => { p.BaseUrl = fallback.BaseUrl; p.ApiKey = "key-fallback"; })
             .Configure(o =>
             {
+                // The primary must be tried by every call: a cooldown after the 503s would send whole answers to the fallback.
+                o.FailuresBeforeCooldown = 1000;
                 o.Telemetry.CaptureMessageContent = true;
                 o.Catalog.UnpricedModels = UnpricedModelHandling.Allow;
                 var policy = new PolicyOptions { AttemptsPerModel = 1, RetryBaseDelay = TimeSpan.Zero };
