@@ -6,8 +6,9 @@ namespace AgentHarness.Benchmarks;
 
 /// <summary>
 /// The loopback comparison as one long console run, for a figure steadier than a short benchmark job: the official
-/// client alone and the harness over the same Kestrel upstream on 127.0.0.1, in alternating rounds, one call at a time
-/// (the median and p90 of each call's time) and sixteen at once (calls per second).
+/// client alone and the harness over the same Kestrel upstream on 127.0.0.1, back to back in each of many rounds, one
+/// call at a time (the median of each call's time) and sixteen at once (calls per second); the summary is the median
+/// over the rounds of the time added and of the throughput ratio.
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- loopback [rounds] [calls]</c>, or
@@ -39,23 +40,77 @@ internal static class LoopbackRun
             return true;
         }
 
-        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 12;
         var calls = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 8_000;
         var benchmarks = new LoopbackBenchmarks();
         benchmarks.Setup();
         try
         {
             using var run = HarnessSetup.OpenRun(benchmarks.Harness);
-            Console.WriteLine("round  client   p50 µs (1 at a time)  p90 µs   calls/s (16 at once)");
+
+            // A warm-up round for the JIT's later tiers, not reported.
+            await OneAtATimeAsync(benchmarks.Raw, calls / 4).ConfigureAwait(false);
+            await OneAtATimeAsync(benchmarks.Client, calls / 4).ConfigureAwait(false);
+            await SixteenAtOnceAsync(benchmarks.Raw, calls).ConfigureAwait(false);
+            await SixteenAtOnceAsync(benchmarks.Client, calls).ConfigureAwait(false);
+
+            // Each round measures both clients back to back, so a ratio compares the two under the same conditions; the
+            // summary is the median over the rounds.
+            var added = new List<double>();
+            var ratios = new List<double>();
+            var cpuAdded = new List<double>();
+            var cpuOneAdded = new List<double>();
+            var rawP50 = new List<double>();
+            var harnessP50 = new List<double>();
+            Console.WriteLine("round   p50 µs raw  harness  added   calls/s raw  harness  ratio   CPU µs/call raw  harness");
             for (var round = 1; round <= rounds; round++)
             {
-                foreach (var (name, client) in new[] { ("raw", benchmarks.Raw), ("harness", benchmarks.Client) })
+                // The client measured second in a round was measured faster or slower for being second (the GC's debt
+                // and the connection's state carry over): each round first runs the harness alone, unmeasured.
+                await OneAtATimeAsync(benchmarks.Client, calls / 4).ConfigureAwait(false);
+
+                var rawOneCpu = CpuTime();
+                var rawItems = (double)ThreadPool.CompletedWorkItemCount;
+                var (raw50, _) = await OneAtATimeAsync(benchmarks.Raw, calls / 4).ConfigureAwait(false);
+                rawOneCpu = (CpuTime() - rawOneCpu) / (calls / 4);
+                rawItems = (ThreadPool.CompletedWorkItemCount - rawItems) / (calls / 4);
+                var harnessOneCpu = CpuTime();
+                var harnessItems = (double)ThreadPool.CompletedWorkItemCount;
+                var (harness50, _) = await OneAtATimeAsync(benchmarks.Client, calls / 4).ConfigureAwait(false);
+                harnessOneCpu = (CpuTime() - harnessOneCpu) / (calls / 4);
+                harnessItems = (ThreadPool.CompletedWorkItemCount - harnessItems) / (calls / 4);
+                if (round == 1)
                 {
-                    var (p50, p90) = await OneAtATimeAsync(client, calls / 4).ConfigureAwait(false);
-                    var perSecond = await SixteenAtOnceAsync(client, calls).ConfigureAwait(false);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{round,5}  {name,-7}  {p50,20:F1}  {p90,7:F1}  {perSecond,20:F0}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"thread-pool work items per call, one at a time: raw {rawItems:F2}, harness {harnessItems:F2}"));
                 }
+                cpuOneAdded.Add(harnessOneCpu - rawOneCpu);
+                var rawCpu = CpuTime();
+                var rawPause = GC.GetTotalPauseDuration();
+                var rawGen1 = GC.CollectionCount(1);
+                var rawRate = await SixteenAtOnceAsync(benchmarks.Raw, calls).ConfigureAwait(false);
+                rawCpu = (CpuTime() - rawCpu) / calls;
+                rawPause = GC.GetTotalPauseDuration() - rawPause;
+                rawGen1 = GC.CollectionCount(1) - rawGen1;
+                var harnessCpu = CpuTime();
+                var harnessPause = GC.GetTotalPauseDuration();
+                var harnessGen1 = GC.CollectionCount(1);
+                var harnessRate = await SixteenAtOnceAsync(benchmarks.Client, calls).ConfigureAwait(false);
+                harnessCpu = (CpuTime() - harnessCpu) / calls;
+                harnessPause = GC.GetTotalPauseDuration() - harnessPause;
+                harnessGen1 = GC.CollectionCount(1) - harnessGen1;
+                if (round == 1)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GC pause per call at 16: raw {rawPause.TotalMicroseconds / calls:F2} µs ({rawGen1} gen1), harness {harnessPause.TotalMicroseconds / calls:F2} µs ({harnessGen1} gen1)"));
+                }
+                cpuAdded.Add(harnessCpu - rawCpu);
+                rawP50.Add(raw50);
+                harnessP50.Add(harness50);
+                added.Add(harness50 - raw50);
+                ratios.Add(harnessRate / rawRate);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{round,5}  {raw50,11:F1}  {harness50,7:F1}  {harness50 - raw50,5:F1}  {rawRate,12:F0}  {harnessRate,7:F0}  {harnessRate / rawRate,5:F2}  {rawCpu,15:F1}  {harnessCpu,7:F1}"));
             }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median: p50 raw {Median(rawP50):F1} µs, harness {Median(harnessP50):F1} µs, added {Median(added):F1} µs; throughput at 16, harness ÷ raw {Median(ratios):F2}; CPU per call (client and upstream, one process) added {Median(cpuOneAdded):F1} µs one at a time, {Median(cpuAdded):F1} µs at 16"));
         }
         finally
         {
@@ -63,6 +118,15 @@ internal static class LoopbackRun
         }
 
         return true;
+    }
+
+    /// <summary>The process's CPU time so far, in microseconds: the client's and the upstream's work, not the waits.</summary>
+    private static double CpuTime() => Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds;
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values.Count % 2 == 1 ? values[values.Count / 2] : (values[(values.Count / 2) - 1] + values[values.Count / 2]) / 2;
     }
 
     private static async Task<(double P50, double P90)> OneAtATimeAsync(ChatClient client, int calls)
