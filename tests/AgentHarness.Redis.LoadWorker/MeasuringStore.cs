@@ -11,9 +11,36 @@ internal sealed class MeasuringStore(IBudgetStore inner) : IBudgetStore
     private int _reserved;
     private int _inFlight;
 
+    // Completed, and replaced, whenever a count changes: a waiter wakes on the change instead of polling.
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int Reserved => Volatile.Read(ref _reserved);
 
     public int InFlightSettles => Volatile.Read(ref _inFlight);
+
+    /// <summary>Waits until <paramref name="condition"/> holds, checked after each change of the counts; at most <paramref name="bound"/>.</summary>
+    /// <returns>Whether it held.</returns>
+    public async Task<bool> WaitUntilAsync(Func<MeasuringStore, bool> condition, TimeSpan bound)
+    {
+        using var giveUp = new CancellationTokenSource(bound);
+        while (true)
+        {
+            var changed = Volatile.Read(ref _changed).Task;
+            if (condition(this))
+            {
+                return true;
+            }
+
+            try
+            {
+                await changed.WaitAsync(giveUp.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return condition(this);
+            }
+        }
+    }
 
     public decimal ExcessUsd
     {
@@ -43,6 +70,7 @@ internal sealed class MeasuringStore(IBudgetStore inner) : IBudgetStore
         if (result.Succeeded)
         {
             Interlocked.Increment(ref _reserved);
+            Changed();
         }
 
         return result;
@@ -65,8 +93,12 @@ internal sealed class MeasuringStore(IBudgetStore inner) : IBudgetStore
         finally
         {
             Interlocked.Decrement(ref _inFlight);
+            Changed();
         }
     }
+
+    private void Changed() =>
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     public ValueTask<BudgetCounterState> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
 }

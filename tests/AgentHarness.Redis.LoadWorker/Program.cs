@@ -76,11 +76,8 @@ if (mode == "hold")
         using var run = harness.BeginRun("load", r => r.Customer = $"c{i % customers}");
         await client.CompleteChatAsync([new UserChatMessage("kind:json hold")], options);
     })).ToArray();
-    var until = DateTime.UtcNow.AddSeconds(60);
-    while (store.Reserved < concurrency && DateTime.UtcNow < until)
-    {
-        await Task.Delay(10);
-    }
+    // The bound only keeps a worker whose calls never reserve from waiting forever.
+    await store.WaitUntilAsync(s => s.Reserved >= concurrency, TimeSpan.FromSeconds(60));
 
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"HELD {store.Reserved}"));
 
@@ -160,11 +157,7 @@ await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism =
 });
 
 // Settles are written after the calls return (a stream's when it ends): wait until the last one landed.
-var deadline = DateTime.UtcNow.AddSeconds(30);
-while (store.InFlightSettles > 0 && DateTime.UtcNow < deadline)
-{
-    await Task.Delay(10);
-}
+await store.WaitUntilAsync(static s => s.InFlightSettles == 0, TimeSpan.FromSeconds(30));
 
 var records = harness is not null ? provider.GetRequiredService<IUsageLedger>().GetRecords() : [];
 var perCustomer = records.GroupBy(static r => r.Metadata.GetValueOrDefault("customer") ?? "?")
