@@ -20,10 +20,7 @@ internal sealed class CapturingContent : HttpContent
     {
         _inner = inner;
         _capture = capture;
-        foreach (var header in inner.Headers.NonValidated)
-        {
-            Http.Internal.HeaderCopy.Add(Headers, header);
-        }
+        Http.Internal.HeaderCopy.AddContentHeaders(this, inner, withLength: true);
     }
 
     protected override Stream CreateContentReadStream(CancellationToken cancellationToken) =>

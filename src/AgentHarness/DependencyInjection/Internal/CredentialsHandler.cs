@@ -157,16 +157,6 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
     private void Replace(HttpResponseMessage response, byte[] body)
     {
         var redacted = redactor.RedactUtf8(body);
-        var content = new ReadErrorBody(redacted ?? body);
-        foreach (var header in response.Content.Headers.NonValidated)
-        {
-            if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                HeaderCopy.Add(content.Headers, header);
-            }
-        }
-
-        response.Content.Dispose();
-        response.Content = content;
+        ResponseContent.Replace(response, new ReadErrorBody(redacted ?? body));
     }
 }

@@ -66,14 +66,9 @@ internal sealed class ForwardedContent : HttpContent, IAttemptBody
     public ForwardedContent(HttpContent inner)
     {
         _inner = inner;
-        foreach (var header in inner.Headers.NonValidated)
-        {
-            // The length is the inner content's, computed when asked.
-            if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                HeaderCopy.Add(Headers, header);
-            }
-        }
+
+        // The length is the inner content's, computed when asked.
+        HeaderCopy.AddContentHeaders(this, inner);
     }
 
     /// <inheritdoc/>

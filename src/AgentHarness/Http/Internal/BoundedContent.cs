@@ -102,7 +102,7 @@ internal static class BoundedContent
         Copy(ReadPooled(content, maxBytes, cancellationToken));
 
     /// <summary>An exact copy of a pooled body, whose buffer goes back to the pool.</summary>
-    private static byte[] Copy((byte[] Buffer, int Length) body)
+    public static byte[] Copy((byte[] Buffer, int Length) body)
     {
         var bytes = body.Buffer.AsSpan(0, body.Length).ToArray();
         ArrayPool<byte>.Shared.Return(body.Buffer);

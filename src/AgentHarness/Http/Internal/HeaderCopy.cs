@@ -21,4 +21,19 @@ internal static class HeaderCopy
             target.TryAddWithoutValidation(header.Key, header.Value);
         }
     }
+
+    /// <summary>Copies a content's headers onto another content, but its length: the new content declares its own when asked.</summary>
+    public static void AddContentHeaders(HttpContent target, HttpContent source) => AddContentHeaders(target, source, withLength: false);
+
+    /// <summary>Copies a content's headers onto another content, the length too when <paramref name="withLength"/> says so.</summary>
+    public static void AddContentHeaders(HttpContent target, HttpContent source, bool withLength)
+    {
+        foreach (var header in source.Headers.NonValidated)
+        {
+            if (withLength || !header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                Add(target.Headers, header);
+            }
+        }
+    }
 }

@@ -52,10 +52,7 @@ internal sealed class ObservedStreamContent : HttpContent
     {
         _original = original;
         _stream = new ObservingStream(rest, prefix, prefixLength, guard, completion, observed);
-        foreach (var header in original.Headers.NonValidated)
-        {
-            HeaderCopy.Add(Headers, header);
-        }
+        HeaderCopy.AddContentHeaders(this, original, withLength: true);
     }
 
     protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => _stream;

@@ -90,14 +90,7 @@ internal sealed class RequestStage : IAttemptStage
         var body = request.BodyFor(attempt.Candidate.Model);
         body = attempt.OutputLimit is { } limit ? OutputLimit.Insert(body, OutputLimit.Property(request.Operation)!, limit) : body;
         var content = new AttemptContent(PromptHints.Apply(call, attempt.Candidate) ? PromptHints.Insert(body, attempt.Candidate.Provider, call) : body);
-        var source = request.ReusableContent ?? request.Message.Content!;
-        foreach (var header in source.Headers.NonValidated)
-        {
-            if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                HeaderCopy.Add(content.Headers, header);
-            }
-        }
+        HeaderCopy.AddContentHeaders(content, request.ReusableContent ?? request.Message.Content!);
 
         return content;
     }

@@ -57,16 +57,15 @@ internal sealed class TransportStage
                 {
                     // The answer goes on in the buffer it was read into: the official client copies it into its own.
                     var answer = new AnswerContent(buffer, length);
-                    Rewrap(response, answer);
+                    ResponseContent.Replace(response, answer);
                     call.Reading.Read(answer.Memory.Span);
                     call.Answer = answer.Memory;
                     return new AttemptResult(AttemptStatus.Answered, response);
                 }
 
                 // An error body is also classified and quoted, well after the client may have read it: it gets a copy of its own.
-                var bytes = buffer.AsSpan(0, length).ToArray();
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                Rewrap(response, new ByteArrayContent(bytes));
+                var bytes = BoundedContent.Copy((buffer, length));
+                ResponseContent.Replace(response, new ByteArrayContent(bytes));
                 return new AttemptResult(AttemptStatus.Failed, response, Body: bytes);
             }
 
@@ -87,22 +86,6 @@ internal sealed class TransportStage
         {
             call.AnySent |= attempt.Sent;
         }
-    }
-
-    /// <summary>Puts a buffered body in place of the one read, with the headers it came with.</summary>
-    private static void Rewrap(HttpResponseMessage response, HttpContent buffered)
-    {
-        foreach (var header in response.Content.Headers.NonValidated)
-        {
-            // The buffer's own length is the one to declare: a decompressed body is longer than what arrived.
-            if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                HeaderCopy.Add(buffered.Headers, header);
-            }
-        }
-
-        response.Content.Dispose();
-        response.Content = buffered;
     }
 
     private static bool IsEventStream(HttpResponseMessage response)
