@@ -45,17 +45,8 @@ public class BudgetExceededException : Exception
     /// <param name="estimateUsd">That candidate's worst-case cost.</param>
     /// <param name="attempts">Every candidate and why it was not sent (or how it failed), in order.</param>
     public BudgetExceededException(string model, BudgetStatus status, decimal estimateUsd, IReadOnlyList<UsageAttempt> attempts)
-        : base(Describe(model, status, estimateUsd, attempts))
+        : this(Describe(model, status, estimateUsd, attempts), model, status, estimateUsd, attempts, innerException: null)
     {
-        ArgumentNullException.ThrowIfNull(status);
-        Model = model;
-        Rule = status.Rule;
-        Value = status.Value;
-        LimitUsd = status.LimitUsd;
-        SpentUsd = status.SpentUsd;
-        ReservedUsd = status.ReservedUsd;
-        EstimateUsd = estimateUsd;
-        Attempts = attempts;
     }
 
     /// <summary>Initializes a new instance of the <see cref="BudgetExceededException"/> class for a subclass, with its own message.</summary>
