@@ -18,7 +18,7 @@ namespace AgentHarness.Benchmarks;
 [InvocationCount(32768)]
 public class ChatCompletionBenchmarks
 {
-    private static readonly byte[] Body = Encoding.UTF8.GetBytes(
+    internal static readonly byte[] Body = Encoding.UTF8.GetBytes(
         """
         {"id":"chatcmpl-bench","object":"chat.completion","created":1746090000,"model":"gpt-4.1-nano-2025-04-14",
          "choices":[{"index":0,"message":{"role":"assistant","content":"bug-fix","refusal":null},"logprobs":null,"finish_reason":"stop"}],

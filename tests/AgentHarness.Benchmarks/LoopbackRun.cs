@@ -48,11 +48,21 @@ internal static class LoopbackRun
         {
             using var run = HarnessSetup.OpenRun(benchmarks.Harness);
 
-            // A warm-up round for the JIT's later tiers, not reported.
-            await OneAtATimeAsync(benchmarks.Raw, calls / 4).ConfigureAwait(false);
-            await OneAtATimeAsync(benchmarks.Client, calls / 4).ConfigureAwait(false);
-            await SixteenAtOnceAsync(benchmarks.Raw, calls).ConfigureAwait(false);
-            await SixteenAtOnceAsync(benchmarks.Client, calls).ConfigureAwait(false);
+            // Warm-up rounds, not reported, until the JIT has compiled nothing new for two rounds in a row: the harness
+            // puts more methods on the path than the raw client, and its later tiers come later, so rounds measured while
+            // the JIT still works compare a warm raw client with a harness in its earlier tiers. At most twenty rounds.
+            var quiet = 0;
+            for (var warmUp = 1; warmUp <= 20 && quiet < 2; warmUp++)
+            {
+                var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                await OneAtATimeAsync(benchmarks.Raw, calls / 4).ConfigureAwait(false);
+                await OneAtATimeAsync(benchmarks.Client, calls / 4).ConfigureAwait(false);
+                await SixteenAtOnceAsync(benchmarks.Raw, calls).ConfigureAwait(false);
+                await SixteenAtOnceAsync(benchmarks.Client, calls).ConfigureAwait(false);
+                var newly = System.Runtime.JitInfo.GetCompiledMethodCount() - compiled;
+                quiet = newly == 0 ? quiet + 1 : 0;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm-up round {warmUp}: {newly} methods compiled"));
+            }
 
             // Each round measures both clients back to back, so a ratio compares the two under the same conditions; the
             // summary is the median over the rounds.
@@ -60,6 +70,7 @@ internal static class LoopbackRun
             var ratios = new List<double>();
             var cpuAdded = new List<double>();
             var cpuOneAdded = new List<double>();
+            var bytesAdded = new List<double>();
             var rawP50 = new List<double>();
             var harnessP50 = new List<double>();
             Console.WriteLine("round   p50 µs raw  harness  added   calls/s raw  harness  ratio   CPU µs/call raw  harness");
@@ -87,10 +98,13 @@ internal static class LoopbackRun
                 var rawCpu = CpuTime();
                 var rawPause = GC.GetTotalPauseDuration();
                 var rawGen1 = GC.CollectionCount(1);
+                var rawAllocated = GC.GetTotalAllocatedBytes(precise: false);
                 var rawRate = await SixteenAtOnceAsync(benchmarks.Raw, calls).ConfigureAwait(false);
                 rawCpu = (CpuTime() - rawCpu) / calls;
                 rawPause = GC.GetTotalPauseDuration() - rawPause;
                 rawGen1 = GC.CollectionCount(1) - rawGen1;
+                var rawBytes = (double)(GC.GetTotalAllocatedBytes(precise: false) - rawAllocated) / calls;
+                var harnessAllocated = GC.GetTotalAllocatedBytes(precise: false);
                 var harnessCpu = CpuTime();
                 var harnessPause = GC.GetTotalPauseDuration();
                 var harnessGen1 = GC.CollectionCount(1);
@@ -98,10 +112,13 @@ internal static class LoopbackRun
                 harnessCpu = (CpuTime() - harnessCpu) / calls;
                 harnessPause = GC.GetTotalPauseDuration() - harnessPause;
                 harnessGen1 = GC.CollectionCount(1) - harnessGen1;
+                var harnessBytes = (double)(GC.GetTotalAllocatedBytes(precise: false) - harnessAllocated) / calls;
                 if (round == 1)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GC pause per call at 16: raw {rawPause.TotalMicroseconds / calls:F2} µs ({rawGen1} gen1), harness {harnessPause.TotalMicroseconds / calls:F2} µs ({harnessGen1} gen1)"));
                 }
+
+                bytesAdded.Add(harnessBytes - rawBytes);
                 cpuAdded.Add(harnessCpu - rawCpu);
                 rawP50.Add(raw50);
                 harnessP50.Add(harness50);
@@ -110,7 +127,7 @@ internal static class LoopbackRun
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{round,5}  {raw50,11:F1}  {harness50,7:F1}  {harness50 - raw50,5:F1}  {rawRate,12:F0}  {harnessRate,7:F0}  {harnessRate / rawRate,5:F2}  {rawCpu,15:F1}  {harnessCpu,7:F1}"));
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median: p50 raw {Median(rawP50):F1} µs, harness {Median(harnessP50):F1} µs, added {Median(added):F1} µs; throughput at 16, harness ÷ raw {Median(ratios):F2}; CPU per call (client and upstream, one process) added {Median(cpuOneAdded):F1} µs one at a time, {Median(cpuAdded):F1} µs at 16"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median: p50 raw {Median(rawP50):F1} µs, harness {Median(harnessP50):F1} µs, added {Median(added):F1} µs; throughput at 16, harness ÷ raw {Median(ratios):F2}; CPU per call (client and upstream, one process) added {Median(cpuOneAdded):F1} µs one at a time, {Median(cpuAdded):F1} µs at 16; bytes per call added at 16 {Median(bytesAdded):F0}"));
         }
         finally
         {

@@ -13,7 +13,7 @@ var sinceMain = Stopwatch.StartNew();
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream|fallback]
 // and the loopback comparison as one long run (medians one at a time, throughput sixteen at once):
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- loopback [rounds] [calls]
-if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args) || await LoopbackRun.TryRunAsync(args))
+if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args) || await LoopbackRun.TryRunAsync(args) || await InMemoryRun.TryRunAsync(args))
 {
     return;
 }

@@ -13,7 +13,7 @@ namespace AgentHarness.Benchmarks;
 [InvocationCount(32768)]
 public class StreamingChatBenchmarks
 {
-    private static readonly byte[] Body = Encoding.UTF8.GetBytes(string.Concat(
+    internal static readonly byte[] Body = Encoding.UTF8.GetBytes(string.Concat(
         Chunk("""{"role":"assistant","content":""}""", finish: null),
         Chunk("""{"content":"This "}""", finish: null),
         Chunk("""{"content":"change "}""", finish: null),
