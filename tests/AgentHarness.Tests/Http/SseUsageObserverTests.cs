@@ -170,6 +170,28 @@ public sealed class SseUsageObserverTests
         Assert.True(allocated < 4 * Limit, $"allocated {allocated} bytes for a 10 MiB line");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Observe_OneLineEventAtTheLimitInOneRead_ReadOrTooLargeAsWhenSplit(bool fits)
+    {
+        // An event whose line and blank line arrive in one read is read where it lies: held to the same limit as one
+        // whose bytes arrive apart.
+        var data = "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":5}}";
+        var line = "data: " + data;
+        var limit = line.Length - (fits ? 0 : 1);
+        var bytes = Encoding.UTF8.GetBytes(line + "\n\n");
+        using var whole = new SseUsageObserver(limit);
+        using var split = new SseUsageObserver(limit);
+
+        whole.Observe(bytes);
+        split.Observe(bytes.AsSpan(0, bytes.Length - 1));
+        split.Observe(bytes.AsSpan(bytes.Length - 1));
+
+        Assert.Equal((split.EventTooLarge, split.Events, split.Reading.InputTokens), (whole.EventTooLarge, whole.Events, whole.Reading.InputTokens));
+        Assert.Equal(fits ? 1 : 0, whole.Events);
+    }
+
     [Fact]
     public void Observe_EventOfManyDataLinesAboveTheLimit_TooLarge()
     {

@@ -13,6 +13,39 @@ public sealed class UsageReadingTests
     }
 
     [Fact]
+    public void Read_EscapedPropertyNames_ReadLikeTheirUnescapedText()
+    {
+        using var text = new OutputText();
+        var reading = new UsageReading { Deltas = text };
+
+        reading.Read(Encoding.UTF8.GetBytes("""{"mod\u0065l":"gpt-4.1","choices":[{"d\u0065lta":{"cont\u0065nt":"hi"},"finish_\u0072eason":"stop"}],"\u0075sage":{"prompt_tokens":7,"completion_tokens":1}}"""));
+
+        Assert.Equal(("gpt-4.1", 7, 1, true, "stop", "hi"), (reading.Model, reading.InputTokens, reading.OutputTokens, reading.HasOutput, reading.FinishReason, text.Text));
+    }
+
+    [Fact]
+    public void Read_ModelChangesBetweenDocuments_EachReadsItsOwnModel()
+    {
+        // The last model's bytes are kept to skip decoding the same name again; another name must still be read.
+        Assert.Equal("gpt-4.1-mini", Read("""{"model":"gpt-4.1-mini"}""").Model);
+        Assert.Equal("gpt-4.1-mini", Read("""{"model":"gpt-4.1-mini"}""").Model);
+        Assert.Equal("gpt-4.1-nano", Read("""{"model":"gpt-4.1-nano"}""").Model);
+        Assert.Equal("gpt-4.1-mini", Read("""{"model":"gpt-4.1-mini"}""").Model);
+    }
+
+    [Fact]
+    public void Read_PropertyNamesOfEveryLengthTheReadingKnows_OthersIgnored()
+    {
+        using var text = new OutputText();
+        var reading = new UsageReading { Deltas = text };
+
+        // Names as long as known ones but different ("usagf", "choicez") are skipped like any other.
+        reading.Read(Encoding.UTF8.GetBytes("""{"usagf":{"prompt_tokens":99},"choicez":[{"delta":{"content":"no"}}],"choices":[{"delta":{"role":"assistant","reasoning_content":"r","tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}}],"usage":{"prompt_tokens":3}}"""));
+
+        Assert.Equal((3, true, "rf{}"), (reading.InputTokens, reading.HasOutput, text.Text));
+    }
+
+    [Fact]
     public void Read_RequestyCachingTokens_ReadsCacheWriteTokens()
     {
         var reading = Read("""{"model":"claude","usage":{"prompt_tokens":1000,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":0,"caching_tokens":900}}}""");

@@ -93,21 +93,66 @@ internal sealed class SseUsageObserver : IDisposable
                 return;
             }
 
-            if (!AppendLine(chunk[..newline]))
+            ReadOnlySpan<byte> line;
+            if (_lineLength == 0)
             {
-                return;
+                // The whole line is in this read (the common case): it is read where it is, not copied first.
+                if (newline > _maxEventBytes)
+                {
+                    TooLarge();
+                    return;
+                }
+
+                line = chunk[..newline];
+            }
+            else
+            {
+                if (!AppendLine(chunk[..newline]))
+                {
+                    return;
+                }
+
+                line = _line.AsSpan(0, _lineLength);
             }
 
             chunk = chunk[(newline + 1)..];
-            var line = _line.AsSpan(0, _lineLength);
             if (!line.IsEmpty && line[^1] == (byte)'\r')
             {
                 line = line[..^1];
             }
 
+            if (!_hasData && BlankLineFirst(chunk, out var blank) && line.StartsWith(DataField))
+            {
+                // A one-line event whose blank line is in this read too: its data is read where it is.
+                var value = DataValue(line);
+                if (value.Length + 1 > _maxEventBytes)
+                {
+                    TooLarge();
+                    return;
+                }
+
+                Dispatch(value);
+                chunk = chunk[blank..];
+                _lineLength = 0;
+                continue;
+            }
+
             OnLine(line);
             _lineLength = 0;
         }
+    }
+
+    /// <summary>Whether <paramref name="rest"/> starts with a blank line, and how long its line break is.</summary>
+    private static bool BlankLineFirst(ReadOnlySpan<byte> rest, out int length)
+    {
+        length = rest.StartsWith("\n"u8) ? 1 : rest.StartsWith("\r\n"u8) ? 2 : 0;
+        return length > 0;
+    }
+
+    private static ReadOnlySpan<byte> DataValue(ReadOnlySpan<byte> line)
+    {
+        var value = line[DataField.Length..];
+        return !value.IsEmpty && value[0] == (byte)' ' ? value[1..] : value;
     }
 
     /// <summary>Dispatches an event left without its terminating blank line when the stream ends.</summary>
@@ -159,12 +204,7 @@ internal sealed class SseUsageObserver : IDisposable
             return;
         }
 
-        var value = line[DataField.Length..];
-        if (!value.IsEmpty && value[0] == (byte)' ')
-        {
-            value = value[1..];
-        }
-
+        var value = DataValue(line);
         if (_dataLength + value.Length + 1 > _maxEventBytes)
         {
             // The data of one event grows across its lines: the whole event is held to the limit.
@@ -188,7 +228,14 @@ internal sealed class SseUsageObserver : IDisposable
             return;
         }
 
-        var data = _data.AsSpan(0, _dataLength);
+        Dispatch(_data.AsSpan(0, _dataLength));
+        _dataLength = 0;
+        _hasData = false;
+    }
+
+    /// <summary>Judges the data of one whole event.</summary>
+    private void Dispatch(ReadOnlySpan<byte> data)
+    {
         Events++;
         if (data.SequenceEqual(DoneMarker))
         {
@@ -213,9 +260,6 @@ internal sealed class SseUsageObserver : IDisposable
                 : _reading.HasOutput ? StreamSignal.Output
                 : StreamSignal.None);
         }
-
-        _dataLength = 0;
-        _hasData = false;
     }
 
     private void Signal(StreamSignal signal)

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 
@@ -43,8 +44,9 @@ internal struct UsageReading
     /// </summary>
     public bool HasOutput;
 
-    // The model the last answer named: a provider names the same model in every answer and event, so the string is kept.
-    private static string? _lastModel;
+    // The model the last answer named, with its UTF-8 bytes: a provider names the same model in every answer and event,
+    // so the string is kept, and the bytes compared with it as they are instead of transcoding the string for each event.
+    private static LastModel? _lastModel;
 
     // Whether a string value of the document being read could not be decoded: it was left out.
     private bool _undecodable;
@@ -86,7 +88,8 @@ internal struct UsageReading
         bool? emptyDelta = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (!nested && reader.ValueTextEquals("type"u8))
+            var name = NameOf(ref reader);
+            if (!nested && name == Name.Type)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String
@@ -107,7 +110,7 @@ internal struct UsageReading
 
                 reader.Skip();
             }
-            else if (reader.ValueTextEquals("model"u8))
+            else if (name == Name.Model)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
@@ -117,7 +120,7 @@ internal struct UsageReading
 
                 reader.Skip();
             }
-            else if (reader.ValueTextEquals("usage"u8))
+            else if (name == Name.Usage)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
@@ -130,24 +133,24 @@ internal struct UsageReading
                     reader.Skip();
                 }
             }
-            else if (!nested && reader.ValueTextEquals("error"u8))
+            else if (!nested && name == Name.Error)
             {
                 reader.Read();
                 HasError |= reader.TokenType is not JsonTokenType.Null;
                 reader.Skip();
             }
-            else if (!nested && Deltas is { } deltas && reader.ValueTextEquals("choices"u8))
+            else if (!nested && Deltas is { } deltas && name == Name.Choices)
             {
                 reader.Read();
                 ReadChoices(ref reader, deltas);
             }
-            else if (!nested && Deltas is { } items && reader.ValueTextEquals("output"u8))
+            else if (!nested && Deltas is { } items && name == Name.Output)
             {
                 // A whole Responses answer: its output items' text and function call arguments.
                 reader.Read();
                 CollectText(ref reader, items);
             }
-            else if (!nested && Deltas is { } text && reader.ValueTextEquals("delta"u8))
+            else if (!nested && Deltas is { } text && name == Name.Delta)
             {
                 // Responses stream events carry their output text (and function arguments) as a top-level "delta".
                 reader.Read();
@@ -161,7 +164,7 @@ internal struct UsageReading
                     emptyDelta = IsEmptyValue(ref reader);
                 }
             }
-            else if (!nested && reader.ValueTextEquals("response"u8))
+            else if (!nested && name == Name.Response)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
@@ -277,13 +280,14 @@ internal struct UsageReading
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("delta"u8) || reader.ValueTextEquals("message"u8))
+                var name = NameOf(ref reader);
+                if (name is Name.Delta or Name.Message)
                 {
                     // A stream chunk's delta, or a whole answer's message: the same fields.
                     reader.Read();
                     ReadDelta(ref reader, text);
                 }
-                else if (reader.ValueTextEquals("text"u8))
+                else if (name == Name.Text)
                 {
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
@@ -296,7 +300,7 @@ internal struct UsageReading
                         reader.Skip();
                     }
                 }
-                else if (reader.ValueTextEquals("finish_reason"u8))
+                else if (name == Name.FinishReason)
                 {
                     // Named once, in the stream's last choice event; the usual reasons are shared strings.
                     reader.Read();
@@ -358,9 +362,8 @@ internal struct UsageReading
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("refusal"u8)
-                || reader.ValueTextEquals("reasoning_content"u8) || reader.ValueTextEquals("reasoning"u8)
-                || reader.ValueTextEquals("arguments"u8) || reader.ValueTextEquals("name"u8))
+            var name = NameOf(ref reader);
+            if (name is Name.Content or Name.Refusal or Name.ReasoningContent or Name.Reasoning or Name.Arguments or Name.FunctionName)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
@@ -373,7 +376,7 @@ internal struct UsageReading
                     HasOutput |= !IsEmptyValue(ref reader);
                 }
             }
-            else if (reader.ValueTextEquals("tool_calls"u8))
+            else if (name == Name.ToolCalls)
             {
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartArray)
@@ -401,7 +404,7 @@ internal struct UsageReading
                     }
                 }
             }
-            else if (reader.ValueTextEquals("role"u8))
+            else if (name == Name.Role)
             {
                 reader.Read();
                 reader.Skip();
@@ -414,6 +417,82 @@ internal struct UsageReading
             }
         }
     }
+
+    /// <summary>The property names the reading looks for, wherever they appear.</summary>
+    private enum Name
+    {
+        Other,
+        Type,
+        Model,
+        Usage,
+        Error,
+        Choices,
+        Output,
+        Delta,
+        Response,
+        Message,
+        Text,
+        FinishReason,
+        Content,
+        Refusal,
+        ReasoningContent,
+        Reasoning,
+        Arguments,
+        FunctionName,
+        ToolCalls,
+        Role,
+    }
+
+    /// <summary>
+    /// Which of the names the reading looks for the property name the reader is on is. Every event of a stream is read,
+    /// and most of its names are none of them: telling them apart by length first costs one comparison where asking
+    /// for each name in turn cost up to eight.
+    /// </summary>
+    private static Name NameOf(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped || reader.HasValueSequence)
+        {
+            // Rare (an escaped name): the reader unescapes while it compares.
+            return NameOfEscaped(ref reader);
+        }
+
+        var name = reader.ValueSpan;
+        return name.Length switch
+        {
+            4 => name.SequenceEqual("type"u8) ? Name.Type : name.SequenceEqual("text"u8) ? Name.Text : name.SequenceEqual("role"u8) ? Name.Role : name.SequenceEqual("name"u8) ? Name.FunctionName : Name.Other,
+            5 => name.SequenceEqual("model"u8) ? Name.Model : name.SequenceEqual("usage"u8) ? Name.Usage : name.SequenceEqual("error"u8) ? Name.Error : name.SequenceEqual("delta"u8) ? Name.Delta : Name.Other,
+            6 => name.SequenceEqual("output"u8) ? Name.Output : Name.Other,
+            7 => name.SequenceEqual("choices"u8) ? Name.Choices : name.SequenceEqual("message"u8) ? Name.Message : name.SequenceEqual("content"u8) ? Name.Content : name.SequenceEqual("refusal"u8) ? Name.Refusal : Name.Other,
+            8 => name.SequenceEqual("response"u8) ? Name.Response : Name.Other,
+            9 => name.SequenceEqual("reasoning"u8) ? Name.Reasoning : name.SequenceEqual("arguments"u8) ? Name.Arguments : Name.Other,
+            10 => name.SequenceEqual("tool_calls"u8) ? Name.ToolCalls : Name.Other,
+            13 => name.SequenceEqual("finish_reason"u8) ? Name.FinishReason : Name.Other,
+            17 => name.SequenceEqual("reasoning_content"u8) ? Name.ReasoningContent : Name.Other,
+            _ => Name.Other,
+        };
+    }
+
+    private static Name NameOfEscaped(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("type"u8) ? Name.Type
+        : reader.ValueTextEquals("text"u8) ? Name.Text
+        : reader.ValueTextEquals("role"u8) ? Name.Role
+        : reader.ValueTextEquals("name"u8) ? Name.FunctionName
+        : reader.ValueTextEquals("model"u8) ? Name.Model
+        : reader.ValueTextEquals("usage"u8) ? Name.Usage
+        : reader.ValueTextEquals("error"u8) ? Name.Error
+        : reader.ValueTextEquals("delta"u8) ? Name.Delta
+        : reader.ValueTextEquals("output"u8) ? Name.Output
+        : reader.ValueTextEquals("choices"u8) ? Name.Choices
+        : reader.ValueTextEquals("message"u8) ? Name.Message
+        : reader.ValueTextEquals("content"u8) ? Name.Content
+        : reader.ValueTextEquals("refusal"u8) ? Name.Refusal
+        : reader.ValueTextEquals("response"u8) ? Name.Response
+        : reader.ValueTextEquals("reasoning"u8) ? Name.Reasoning
+        : reader.ValueTextEquals("arguments"u8) ? Name.Arguments
+        : reader.ValueTextEquals("tool_calls"u8) ? Name.ToolCalls
+        : reader.ValueTextEquals("finish_reason"u8) ? Name.FinishReason
+        : reader.ValueTextEquals("reasoning_content"u8) ? Name.ReasoningContent
+        : Name.Other;
 
     /// <summary>Whether the value the reader is on is null, an empty string, or an empty array or object; skips it.</summary>
     private static bool IsEmptyValue(ref Utf8JsonReader reader)
@@ -457,19 +536,21 @@ internal struct UsageReading
     private string? ReadModel(ref Utf8JsonReader reader)
     {
         var last = Volatile.Read(ref _lastModel);
-        if (last is not null && !reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueTextEquals(last))
+        if (last is not null && !reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueSpan.SequenceEqual(last.Utf8))
         {
-            return last;
+            return last.Text;
         }
 
         var model = TryGetString(ref reader);
         if (model is not null)
         {
-            Volatile.Write(ref _lastModel, model);
+            Volatile.Write(ref _lastModel, new LastModel(model, Encoding.UTF8.GetBytes(model)));
         }
 
         return model;
     }
+
+    private sealed record LastModel(string Text, byte[] Utf8);
 
     /// <summary>Decodes the string token the reader is on; a value that is not text (invalid UTF-8, a lone surrogate) is left out.</summary>
     private string? TryGetString(ref Utf8JsonReader reader)
