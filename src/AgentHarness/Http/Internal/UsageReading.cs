@@ -450,49 +450,44 @@ internal struct UsageReading
     /// </summary>
     private static Name NameOf(ref Utf8JsonReader reader)
     {
-        if (reader.ValueIsEscaped || reader.HasValueSequence)
+        if (!reader.ValueIsEscaped)
         {
-            // Rare (an escaped name): the reader unescapes while it compares.
-            return NameOfEscaped(ref reader);
+            // A document is read from one span, so the name is always the value span.
+            return NameOf(reader.ValueSpan);
         }
 
-        var name = reader.ValueSpan;
-        return name.Length switch
+        // Rare: an escaped name is unescaped first. No known name takes more than 128 bytes even with every
+        // character escaped (6 bytes each), so a longer one is none of them.
+        Span<byte> unescaped = stackalloc byte[128];
+        if (reader.ValueSpan.Length > unescaped.Length)
         {
-            4 => name.SequenceEqual("type"u8) ? Name.Type : name.SequenceEqual("text"u8) ? Name.Text : name.SequenceEqual("role"u8) ? Name.Role : name.SequenceEqual("name"u8) ? Name.FunctionName : Name.Other,
-            5 => name.SequenceEqual("model"u8) ? Name.Model : name.SequenceEqual("usage"u8) ? Name.Usage : name.SequenceEqual("error"u8) ? Name.Error : name.SequenceEqual("delta"u8) ? Name.Delta : Name.Other,
-            6 => name.SequenceEqual("output"u8) ? Name.Output : Name.Other,
-            7 => name.SequenceEqual("choices"u8) ? Name.Choices : name.SequenceEqual("message"u8) ? Name.Message : name.SequenceEqual("content"u8) ? Name.Content : name.SequenceEqual("refusal"u8) ? Name.Refusal : Name.Other,
-            8 => name.SequenceEqual("response"u8) ? Name.Response : Name.Other,
-            9 => name.SequenceEqual("reasoning"u8) ? Name.Reasoning : name.SequenceEqual("arguments"u8) ? Name.Arguments : Name.Other,
-            10 => name.SequenceEqual("tool_calls"u8) ? Name.ToolCalls : Name.Other,
-            13 => name.SequenceEqual("finish_reason"u8) ? Name.FinishReason : Name.Other,
-            17 => name.SequenceEqual("reasoning_content"u8) ? Name.ReasoningContent : Name.Other,
-            _ => Name.Other,
-        };
+            return Name.Other;
+        }
+
+        try
+        {
+            return NameOf(unescaped[..reader.CopyString(unescaped)]);
+        }
+        catch (InvalidOperationException)
+        {
+            // An escape that is not text (a lone surrogate) names nothing the reading looks for.
+            return Name.Other;
+        }
     }
 
-    private static Name NameOfEscaped(ref Utf8JsonReader reader) =>
-        reader.ValueTextEquals("type"u8) ? Name.Type
-        : reader.ValueTextEquals("text"u8) ? Name.Text
-        : reader.ValueTextEquals("role"u8) ? Name.Role
-        : reader.ValueTextEquals("name"u8) ? Name.FunctionName
-        : reader.ValueTextEquals("model"u8) ? Name.Model
-        : reader.ValueTextEquals("usage"u8) ? Name.Usage
-        : reader.ValueTextEquals("error"u8) ? Name.Error
-        : reader.ValueTextEquals("delta"u8) ? Name.Delta
-        : reader.ValueTextEquals("output"u8) ? Name.Output
-        : reader.ValueTextEquals("choices"u8) ? Name.Choices
-        : reader.ValueTextEquals("message"u8) ? Name.Message
-        : reader.ValueTextEquals("content"u8) ? Name.Content
-        : reader.ValueTextEquals("refusal"u8) ? Name.Refusal
-        : reader.ValueTextEquals("response"u8) ? Name.Response
-        : reader.ValueTextEquals("reasoning"u8) ? Name.Reasoning
-        : reader.ValueTextEquals("arguments"u8) ? Name.Arguments
-        : reader.ValueTextEquals("tool_calls"u8) ? Name.ToolCalls
-        : reader.ValueTextEquals("finish_reason"u8) ? Name.FinishReason
-        : reader.ValueTextEquals("reasoning_content"u8) ? Name.ReasoningContent
-        : Name.Other;
+    private static Name NameOf(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        4 => name.SequenceEqual("type"u8) ? Name.Type : name.SequenceEqual("text"u8) ? Name.Text : name.SequenceEqual("role"u8) ? Name.Role : name.SequenceEqual("name"u8) ? Name.FunctionName : Name.Other,
+        5 => name.SequenceEqual("model"u8) ? Name.Model : name.SequenceEqual("usage"u8) ? Name.Usage : name.SequenceEqual("error"u8) ? Name.Error : name.SequenceEqual("delta"u8) ? Name.Delta : Name.Other,
+        6 => name.SequenceEqual("output"u8) ? Name.Output : Name.Other,
+        7 => name.SequenceEqual("choices"u8) ? Name.Choices : name.SequenceEqual("message"u8) ? Name.Message : name.SequenceEqual("content"u8) ? Name.Content : name.SequenceEqual("refusal"u8) ? Name.Refusal : Name.Other,
+        8 => name.SequenceEqual("response"u8) ? Name.Response : Name.Other,
+        9 => name.SequenceEqual("reasoning"u8) ? Name.Reasoning : name.SequenceEqual("arguments"u8) ? Name.Arguments : Name.Other,
+        10 => name.SequenceEqual("tool_calls"u8) ? Name.ToolCalls : Name.Other,
+        13 => name.SequenceEqual("finish_reason"u8) ? Name.FinishReason : Name.Other,
+        17 => name.SequenceEqual("reasoning_content"u8) ? Name.ReasoningContent : Name.Other,
+        _ => Name.Other,
+    };
 
     /// <summary>Whether the value the reader is on is null, an empty string, or an empty array or object; skips it.</summary>
     private static bool IsEmptyValue(ref Utf8JsonReader reader)
