@@ -1,3 +1,4 @@
+using AgentHarness.Internal;
 using AgentHarness.Metadata.Internal;
 using AgentHarness.Runs.Internal;
 using AgentHarness.Telemetry;
@@ -36,7 +37,7 @@ public sealed partial class AgentRun : IDisposable
 
     private readonly AsyncLocal<string?> _task = new();
     private readonly Lock _gate = new();
-    private readonly Queue<UsageRecord> _calls = new();
+    private readonly RecordRing _calls = new(MaxCallsKept);
     private readonly Dictionary<string, TaskTally> _taskTotals = new(StringComparer.Ordinal);
     private HashSet<(string Rule, int Threshold)>? _thresholdsReached;
     private long _callCount;
@@ -181,7 +182,7 @@ public sealed partial class AgentRun : IDisposable
         {
             lock (_gate)
             {
-                return [.. _calls];
+                return _calls.ToArray();
             }
         }
     }
@@ -428,12 +429,7 @@ public sealed partial class AgentRun : IDisposable
             tally.OutputTokens += record.OutputTokens;
             tally.CostUsd += record.CostUsd;
             _callCount++;
-            if (_calls.Count == MaxCallsKept)
-            {
-                _calls.Dequeue();
-            }
-
-            _calls.Enqueue(record);
+            _calls.Add(record);
         }
     }
 

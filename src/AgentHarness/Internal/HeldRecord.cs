@@ -1,13 +1,13 @@
-namespace AgentHarness.Usage.Internal;
+namespace AgentHarness.Internal;
 
 /// <summary>
-/// A <see cref="UsageRecord"/> held by value in the in-memory ledger's array, its attempts in line (nearly every call has
+/// A <see cref="UsageRecord"/> held by value in a <see cref="RecordRing"/>'s array, its attempts in line (nearly every call has
 /// one, a fallback two): it references only what the record referenced (names and metadata the calls share), so no
 /// object is kept per call. <see cref="ToRecord"/> gives back a record equal to the one it was made from.
 /// </summary>
 /// <remarks>A property added to <see cref="UsageRecord"/> or <see cref="UsageAttempt"/> must be added here: a test
 /// sets every property of both and checks that the record comes back equal.</remarks>
-internal readonly struct LedgerEntry
+internal readonly struct HeldRecord
 {
     private readonly DateTimeOffset _timestamp;
     private readonly string? _runId;
@@ -39,7 +39,7 @@ internal readonly struct LedgerEntry
     private readonly AttemptEntry _second;
     private readonly int _attemptCount;
 
-    public LedgerEntry(UsageRecord record)
+    public HeldRecord(UsageRecord record)
     {
         _timestamp = record.Timestamp;
         _runId = record.RunId;
