@@ -49,7 +49,7 @@ public sealed class AgentHarnessOptions
     public TimeSpan CooldownPeriod { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets how many usage records the in-memory ledger keeps; the oldest are dropped first.</summary>
-    /// <value>The default value is 10,000; at least 1 and at most 1,000,000 (the ledger's room grows with the records it holds, about 240 bytes each, up to this many; keep more in the SQLite ledger).</value>
+    /// <value>The default value is 10,000; at least 1 and at most 1,000,000 (the ledger's room grows with the records it holds, about 300 bytes each, up to this many; keep more in the SQLite ledger).</value>
     public int UsageLedgerCapacity { get; set; } = 10_000;
 
     /// <summary>

@@ -174,7 +174,8 @@ public sealed partial class AgentRun : IDisposable
     /// <summary>
     /// Gets a snapshot of the usage records of the calls this run has completed, oldest first: the
     /// most recent <see cref="MaxCallsKept"/> of them, so a long-lived run does not grow without bound.
-    /// Every record also goes to the <see cref="IUsageLedger"/>.
+    /// Every record also goes to the <see cref="IUsageLedger"/>. The newest 64 are the instances the calls
+    /// produced; older ones are equal copies, as the run keeps them by value.
     /// </summary>
     public IReadOnlyList<UsageRecord> Calls
     {
