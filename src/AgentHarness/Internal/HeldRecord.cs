@@ -3,7 +3,8 @@ namespace AgentHarness.Internal;
 /// <summary>
 /// A <see cref="UsageRecord"/> held by value in a <see cref="RecordRing"/>'s array, its attempts in line (nearly every call has
 /// one, a fallback two): it references only what the record referenced (names and metadata the calls share), so no
-/// object is kept per call. <see cref="ToRecord"/> gives back a record equal to the one it was made from.
+/// object is kept per call. <see cref="ToRecord"/> gives back a record with the same values as the one it
+/// was made from (not equal by <see cref="object.Equals(object)"/>: its attempts are a new list).
 /// </summary>
 /// <remarks>A property added to <see cref="UsageRecord"/> or <see cref="UsageAttempt"/> must be added here: a test
 /// sets every property of both and checks that the record comes back equal.</remarks>
@@ -65,7 +66,8 @@ internal readonly struct HeldRecord
         _streaming = record.Streaming;
         _fromCache = record.FromCache;
 
-        var attempts = record.Attempts;
+        // A record built with no list (Attempts = null!) is held as having none, rather than failing the call that adds it.
+        var attempts = record.Attempts ?? [];
         if (attempts.Count switch { 0 => true, 1 => attempts[0] is not null, 2 => attempts[0] is not null && attempts[1] is not null, _ => false })
         {
             _attemptCount = attempts.Count;
@@ -78,7 +80,7 @@ internal readonly struct HeldRecord
         }
     }
 
-    /// <summary>Returns a record equal to the one this entry was made from (a new object, with a new attempts array).</summary>
+    /// <summary>Returns a record with the values of the one this entry was made from (a new object, with a new attempts list).</summary>
     public UsageRecord ToRecord() => new()
     {
         Timestamp = _timestamp,

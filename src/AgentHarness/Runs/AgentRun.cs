@@ -175,16 +175,15 @@ public sealed partial class AgentRun : IDisposable
     /// Gets a snapshot of the usage records of the calls this run has completed, oldest first: the
     /// most recent <see cref="MaxCallsKept"/> of them, so a long-lived run does not grow without bound.
     /// Every record also goes to the <see cref="IUsageLedger"/>. The newest 64 are the instances the calls
-    /// produced; older ones are equal copies, as the run keeps them by value.
+    /// produced; older ones are copies with the same values (the run keeps them by value), which
+    /// <see cref="object.Equals(object)"/> does not find equal to the originals: their attempts are a new list.
     /// </summary>
     public IReadOnlyList<UsageRecord> Calls
     {
         get
         {
-            lock (_gate)
-            {
-                return _calls.ToArray();
-            }
+            // The ring has its own lock, and builds the older records outside it: a caller reading them holds up no call.
+            return _calls.ToArray();
         }
     }
 

@@ -19,6 +19,29 @@ public sealed class HeldRecordTests
         AssertSameValues(record, copy);
     }
 
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void ToRecord_TheFlags_EachComesBackAsItWas(bool streaming, bool fromCache)
+    {
+        var record = FullRecord(1) with { Streaming = streaming, FromCache = fromCache };
+
+        var copy = new HeldRecord(record).ToRecord();
+
+        Assert.Equal((streaming, fromCache), (copy.Streaming, copy.FromCache));
+    }
+
+    [Fact]
+    public void ToRecord_NoAttemptsList_ComesBackWithNone()
+    {
+        var record = FullRecord(1) with { Attempts = null! };
+
+        var copy = new HeldRecord(record).ToRecord();
+
+        Assert.Empty(copy.Attempts);
+        Assert.Equal(record.CostUsd, copy.CostUsd);
+    }
+
     [Fact]
     public void ToRecord_ADefaultRecord_ComesBackEqual()
     {

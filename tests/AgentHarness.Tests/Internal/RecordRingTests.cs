@@ -72,4 +72,75 @@ public sealed class RecordRingTests
             Assert.Equal(added[i].Attempts, records[i].Attempts);
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(64)]
+    [InlineData(65)]
+    public void ToArray_CapacityAroundTheNewestKept_TheNewestAreTheObjectsAdded(int capacity)
+    {
+        var ring = new RecordRing(capacity);
+        var added = Enumerable.Range(0, 300).Select(Record).ToArray();
+        foreach (var record in added)
+        {
+            ring.Add(record);
+        }
+
+        var records = ring.ToArray();
+
+        Assert.Equal(capacity, records.Length);
+        var same = Math.Min(capacity, RecordRing.RecentKept);
+        for (var i = 0; i < records.Length; i++)
+        {
+            var original = added[added.Length - capacity + i];
+            Assert.Equal(original.ModelRequested, records[i].ModelRequested);
+            Assert.Equal(i >= capacity - same, ReferenceEquals(original, records[i]));
+        }
+
+        Assert.Equal(300 - capacity, ring.Dropped);
+    }
+
+    [Fact]
+    public async Task ToArray_WhileOthersAdd_ReturnsAnOrderedRunOfTheNewestWithoutGaps()
+    {
+        // Reading builds copies outside the lock a slice at a time: records added meanwhile must neither appear out of
+        // order nor leave a gap, and an old record overwritten meanwhile is left out rather than read half-written.
+        var ring = new RecordRing(1000);
+        var writers = Enumerable.Range(0, 2).Select(w => Task.Run(
+            () =>
+            {
+                for (var i = 0; i < 20_000; i++)
+                {
+                    lock (ring)
+                    {
+                        // One sequence across both writers, so that the order of the ring is the order of the numbers.
+                        ring.Add(Record((int)ring.Added));
+                    }
+                }
+            },
+            TestContext.Current.CancellationToken)).ToArray();
+
+        var reads = 0;
+        while (!writers.All(static w => w.IsCompleted) || reads == 0)
+        {
+            var records = ring.ToArray();
+            reads++;
+            var numbers = records.Select(static r => int.Parse(r.ModelRequested.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.True(numbers.Length <= 1000);
+            for (var i = 1; i < numbers.Length; i++)
+            {
+                Assert.Equal(numbers[i - 1] + 1, numbers[i]);
+            }
+
+            foreach (var record in records)
+            {
+                // A struct read while it was being written would mix two records: each record's attempt names its own model.
+                Assert.Equal(record.ModelRequested, Assert.Single(record.Attempts).Model);
+            }
+        }
+
+        await Task.WhenAll(writers);
+        Assert.Equal(40_000, ring.Added);
+    }
 }

@@ -9,7 +9,6 @@ namespace AgentHarness.Usage.Internal;
 /// </summary>
 internal sealed class InMemoryUsageLedger : IUsageLedger
 {
-    private readonly Lock _gate = new();
     private readonly RecordRing _records;
 
     public InMemoryUsageLedger(IOptions<AgentHarnessOptions> options)
@@ -17,31 +16,12 @@ internal sealed class InMemoryUsageLedger : IUsageLedger
     {
     }
 
-    public InMemoryUsageLedger(int capacity)
-    {
-        _records = new RecordRing(capacity);
-    }
+    public InMemoryUsageLedger(int capacity) => _records = new RecordRing(capacity);
 
     /// <summary>Gets how many records were dropped to make room, since the ledger was created.</summary>
-    public long Dropped
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _records.Added - _records.Count;
-            }
-        }
-    }
+    public long Dropped => _records.Dropped;
 
-    public void Add(UsageRecord record)
-    {
-        ArgumentNullException.ThrowIfNull(record);
-        lock (_gate)
-        {
-            _records.Add(record);
-        }
-    }
+    public void Add(UsageRecord record) => _records.Add(record);
 
     /// <summary>Answers a query from the records held: the most recent <see cref="AgentHarnessOptions.UsageLedgerCapacity"/> calls.</summary>
     public Task<UsageReport> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken = default)
@@ -51,11 +31,5 @@ internal sealed class InMemoryUsageLedger : IUsageLedger
         return Task.FromResult(UsageReport.FromRecords(query, GetRecords()));
     }
 
-    public IReadOnlyList<UsageRecord> GetRecords()
-    {
-        lock (_gate)
-        {
-            return _records.ToArray();
-        }
-    }
+    public IReadOnlyList<UsageRecord> GetRecords() => _records.ToArray();
 }
