@@ -81,7 +81,9 @@ internal readonly struct HeldRecord
     }
 
     /// <summary>Returns a record with the values of the one this entry was made from (a new object, with a new attempts list).</summary>
-    public UsageRecord ToRecord() => new()
+    /// <param name="withAttempts">Whether to build its attempts; a usage report reads none, so its records go without.</param>
+    /// <returns>The record.</returns>
+    public UsageRecord ToRecord(bool withAttempts = true) => new()
     {
         Timestamp = _timestamp,
         RunId = _runId,
@@ -106,7 +108,7 @@ internal readonly struct HeldRecord
         CostBasis = _costBasis,
         Streaming = _streaming,
         FromCache = _fromCache,
-        Attempts = _attempts ?? _attemptCount switch
+        Attempts = !withAttempts ? [] : _attempts ?? _attemptCount switch
         {
             0 => [],
             1 => [_first.ToAttempt()],

@@ -169,5 +169,59 @@ internal sealed class RecordRing
         return kept == first ? result : result[(int)(kept - first)..];
     }
 
+    /// <summary>
+    /// Enumerates the records held when the enumeration began, oldest first, for a usage report: each older record is
+    /// built when it is reached, without its attempts (a report reads none), so none outlives the report's reading of
+    /// it; the oldest dropped to make room meanwhile are left out.
+    /// </summary>
+    /// <returns>The records.</returns>
+    public IEnumerable<UsageRecord> ForReport()
+    {
+        long end, first, firstRecent;
+        UsageRecord[] recent;
+        lock (_gate)
+        {
+            end = _added;
+            var count = Held(end);
+            first = end - count;
+            firstRecent = end - Math.Min(count, _recentCapacity);
+            recent = new UsageRecord[end - firstRecent];
+            for (var number = firstRecent; number < end; number++)
+            {
+                recent[number - firstRecent] = _recent[number % _recentCapacity]!;
+            }
+        }
+
+        return Enumerate(first, firstRecent, recent);
+    }
+
+    private IEnumerable<UsageRecord> Enumerate(long first, long firstRecent, UsageRecord[] recent)
+    {
+        var slice = firstRecent > first ? new HeldRecord[(int)Math.Min(ReadSlice, firstRecent - first)] : [];
+        for (var start = first; start < firstRecent; start += ReadSlice)
+        {
+            var stop = Math.Min(start + ReadSlice, firstRecent);
+            long from;
+            lock (_gate)
+            {
+                from = Math.Min(Math.Max(start, _added - Held(_added)), stop);
+                for (var number = from; number < stop; number++)
+                {
+                    slice[number - from] = _held[number % _capacity];
+                }
+            }
+
+            for (var number = from; number < stop; number++)
+            {
+                yield return slice[number - from].ToRecord(withAttempts: false);
+            }
+        }
+
+        foreach (var record in recent)
+        {
+            yield return record;
+        }
+    }
+
     private int Held(long added) => (int)Math.Min(added, _capacity);
 }

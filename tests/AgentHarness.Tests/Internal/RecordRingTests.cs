@@ -143,4 +143,32 @@ public sealed class RecordRingTests
         await Task.WhenAll(writers);
         Assert.Equal(40_000, ring.Added);
     }
+
+    [Fact]
+    public void ForReport_TheRecordsOfToArray_OlderOnesWithoutAttempts()
+    {
+        var ring = new RecordRing(500);
+        var added = Enumerable.Range(0, 800).Select(Record).ToArray();
+        foreach (var record in added)
+        {
+            ring.Add(record);
+        }
+
+        var reported = ring.ForReport().ToArray();
+
+        Assert.Equal(ring.ToArray().Select(static r => r.ModelRequested), reported.Select(static r => r.ModelRequested));
+        for (var i = 0; i < reported.Length; i++)
+        {
+            var original = added[300 + i];
+            Assert.Equal(original with { Attempts = reported[i].Attempts }, reported[i]);
+            if (i < 500 - RecordRing.RecentKept)
+            {
+                Assert.Empty(reported[i].Attempts);
+            }
+            else
+            {
+                Assert.Same(original, reported[i]);
+            }
+        }
+    }
 }
