@@ -123,20 +123,9 @@ internal sealed class RecordRing
     /// <returns>A new array.</returns>
     public UsageRecord[] ToArray()
     {
-        long end, first, firstRecent;
-        UsageRecord[] result;
-        lock (_gate)
-        {
-            end = _added;
-            var count = Held(end);
-            first = end - count;
-            firstRecent = end - Math.Min(count, _recentCapacity);
-            result = new UsageRecord[count];
-            for (var number = firstRecent; number < end; number++)
-            {
-                result[number - first] = _recent[number % _recentCapacity]!;
-            }
-        }
+        var (first, firstRecent, recent) = Begin();
+        var result = new UsageRecord[firstRecent - first + recent.Length];
+        recent.CopyTo(result, firstRecent - first);
 
         // The older records, a slice at a time: the structs are copied under the lock, the records built outside it.
         // Adding goes on meanwhile, and may overwrite the oldest: then every record before the overwritten ones is gone
@@ -146,20 +135,12 @@ internal sealed class RecordRing
         for (var start = first; start < firstRecent; start += ReadSlice)
         {
             var stop = Math.Min(start + ReadSlice, firstRecent);
-            long from;
-            lock (_gate)
-            {
-                from = Math.Min(Math.Max(start, _added - Held(_added)), stop);
-                for (var number = from; number < stop; number++)
-                {
-                    slice[number - from] = _held[number % _capacity];
-                }
-            }
-
+            var from = CopySlice(start, stop, slice);
             if (from > start)
             {
                 kept = from;
             }
+
             for (var number = from; number < stop; number++)
             {
                 result[number - first] = slice[number - from].ToRecord();
@@ -177,21 +158,7 @@ internal sealed class RecordRing
     /// <returns>The records.</returns>
     public IEnumerable<UsageRecord> ForReport()
     {
-        long end, first, firstRecent;
-        UsageRecord[] recent;
-        lock (_gate)
-        {
-            end = _added;
-            var count = Held(end);
-            first = end - count;
-            firstRecent = end - Math.Min(count, _recentCapacity);
-            recent = new UsageRecord[end - firstRecent];
-            for (var number = firstRecent; number < end; number++)
-            {
-                recent[number - firstRecent] = _recent[number % _recentCapacity]!;
-            }
-        }
-
+        var (first, firstRecent, recent) = Begin();
         return Enumerate(first, firstRecent, recent);
     }
 
@@ -201,16 +168,7 @@ internal sealed class RecordRing
         for (var start = first; start < firstRecent; start += ReadSlice)
         {
             var stop = Math.Min(start + ReadSlice, firstRecent);
-            long from;
-            lock (_gate)
-            {
-                from = Math.Min(Math.Max(start, _added - Held(_added)), stop);
-                for (var number = from; number < stop; number++)
-                {
-                    slice[number - from] = _held[number % _capacity];
-                }
-            }
-
+            var from = CopySlice(start, stop, slice);
             for (var number = from; number < stop; number++)
             {
                 yield return slice[number - from].ToRecord(withAttempts: false);
@@ -220,6 +178,43 @@ internal sealed class RecordRing
         foreach (var record in recent)
         {
             yield return record;
+        }
+    }
+
+    /// <summary>Starts a read: the numbers of the oldest record held and of the oldest kept as an object, and those objects.</summary>
+    private (long First, long FirstRecent, UsageRecord[] Recent) Begin()
+    {
+        lock (_gate)
+        {
+            var end = _added;
+            var count = Held(end);
+            var firstRecent = end - Math.Min(count, _recentCapacity);
+            var recent = new UsageRecord[end - firstRecent];
+            for (var number = firstRecent; number < end; number++)
+            {
+                recent[number - firstRecent] = _recent[number % _recentCapacity]!;
+            }
+
+            return (end - count, firstRecent, recent);
+        }
+    }
+
+    /// <summary>
+    /// Copies the structs of records <paramref name="start"/> to <paramref name="stop"/> (excluded) under the lock, from
+    /// the first still held: adding may have overwritten the oldest since the read began.
+    /// </summary>
+    /// <returns>The number of the first record copied (<paramref name="stop"/> when none is held any more), at <paramref name="slice"/>[0].</returns>
+    private long CopySlice(long start, long stop, HeldRecord[] slice)
+    {
+        lock (_gate)
+        {
+            var from = Math.Min(Math.Max(start, _added - Held(_added)), stop);
+            for (var number = from; number < stop; number++)
+            {
+                slice[number - from] = _held[number % _capacity];
+            }
+
+            return from;
         }
     }
 
