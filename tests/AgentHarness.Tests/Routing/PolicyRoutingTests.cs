@@ -75,6 +75,29 @@ public sealed class PolicyRoutingTests
     }
 
     [Fact]
+    public async Task Fallback_SameFailureOnTwoCalls_TheirRecordsHoldOneReasonString()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large-2411", content: "from B")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
+        });
+
+        var client = host.Harness.GetChatClient("policy/chain");
+        await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+        await client.CompleteChatAsync([new UserChatMessage("b")], cancellationToken: Ct);
+
+        // While a provider is down every call fails the same way: the ledger's records share the reason, not a copy each.
+        var records = host.Ledger.GetRecords();
+        Assert.Equal(2, records.Count);
+        Assert.Equal("HTTP 503 server_error", records[0].Attempts[0].Error);
+        Assert.Same(records[0].Attempts[0].Error, records[1].Attempts[0].Error);
+    }
+
+    [Fact]
     public async Task Retry_429WithRetryAfter7_NextAttemptAtSevenSecondsNotBefore()
     {
         var mock = new RecordingMock();

@@ -181,6 +181,7 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
     private Failure Judge(CallContext call, AttemptResult result)
     {
         Failure failure;
+        int? status;
         switch (result.Status)
         {
             case AttemptStatus.NotSent:
@@ -195,22 +196,26 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
                     : result.Body is { } errorEvent
                         ? FailureClassifier.Classify(500, redactor.RedactUtf8(errorEvent) ?? errorEvent)
                         : new Failure(FailureKind.Transient, 200, result.Problem!);
-                Attempted(call, AttemptOutcome.Failed, 200, failure.Reason);
-                return failure;
+                status = 200;
+                break;
 
             case AttemptStatus.Failed when result.Response is { } response:
-                var status = (int)response.StatusCode;
-                failure = FailureClassifier.Classify(status, result.Body);
-                Attempted(call, AttemptOutcome.Failed, status, failure.Reason);
-                return failure;
+                status = (int)response.StatusCode;
+                failure = FailureClassifier.Classify(status.Value, result.Body);
+                break;
 
             default:
                 failure = call.Deadline.TotalExpired
                     ? new Failure(FailureKind.Transient, null, TotalTimeoutReason(call.Settings))
                     : FailureClassifier.Classify(result.Exception!, call.Deadline.CallerCanceled, call.Settings.AttemptTimeout);
-                Attempted(call, AttemptOutcome.Failed, null, failure.Reason);
-                return failure;
+                status = null;
+                break;
         }
+
+        // The record keeps the reason: while a provider is down every call fails the same way, and one string stands for all.
+        failure = failure with { Reason = SharedReasons.Share(failure.Reason) };
+        Attempted(call, AttemptOutcome.Failed, status, failure.Reason);
+        return failure;
     }
 
     /// <summary>Lists the attempt made, with its latency; a policy learns the latency of a whole answer.</summary>
