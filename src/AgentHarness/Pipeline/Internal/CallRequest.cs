@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using AgentHarness.Http.Internal;
 
 namespace AgentHarness.Pipeline.Internal;
@@ -19,6 +20,11 @@ internal sealed class CallRequest
     private RequestBody? _body;
     private byte[]? _rewritten;
     private string? _rewrittenModel;
+
+    // The official client's headers as they were before its request left as the first attempt (a reused context keeps
+    // the list, so keeping them allocates nothing).
+    private List<KeyValuePair<string, HeaderStringValues>>? _headers;
+    private bool _headersKept;
 
     private CallRequest(HttpRequestMessage message, string relativePath, string operation, string? model, string? bodyModel, bool stream, HttpContent? content, byte[]? bytes, RequestBody? body) =>
         Set(message, relativePath, operation, model, bodyModel, stream, content, bytes, body);
@@ -95,6 +101,44 @@ internal sealed class CallRequest
         return this;
     }
 
+    /// <summary>
+    /// Keeps the official client's headers as they are now, before its own request leaves as the first attempt: the
+    /// handlers below the harness (the application's, the transport's tracing) add theirs to that request, and a later
+    /// attempt starts from what the client wrote, not from what the first attempt carried.
+    /// </summary>
+    public void KeepHeaders()
+    {
+        var kept = _headers ??= [];
+        kept.Clear();
+        foreach (var header in Message.Headers.NonValidated)
+        {
+            // A header's values are taken as they are now: adding to the request later does not change them.
+            kept.Add(header);
+        }
+
+        _headersKept = true;
+    }
+
+    /// <summary>Adds the official client's headers to a later attempt: those kept before the first attempt left, or the request's own.</summary>
+    public void CopyHeadersTo(HttpRequestHeaders target)
+    {
+        if (_headersKept)
+        {
+            foreach (var header in _headers!)
+            {
+                HeaderCopy.Add(target, header);
+            }
+
+            return;
+        }
+
+        // NonValidated: copying must neither parse nor allocate the header values.
+        foreach (var header in Message.Headers.NonValidated)
+        {
+            HeaderCopy.Add(target, header);
+        }
+    }
+
     /// <summary>Lets go of the last call's request and bodies.</summary>
     internal void Clear() => Set(null!, null!, null!, null, null, false, null, null, null);
 
@@ -111,6 +155,8 @@ internal sealed class CallRequest
         _body = body;
         _rewritten = null;
         _rewrittenModel = null;
+        _headers?.Clear();
+        _headersKept = false;
     }
 
     /// <summary>

@@ -10,7 +10,8 @@ namespace AgentHarness.Pipeline.Internal;
 /// <remarks>
 /// The first attempt of a call from a client the harness handed out goes out as the official client built it, since
 /// that client wrote the body for this route: only its address, its key and a wrapper around its content change. Every
-/// later attempt (a retry, a fallback) is a new request copying the caller's headers, never one sent before.
+/// later attempt (a retry, a fallback) is a new request copying the caller's headers as they were before the first
+/// attempt left (handlers below add theirs to that request), never one sent before.
 /// </remarks>
 internal sealed class RequestStage : IAttemptStage
 {
@@ -48,6 +49,7 @@ internal sealed class RequestStage : IAttemptStage
         if (!call.OriginalSent && (!request.HasContent || own is not null))
         {
             call.OriginalSent = true;
+            request.KeepHeaders();
             message = original;
             message.RequestUri = uri;
             if (own is not null && call.CallerToken.CanBeCanceled)
@@ -64,11 +66,7 @@ internal sealed class RequestStage : IAttemptStage
                 VersionPolicy = original.VersionPolicy,
             };
 
-            // NonValidated: copying must neither parse nor allocate the header values.
-            foreach (var header in original.Headers.NonValidated)
-            {
-                HeaderCopy.Add(message.Headers, header);
-            }
+            request.CopyHeadersTo(message.Headers);
 
             if (request.HasContent)
             {
