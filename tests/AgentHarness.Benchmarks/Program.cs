@@ -13,7 +13,9 @@ var sinceMain = Stopwatch.StartNew();
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- allocations [whole|stream|fallback]
 // and the loopback comparison as one long run (medians one at a time, throughput sixteen at once):
 //   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- loopback [rounds] [calls]
-if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args) || await LoopbackRun.TryRunAsync(args) || await InMemoryRun.TryRunAsync(args))
+// and between the two, in-memory answers handed back after a thread-pool hop (CPU per call, one and sixteen at once):
+//   dotnet run -c Release --project tests/AgentHarness.Benchmarks -- async-in-memory [sync] [rounds]
+if (await FirstCall.TryRunAsync(args, sinceMain) || await AllocationProfile.TryRunAsync(args) || await LoopbackRun.TryRunAsync(args) || await InMemoryRun.TryRunAsync(args) || await AsyncInMemoryRun.TryRunAsync(args))
 {
     return;
 }

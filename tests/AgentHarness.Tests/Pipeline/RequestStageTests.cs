@@ -5,7 +5,7 @@ using OpenAI.Chat;
 
 namespace AgentHarness.Tests.Pipeline;
 
-public sealed class RequestStageTests
+public sealed partial class RequestStageTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -25,6 +25,8 @@ internal sealed class CallRequest
     // the list, so keeping them allocates nothing).
     private List<KeyValuePair<string, HeaderStringValues>>? _headers;
     private bool _headersKept;
+    private Version? _version;
+    private HttpVersionPolicy _versionPolicy;
 
     private CallRequest(HttpRequestMessage message, string relativePath, string operation, string? model, string? bodyModel, bool stream, HttpContent? content, byte[]? bytes, RequestBody? body) =>
         Set(message, relativePath, operation, model, bodyModel, stream, content, bytes, body);
@@ -101,13 +103,21 @@ internal sealed class CallRequest
         return this;
     }
 
+    /// <summary>Gets the HTTP version the official client asked for, as it was before its request left as the first attempt.</summary>
+    public Version Version => _headersKept ? _version! : Message.Version;
+
+    /// <summary>Gets the version policy the official client asked for, as it was before its request left as the first attempt.</summary>
+    public HttpVersionPolicy VersionPolicy => _headersKept ? _versionPolicy : Message.VersionPolicy;
+
     /// <summary>
-    /// Keeps the official client's headers as they are now, before its own request leaves as the first attempt: the
-    /// handlers below the harness (the application's, the transport's tracing) add theirs to that request, and a later
-    /// attempt starts from what the client wrote, not from what the first attempt carried.
+    /// Keeps the official client's headers (and HTTP version) as they are now, before its own request leaves as the
+    /// first attempt: the handlers below the harness (the application's, the transport's tracing) add theirs to that
+    /// request, and a later attempt starts from what the client wrote, not from what the first attempt carried.
     /// </summary>
     public void KeepHeaders()
     {
+        _version = Message.Version;
+        _versionPolicy = Message.VersionPolicy;
         var kept = _headers ??= [];
         kept.Clear();
         foreach (var header in Message.Headers.NonValidated)
@@ -157,6 +167,7 @@ internal sealed class CallRequest
         _rewrittenModel = null;
         _headers?.Clear();
         _headersKept = false;
+        _version = null;
     }
 
     /// <summary>

@@ -62,8 +62,8 @@ internal sealed class RequestStage : IAttemptStage
         {
             message = new HttpRequestMessage(original.Method, uri)
             {
-                Version = original.Version,
-                VersionPolicy = original.VersionPolicy,
+                Version = request.Version,
+                VersionPolicy = request.VersionPolicy,
             };
 
             request.CopyHeadersTo(message.Headers);
