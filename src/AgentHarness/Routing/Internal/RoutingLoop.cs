@@ -10,10 +10,13 @@ namespace AgentHarness.Routing.Internal;
 /// The routing loop of one call: it tries each candidate in order (skipping those cooling down or too small for the
 /// prompt, and those a stage does not admit), retries transient failures with backoff and <c>Retry-After</c>, and falls
 /// back as the route's settings allow. Everything an attempt involves happens in the pipeline's stages; what came of
-/// it is judged here by <see cref="FailureClassifier"/> and <see cref="RetryRules"/>.
+/// it is judged here by <see cref="FailureClassifier"/> (through <see cref="RecentFailures"/>) and <see cref="RetryRules"/>.
 /// </summary>
 internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor redactor, ILogger logger)
 {
+    private readonly RecentFailures _failures = new();
+    private readonly SharedReasons _reasons = new();
+
     /// <summary>Runs the call over its candidates and returns the response to hand to the client.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<HttpResponseMessage> RunAsync(CallContext call, IReadOnlyList<Candidate> candidates, CallPipeline pipeline)
@@ -201,7 +204,7 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
 
             case AttemptStatus.Failed when result.Response is { } response:
                 status = (int)response.StatusCode;
-                failure = FailureClassifier.Classify(status.Value, result.Body);
+                failure = _failures.Classify(status.Value, result.Body);
                 break;
 
             default:
@@ -213,7 +216,7 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
         }
 
         // The record keeps the reason: while a provider is down every call fails the same way, and one string stands for all.
-        failure = failure with { Reason = SharedReasons.Share(failure.Reason) };
+        failure = failure with { Reason = _reasons.Share(failure.Reason) };
         Attempted(call, AttemptOutcome.Failed, status, failure.Reason);
         return failure;
     }

@@ -9,18 +9,18 @@ namespace AgentHarness.Routing.Internal;
 /// <remarks>
 /// A small table indexed by the text's hash, so that a few reasons that alternate (two providers failing differently)
 /// each keep their slot, and a stream of distinct reasons (a hostile upstream's random codes) cannot grow it. Slots are
-/// replaced without a lock: a race only means one more string.
+/// replaced without a lock: a race only means one more string. One table per harness (its routing loop).
 /// </remarks>
-internal static class SharedReasons
+internal sealed class SharedReasons
 {
     private const int Slots = 64;
 
-    private static readonly string?[] Table = new string?[Slots];
+    private readonly string?[] _table = new string?[Slots];
 
     /// <summary>Returns the instance kept for <paramref name="reason"/>'s text, keeping this one when there is none.</summary>
-    public static string Share(string reason)
+    public string Share(string reason)
     {
-        ref var slot = ref Table[reason.GetHashCode(StringComparison.Ordinal) & (Slots - 1)];
+        ref var slot = ref _table[reason.GetHashCode(StringComparison.Ordinal) & (Slots - 1)];
         var kept = Volatile.Read(ref slot);
         if (kept is not null && string.Equals(kept, reason, StringComparison.Ordinal))
         {
