@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using OpenAI.Chat;
 
 namespace AgentHarness.Benchmarks;
 
@@ -42,8 +41,8 @@ internal static class AsyncInMemoryRun
         {
             var only = rest[0] == "raw" ? raw : client;
             var calls = int.Parse(rest[1], CultureInfo.InvariantCulture);
-            await SixteenAtOnceAsync(only, calls / 10).ConfigureAwait(false);
-            var perCall = await CpuPerCallAsync(() => SixteenAtOnceAsync(only, calls), calls).ConfigureAwait(false);
+            await LoopbackRun.SixteenAtOnceAsync(only, calls / 10).ConfigureAwait(false);
+            var perCall = await CpuPerCallAsync(() => LoopbackRun.SixteenAtOnceAsync(only, calls), calls).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rest[0]}: {perCall:F1} µs of CPU per call"));
             return true;
         }
@@ -51,8 +50,8 @@ internal static class AsyncInMemoryRun
         var rounds = rest.Count > 0 ? int.Parse(rest[0], CultureInfo.InvariantCulture) : 10;
         for (var i = 0; i < 10; i++)
         {
-            await SixteenAtOnceAsync(raw, 20_000).ConfigureAwait(false);
-            await SixteenAtOnceAsync(client, 20_000).ConfigureAwait(false);
+            await LoopbackRun.SixteenAtOnceAsync(raw, 20_000).ConfigureAwait(false);
+            await LoopbackRun.SixteenAtOnceAsync(client, 20_000).ConfigureAwait(false);
         }
 
         var addedOne = new List<double>();
@@ -61,23 +60,17 @@ internal static class AsyncInMemoryRun
         Console.WriteLine("round   CPU µs/call one at a time: raw  harness   sixteen at once: raw  harness");
         for (var round = 1; round <= rounds; round++)
         {
-            var rawOne = await CpuPerCallAsync(() => OneAtATimeAsync(raw, 10_000), 10_000).ConfigureAwait(false);
-            var harnessOne = await CpuPerCallAsync(() => OneAtATimeAsync(client, 10_000), 10_000).ConfigureAwait(false);
-            var rawSixteen = await CpuPerCallAsync(() => SixteenAtOnceAsync(raw, 40_000), 40_000).ConfigureAwait(false);
-            var harnessSixteen = await CpuPerCallAsync(() => SixteenAtOnceAsync(client, 40_000), 40_000).ConfigureAwait(false);
+            var rawOne = await CpuPerCallAsync(() => LoopbackRun.OneAtATimeAsync(raw, 10_000), 10_000).ConfigureAwait(false);
+            var harnessOne = await CpuPerCallAsync(() => LoopbackRun.OneAtATimeAsync(client, 10_000), 10_000).ConfigureAwait(false);
+            var rawSixteen = await CpuPerCallAsync(() => LoopbackRun.SixteenAtOnceAsync(raw, 40_000), 40_000).ConfigureAwait(false);
+            var harnessSixteen = await CpuPerCallAsync(() => LoopbackRun.SixteenAtOnceAsync(client, 40_000), 40_000).ConfigureAwait(false);
             addedOne.Add(harnessOne - rawOne);
             addedSixteen.Add(harnessSixteen - rawSixteen);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{round,5}  {rawOne,29:F1}  {harnessOne,7:F1}  {rawSixteen,19:F1}  {harnessSixteen,7:F1}"));
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median CPU per call added by the harness: one at a time {Median(addedOne):F1} µs, sixteen at once {Median(addedSixteen):F1} µs"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median CPU per call added by the harness: one at a time {LoopbackRun.Median(addedOne):F1} µs, sixteen at once {LoopbackRun.Median(addedSixteen):F1} µs"));
         return true;
-    }
-
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        return values.Count % 2 == 1 ? values[values.Count / 2] : (values[(values.Count / 2) - 1] + values[values.Count / 2]) / 2;
     }
 
     private static async Task<double> CpuPerCallAsync(Func<Task> calls, int count)
@@ -85,31 +78,6 @@ internal static class AsyncInMemoryRun
         var started = Process.GetCurrentProcess().TotalProcessorTime;
         await calls().ConfigureAwait(false);
         return (Process.GetCurrentProcess().TotalProcessorTime - started).TotalMicroseconds / count;
-    }
-
-    private static async Task OneAtATimeAsync(ChatClient client, int calls)
-    {
-        for (var i = 0; i < calls; i++)
-        {
-            await client.CompleteChatAsync(HarnessSetup.Messages).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task SixteenAtOnceAsync(ChatClient client, int calls)
-    {
-        var workers = new Task[16];
-        for (var w = 0; w < workers.Length; w++)
-        {
-            workers[w] = Task.Run(async () =>
-            {
-                for (var i = 0; i < calls / 16; i++)
-                {
-                    await client.CompleteChatAsync(HarnessSetup.Messages).ConfigureAwait(false);
-                }
-            });
-        }
-
-        await Task.WhenAll(workers).ConfigureAwait(false);
     }
 
     /// <summary>Answers every request with a fresh response over the same body, after a thread-pool hop unless told not to.</summary>

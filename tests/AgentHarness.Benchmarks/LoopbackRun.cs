@@ -140,13 +140,13 @@ internal static class LoopbackRun
     /// <summary>The process's CPU time so far, in microseconds: the client's and the upstream's work, not the waits.</summary>
     private static double CpuTime() => Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds;
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         values.Sort();
         return values.Count % 2 == 1 ? values[values.Count / 2] : (values[(values.Count / 2) - 1] + values[values.Count / 2]) / 2;
     }
 
-    private static async Task<(double P50, double P90)> OneAtATimeAsync(ChatClient client, int calls)
+    internal static async Task<(double P50, double P90)> OneAtATimeAsync(ChatClient client, int calls)
     {
         var times = new double[calls];
         for (var i = 0; i < calls; i++)
@@ -160,7 +160,7 @@ internal static class LoopbackRun
         return (times[calls / 2], times[calls * 9 / 10]);
     }
 
-    private static async Task<double> SixteenAtOnceAsync(ChatClient client, int calls)
+    internal static async Task<double> SixteenAtOnceAsync(ChatClient client, int calls)
     {
         var started = Stopwatch.GetTimestamp();
         var workers = new Task[16];

@@ -24,21 +24,27 @@ public sealed partial class RequestStageTests
     private static string[] Signatures(RecordingMock mock) =>
         [.. mock.Requests.Select(r => string.Join(", ", r.Headers.TryGetValue("X-Signature", out var values) ? values : []))];
 
+    /// <summary>A harness whose direct OpenAI route answers 503 <paramref name="failures"/> times, then answers, under the signing handler.</summary>
+    private static TestHarness SigningHostFailing(RecordingMock mock, int failures)
+    {
+        var calls = 0;
+        mock.Respond("https://openai.test/v1/chat/completions", _ => ++calls <= failures
+            ? Responses.Error(HttpStatusCode.ServiceUnavailable)
+            : Responses.Json(Responses.ChatJson("gpt-4.1", content: "ok")));
+        return TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            b.ConfigureHttpClient(c => c.AddHttpMessageHandler(() => new SigningHandler()));
+        });
+    }
+
     [Fact]
     public async Task Retry_DirectRoute_CarriesOnlyTheHeadersAddedForItself()
     {
         // The first attempt is the official client's own request; the application's handler adds its header to that
         // request, and the retry must not start from it.
         var mock = new RecordingMock();
-        var calls = 0;
-        mock.Respond("https://openai.test/v1/chat/completions", _ => ++calls < 3
-            ? Responses.Error(HttpStatusCode.ServiceUnavailable)
-            : Responses.Json(Responses.ChatJson("gpt-4.1", content: "ok")));
-        using var host = TestHarness.Create(mock.Handler, b =>
-        {
-            TestHarness.ThreeProviders(b);
-            b.ConfigureHttpClient(c => c.AddHttpMessageHandler(() => new SigningHandler()));
-        });
+        using var host = SigningHostFailing(mock, failures: 2);
 
         await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
 
@@ -49,15 +55,7 @@ public sealed partial class RequestStageTests
     public async Task Retry_DirectRoute_KeepsTheOfficialClientsHeaders()
     {
         var mock = new RecordingMock();
-        var calls = 0;
-        mock.Respond("https://openai.test/v1/chat/completions", _ => ++calls < 2
-            ? Responses.Error(HttpStatusCode.ServiceUnavailable)
-            : Responses.Json(Responses.ChatJson("gpt-4.1", content: "ok")));
-        using var host = TestHarness.Create(mock.Handler, b =>
-        {
-            TestHarness.ThreeProviders(b);
-            b.ConfigureHttpClient(c => c.AddHttpMessageHandler(() => new SigningHandler()));
-        });
+        using var host = SigningHostFailing(mock, failures: 1);
 
         await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
 
