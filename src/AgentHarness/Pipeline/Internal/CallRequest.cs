@@ -21,10 +21,9 @@ internal sealed class CallRequest
     private byte[]? _rewritten;
     private string? _rewrittenModel;
 
-    // The official client's headers as they were before its request left as the first attempt (a reused context keeps
-    // the list, so keeping them allocates nothing).
+    // The official client's headers and version as they were before its request left as the first attempt (a reused
+    // context keeps the list, so keeping them allocates nothing); a version set means they were kept.
     private List<KeyValuePair<string, HeaderStringValues>>? _headers;
-    private bool _headersKept;
     private Version? _version;
     private HttpVersionPolicy _versionPolicy;
 
@@ -104,10 +103,10 @@ internal sealed class CallRequest
     }
 
     /// <summary>Gets the HTTP version the official client asked for, as it was before its request left as the first attempt.</summary>
-    public Version Version => _headersKept ? _version! : Message.Version;
+    public Version Version => _version ?? Message.Version;
 
     /// <summary>Gets the version policy the official client asked for, as it was before its request left as the first attempt.</summary>
-    public HttpVersionPolicy VersionPolicy => _headersKept ? _versionPolicy : Message.VersionPolicy;
+    public HttpVersionPolicy VersionPolicy => _version is not null ? _versionPolicy : Message.VersionPolicy;
 
     /// <summary>
     /// Keeps the official client's headers (and HTTP version) as they are now, before its own request leaves as the
@@ -125,14 +124,12 @@ internal sealed class CallRequest
             // A header's values are taken as they are now: adding to the request later does not change them.
             kept.Add(header);
         }
-
-        _headersKept = true;
     }
 
     /// <summary>Adds the official client's headers to a later attempt: those kept before the first attempt left, or the request's own.</summary>
     public void CopyHeadersTo(HttpRequestHeaders target)
     {
-        if (_headersKept)
+        if (_version is not null)
         {
             foreach (var header in _headers!)
             {
@@ -166,7 +163,6 @@ internal sealed class CallRequest
         _rewritten = null;
         _rewrittenModel = null;
         _headers?.Clear();
-        _headersKept = false;
         _version = null;
     }
 
