@@ -12,7 +12,7 @@ namespace AgentHarness.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- loopback [rounds] [calls]</c>, or
-/// <c>... -- loopback raw|harness calls</c> for one client alone (to run under a profiler).
+/// <c>... -- loopback raw|harness calls [one]</c> for one client alone, sixteen at once or one at a time (to run under a profiler).
 /// </remarks>
 internal static class LoopbackRun
 {
@@ -27,13 +27,23 @@ internal static class LoopbackRun
 
         if (args.Length > 2 && args[1] is "raw" or "harness")
         {
-            // One client only, sixteen at once, for a profiler to watch.
+            // One client only, sixteen at once or one at a time, for a profiler to watch.
             var only = new LoopbackBenchmarks();
             only.Setup();
             using (HarnessSetup.OpenRun(only.Harness))
             {
-                var rate = await SixteenAtOnceAsync(args[1] == "raw" ? only.Raw : only.Client, int.Parse(args[2], CultureInfo.InvariantCulture)).ConfigureAwait(false);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[1]}: {rate:F0} calls/s"));
+                var client = args[1] == "raw" ? only.Raw : only.Client;
+                var count = int.Parse(args[2], CultureInfo.InvariantCulture);
+                if (args.Length > 3 && args[3] == "one")
+                {
+                    var (p50, _) = await OneAtATimeAsync(client, count).ConfigureAwait(false);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[1]}: p50 {p50:F1} µs one at a time"));
+                }
+                else
+                {
+                    var rate = await SixteenAtOnceAsync(client, count).ConfigureAwait(false);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[1]}: {rate:F0} calls/s"));
+                }
             }
 
             only.Cleanup();
