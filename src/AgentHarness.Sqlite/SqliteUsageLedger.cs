@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using AgentHarness.Internal;
 using AgentHarness.Sqlite.Internal;
 using AgentHarness.Usage.Internal;
 using Microsoft.Data.Sqlite;
@@ -38,7 +39,7 @@ namespace AgentHarness.Sqlite;
 /// </para>
 /// <para>The ledger is thread safe. Dispose it (the service provider does) to write what is queued and close the file.</para>
 /// </remarks>
-public sealed class SqliteUsageLedger : IUsageLedger, AgentHarness.Usage.Internal.ILedgerCounters, IDisposable, IAsyncDisposable
+public sealed class SqliteUsageLedger : IUsageLedger, AgentHarness.Internal.ILedgerCounters, IDisposable, IAsyncDisposable
 {
     /// <summary>How long a statement waits for another connection's lock: the Microsoft.Data.Sqlite default.</summary>
     internal static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(30);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AgentHarness.DependencyInjection.Internal;
 using AgentHarness;
 using AgentHarness.Authentication.Internal;
@@ -106,7 +107,7 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<AgentHarnessOptions>, ApiKeyFromEnvironment>());
 
         // Read when the options are first validated, after every AddAgentHarness call has run: its messages name the bound section.
-        services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(_ => new AgentHarnessOptionsValidator(builder.SectionPath ?? DefaultSectionPath));
+        services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(_ => new AgentHarnessOptionsValidator(builder.SectionPath ?? DefaultSectionPath, EmbeddedPrices.Load));
         services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(sp => new BaseUrlCheck(builder.SectionPath ?? DefaultSectionPath, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IValidateOptions<AgentHarnessOptions>>(sp => new ProviderTokenValidator(builder.SectionPath ?? DefaultSectionPath, sp.GetServices<ProviderTokenRegistration>()));
 
@@ -114,13 +115,14 @@ public static class AgentHarnessServiceCollectionExtensions
         services.TryAddSingleton<IUsageLedger, InMemoryUsageLedger>();
         services.TryAddSingleton<ProviderTokens>();
         services.TryAddSingleton<ProviderRegistry>();
-        services.TryAddSingleton(KeyRedactor.Create);
+        services.TryAddSingleton(CreateKeyRedactor);
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentHarnessOptions>>().Value;
             return new CooldownTracker(sp.GetRequiredService<TimeProvider>(), options.FailuresBeforeCooldown, options.CooldownPeriod, shared: sp.GetService<ISharedCooldowns>());
         });
         services.TryAddSingleton<IBudgetStore, InMemoryBudgetStore>();
+        services.TryAddSingleton<IProviderDirectory>(static sp => sp.GetRequiredService<ProviderRegistry>());
         services.TryAddSingleton<ModelListClient>();
         services.TryAddSingleton<IModelDiscovery, ModelDiscovery>();
         services.TryAddSingleton<PriceCatalog>();
@@ -146,7 +148,12 @@ public static class AgentHarnessServiceCollectionExtensions
         // Telemetry: spans and metrics for whoever listens to the "AgentHarness" source and meter; its stage starts each
         // attempt's span after the budget stage and ends the call's after the recorder.
         services.AddMetrics();
-        services.TryAddSingleton<HarnessTelemetry>();
+        services.TryAddSingleton(static sp => new HarnessTelemetry(
+            sp.GetRequiredService<IMeterFactory>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<AgentHarnessOptions>>(),
+            sp.GetRequiredService<CooldownTracker>().CountCoolingDown,
+            sp.GetRequiredService<IUsageLedger>()));
         services.TryAddSingleton<TelemetryStage>();
         services.TryAddSingleton(static sp =>
         {
@@ -199,5 +206,22 @@ public static class AgentHarnessServiceCollectionExtensions
             .SelectPipelineByAuthority();
 
         return builder;
+    }
+
+    /// <summary>Builds the redactor from every key the container configures: the providers' and the Requesty usage client's.</summary>
+    private static KeyRedactor CreateKeyRedactor(IServiceProvider services)
+    {
+        var keys = services.GetRequiredService<ProviderRegistry>().Providers.Select(static p => p.ApiKey).ToList();
+        if (services.GetService<RequestyUsageRegistration>() is { } registration)
+        {
+            // Resolved as the client resolves it, without throwing: a key that cannot be found fails at start anyway.
+            keys.Add(RequestyUsageOptionsValidator.ResolveKey(
+                services.GetRequiredService<IOptions<RequestyUsageOptions>>().Value,
+                services.GetRequiredService<IOptions<AgentHarnessOptions>>().Value,
+                registration.SectionPath,
+                out _));
+        }
+
+        return new KeyRedactor(keys);
     }
 }

@@ -1,10 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using AgentHarness.Routing.Internal;
-using AgentHarness.Usage.Internal;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Internal;
 
@@ -51,23 +47,6 @@ internal sealed partial class KeyRedactor
         _keys = patterns.Count == 0
             ? null
             : new Lazy<Regex>(() => new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking));
-    }
-
-    /// <summary>Builds the redactor from every key the container configures: the providers' and the Requesty usage client's.</summary>
-    public static KeyRedactor Create(IServiceProvider services)
-    {
-        var keys = services.GetRequiredService<ProviderRegistry>().Providers.Select(static p => p.ApiKey).ToList();
-        if (services.GetService<RequestyUsageRegistration>() is { } registration)
-        {
-            // Resolved as the client resolves it, without throwing: a key that cannot be found fails at start anyway.
-            keys.Add(RequestyUsageOptionsValidator.ResolveKey(
-                services.GetRequiredService<IOptions<RequestyUsageOptions>>().Value,
-                services.GetRequiredService<IOptions<AgentHarnessOptions>>().Value,
-                registration.SectionPath,
-                out _));
-        }
-
-        return new KeyRedactor(keys);
     }
 
     /// <summary>Returns <paramref name="text"/> with every key, in every form, and every key-shaped token replaced by <see cref="Mask"/>.</summary>

@@ -1,6 +1,4 @@
 using AgentHarness.Internal;
-using AgentHarness.Metadata.Internal;
-using AgentHarness.Runs.Internal;
 using AgentHarness.Telemetry;
 
 namespace AgentHarness;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using AgentHarness.Pipeline.Internal;
-using AgentHarness.Routing.Internal;
 using AgentHarness.Telemetry.Internal;
 using static AgentHarness.Telemetry.Internal.TelemetryNames;
 
@@ -271,9 +270,9 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
             span.SetTag(ProviderName, current.Provider.Name);
             span.SetTag(ServerAddress, server.Host);
             span.SetTag(ServerPort, server.Port);
-            if (current.Policy is not null && call.ModelRequested.StartsWith(ProviderRegistry.PolicyPrefix, StringComparison.OrdinalIgnoreCase))
+            if (current.Policy is not null && call.ModelRequested.StartsWith(PolicyId.Prefix, StringComparison.OrdinalIgnoreCase))
             {
-                span.SetTag(PolicyName, call.ModelRequested[ProviderRegistry.PolicyPrefix.Length..]);
+                span.SetTag(PolicyName, call.ModelRequested[PolicyId.Prefix.Length..]);
             }
         }
 

@@ -2,10 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AgentHarness.Pipeline.Internal;
-using AgentHarness.Routing.Internal;
-using AgentHarness.Usage.Internal;
 using Microsoft.Extensions.Options;
 using static AgentHarness.Telemetry.Internal.TelemetryNames;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Telemetry;
 
@@ -27,9 +26,9 @@ internal sealed class HarnessTelemetry
     /// <param name="meterFactory">Creates the meter, so that it belongs to the container (and a test's collector sees only its own).</param>
     /// <param name="time">The harness's clock: spans are timed on it, as calls and records are.</param>
     /// <param name="options">The telemetry settings.</param>
-    /// <param name="cooldowns">The candidates' cooldowns, counted when the meter is collected.</param>
+    /// <param name="coolingDown">Counts the candidates cooling down now (the routing's cooldowns), when the meter is collected.</param>
     /// <param name="ledger">The usage ledger, whose lost records are counted when it counts them.</param>
-    public HarnessTelemetry(IMeterFactory meterFactory, TimeProvider time, IOptions<AgentHarnessOptions> options, CooldownTracker cooldowns, IUsageLedger ledger)
+    public HarnessTelemetry(IMeterFactory meterFactory, TimeProvider time, IOptions<AgentHarnessOptions> options, Func<int> coolingDown, IUsageLedger ledger)
     {
         Time = time;
         var settings = options.Value.Telemetry;
@@ -47,7 +46,7 @@ internal sealed class HarnessTelemetry
         Fallbacks = meter.CreateCounter<long>(FallbacksMetric, "{fallback}", "Attempts sent to a call's next candidate after the one before it failed.");
         Retries = meter.CreateCounter<long>(RetriesMetric, "{retry}", "Attempts that retried a candidate after it failed.");
         BudgetRefusals = meter.CreateCounter<long>(BudgetRefusalsMetric, "{call}", "Calls a budget refused, by the rule that refused them.");
-        meter.CreateObservableUpDownCounter(CooldownsMetric, cooldowns.CountCoolingDown, "{candidate}", "Candidates cooling down now: held back after failing, or waiting for a probe.");
+        meter.CreateObservableUpDownCounter(CooldownsMetric, coolingDown, "{candidate}", "Candidates cooling down now: held back after failing, or waiting for a probe.");
         if (ledger is ILedgerCounters counters)
         {
             meter.CreateObservableCounter(LedgerDroppedMetric, () => counters.Dropped, "{record}", "Usage records the ledger dropped because its queue was full or it was disposed.");

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
 using Xunit;
 

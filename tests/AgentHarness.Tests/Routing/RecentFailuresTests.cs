@@ -1,4 +1,5 @@
 using System.Text;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Routing.Internal;
 
 namespace AgentHarness.Tests.Routing;

@@ -1,5 +1,4 @@
 using AgentHarness.Pipeline.Internal;
-using AgentHarness.Routing.Internal;
 
 namespace AgentHarness.Catalog.Internal;
 

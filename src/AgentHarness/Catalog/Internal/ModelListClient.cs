@@ -1,7 +1,7 @@
 using System.Text;
+using AgentHarness.Http.Internal;
 using AgentHarness.Internal;
 using AgentHarness.Pipeline.Internal;
-using AgentHarness.Routing.Internal;
 
 namespace AgentHarness.Catalog.Internal;
 
@@ -10,13 +10,12 @@ namespace AgentHarness.Catalog.Internal;
 /// that knows how: both <see cref="ModelDiscovery"/> and <see cref="PriceCatalog"/> use it, so neither
 /// needs the other.
 /// </summary>
-internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFactory httpClientFactory, TimeProvider timeProvider, KeyRedactor redactor)
+internal sealed class ModelListClient(IProviderDirectory registry, IHttpClientFactory httpClientFactory, TimeProvider timeProvider, KeyRedactor redactor)
 {
     /// <summary>The named HttpClient for management calls, registered with the standard resilience handler.</summary>
     public const string ManagementClientName = "AgentHarness.Management";
 
     private const int MaxErrorBodyBytes = 64 * 1024;
-    private const int MaxExcerptLength = 300;
 
     /// <summary>Removes every configured key, in any form, from text that came from outside.</summary>
     public string Redact(string text) => redactor.Redact(text);
@@ -48,7 +47,7 @@ internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFact
         {
             var text = Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, MaxErrorBodyBytes));
             throw new HttpRequestException(
-                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {Excerpt(redactor.Redact(text))}",
+                $"GET /models of provider '{endpoint.Name}' answered HTTP {(int)response.StatusCode}: {BodyExcerpt.Of(redactor.Redact(text))}",
                 inner: null,
                 response.StatusCode);
         }
@@ -79,16 +78,6 @@ internal sealed class ModelListClient(ProviderRegistry registry, IHttpClientFact
     /// </summary>
     public static string CatalogId(ProviderEndpoint endpoint, string listedId) =>
         endpoint.IsGateway ? listedId : endpoint.Name + "/" + listedId;
-
-    /// <summary>
-    /// The start of text from outside for a message, on one line. Redact before calling, so that a
-    /// key cut in two by the excerpt's end cannot show.
-    /// </summary>
-    public static string Excerpt(string redacted)
-    {
-        var text = redacted.ReplaceLineEndings(" ");
-        return text.Length > MaxExcerptLength ? text[..MaxExcerptLength] + "..." : text;
-    }
 
     private static string Describe(IEnumerable<string> names)
     {

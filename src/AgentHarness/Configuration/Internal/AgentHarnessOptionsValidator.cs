@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
-using AgentHarness.Metadata.Internal;
 using Microsoft.Extensions.Options;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Configuration.Internal;
 
@@ -9,7 +9,9 @@ namespace AgentHarness.Configuration.Internal;
 /// Checks the options as a whole when the application starts. Every message names the setting by
 /// its configuration path and shows the offending value, never a key.
 /// </summary>
-internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValidateOptions<AgentHarnessOptions>
+/// <param name="sectionPath">The configuration section the options are bound from, for the messages.</param>
+/// <param name="embeddedPrices">Loads the catalog's embedded price table, by model id: a configured model outside it needs prices of its own.</param>
+internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IReadOnlyDictionary<string, ModelPrice>> embeddedPrices) : IValidateOptions<AgentHarnessOptions>
 {
     /// <summary>The most records <see cref="AgentHarnessOptions.UsageLedgerCapacity"/> may ask the in-memory ledger to keep.</summary>
     public const int MaxUsageLedgerCapacity = 1_000_000;
@@ -265,7 +267,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath) : IValida
     private void ValidateCatalog(CatalogOptions catalog, List<string> failures)
     {
         var path = $"{sectionPath}:Catalog";
-        var embedded = AgentHarness.Catalog.Internal.EmbeddedPrices.Load();
+        var embedded = embeddedPrices();
         foreach (var (id, model) in catalog.Models)
         {
             var modelPath = $"{path}:Models:{id}";

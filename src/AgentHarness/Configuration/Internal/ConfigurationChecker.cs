@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Configuration.Internal;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using AgentHarness.Metadata.Internal;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Configuration.Internal;
 

@@ -1,5 +1,5 @@
 using AgentHarness.Http.Internal;
-using AgentHarness.Runs.Internal;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Pipeline.Internal;
 

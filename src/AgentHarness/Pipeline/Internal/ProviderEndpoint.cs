@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Pipeline.Internal;
 
@@ -40,7 +41,7 @@ internal sealed class ProviderEndpoint
         if (options.IsGateway && !string.IsNullOrEmpty(options.MetadataHeaderPrefix))
         {
             MetadataHeaderPrefix = options.MetadataHeaderPrefix;
-            TaskHeaderName = options.MetadataHeaderPrefix + Runs.Internal.RunMetadata.TaskHeaderName;
+            TaskHeaderName = options.MetadataHeaderPrefix + RunMetadata.TaskHeaderName;
         }
 
         Settings = RouteSettings.From(options);

@@ -25,9 +25,9 @@ internal sealed class RoutePlan(IReadOnlyList<Candidate>? direct, PolicyRuntime?
 /// to that provider with the bare model name; an id whose prefix names no configured provider goes
 /// to the gateway with the full id; a bare id goes to the default provider.
 /// </summary>
-internal sealed class ProviderRegistry
+internal sealed class ProviderRegistry : IProviderDirectory
 {
-    public const string PolicyPrefix = "policy/";
+    public const string PolicyPrefix = PolicyId.Prefix;
 
     /// <summary>
     /// How many direct ids keep a cached plan. Ids come from callers (on a gateway, any id is routable), so

@@ -1,4 +1,4 @@
-using AgentHarness.Routing.Internal;
+using AgentHarness.Pipeline.Internal;
 
 namespace AgentHarness.Telemetry.Internal;
 

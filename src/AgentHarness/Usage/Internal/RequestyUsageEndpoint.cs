@@ -1,5 +1,4 @@
 using AgentHarness.Pipeline.Internal;
-using AgentHarness.Routing.Internal;
 using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Usage.Internal;

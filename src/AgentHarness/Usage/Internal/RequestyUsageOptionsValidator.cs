@@ -1,6 +1,6 @@
 using System.Globalization;
-using AgentHarness.Configuration.Internal;
 using Microsoft.Extensions.Options;
+using AgentHarness.Internal;
 
 namespace AgentHarness.Usage.Internal;
 

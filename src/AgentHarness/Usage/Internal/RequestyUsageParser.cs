@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using AgentHarness.Catalog.Internal;
+using AgentHarness.Http.Internal;
 
 namespace AgentHarness.Usage.Internal;
 
@@ -11,7 +11,7 @@ namespace AgentHarness.Usage.Internal;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Read leniently, as the price list is (<see cref="ModelListParser"/>): numbers may be JSON numbers or
+/// Read leniently, as the catalog reads a provider's price list: numbers may be JSON numbers or
 /// numeric strings and are read as exact decimals, missing and null fields count as zero, unknown
 /// fields are skipped. A period is keyed by an RFC 3339 date-time, <c>yyyy-MM-dd</c>, an hour
 /// (<c>yyyy-MM-dd HH:mm</c>, <c>yyyy-MM-ddTHH</c>) or <c>yyyy-MM</c>; <c>grouped_data</c> is an
@@ -568,7 +568,7 @@ internal static class RequestyUsageParser
         }
 
         var text = Encoding.UTF8.GetString(body[..Math.Min(body.Length, 64 * 1024)]);
-        return string.IsNullOrWhiteSpace(text) ? "(empty body)" : ModelListClient.Excerpt(redact(text));
+        return string.IsNullOrWhiteSpace(text) ? "(empty body)" : BodyExcerpt.Of(redact(text));
     }
 
     /// <summary>Shortens text from the answer quoted in a message.</summary>

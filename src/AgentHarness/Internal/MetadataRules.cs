@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AgentHarness.Metadata.Internal;
+namespace AgentHarness.Internal;
 
 /// <summary>
 /// Run metadata travels as HTTP headers, so names must be header tokens and values printable

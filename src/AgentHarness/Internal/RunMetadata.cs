@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace AgentHarness.Runs.Internal;
+namespace AgentHarness.Internal;
 
 /// <summary>
 /// An immutable snapshot of a run's metadata. A run swaps in a new snapshot on every change, so a

@@ -1,4 +1,4 @@
-namespace AgentHarness.Usage.Internal;
+namespace AgentHarness.Internal;
 
 /// <summary>A usage ledger that counts the records it lost, for the harness's metrics: the SQLite ledger's write queue.</summary>
 internal interface ILedgerCounters

@@ -1,4 +1,4 @@
-namespace AgentHarness.Configuration.Internal;
+namespace AgentHarness.Internal;
 
 /// <summary>
 /// Makes a configured URL safe to quote in a validation message, which ends up in a log: without

@@ -1,6 +1,6 @@
-using AgentHarness.Configuration.Internal;
+using AgentHarness.Internal;
 
-namespace AgentHarness.Tests.Configuration;
+namespace AgentHarness.Tests.Internal;
 
 public sealed class SafeTextTests
 {
