@@ -1,6 +1,7 @@
 using System.Text;
 using AgentHarness.Sqlite;
 using AgentHarness.Testing;
+using AgentHarness.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -453,7 +454,7 @@ public sealed class ConfigurationCheckerTests
     [Fact]
     public void BindChecked_SampleAppSettings_BindClean()
     {
-        var json = File.ReadAllText(Path.Combine(RepositoryRoot(), "samples", "CodeReviewAgent", "appsettings.json"));
+        var json = File.ReadAllText(Path.Combine(Repository.Root, "samples", "CodeReviewAgent", "appsettings.json"));
 
         // As the sample runs without a key: its configuration on the offline sandbox.
         using var provider = BuildJson(json, static (_, b) => b.UseSandbox());
@@ -529,18 +530,5 @@ public sealed class ConfigurationCheckerTests
         Assert.Equal(4, options.Budgets.Count);
         Assert.Equal([0.5, 0.8, 1.0], options.BudgetThresholds!);
         Assert.Equal("data/usage.db", provider.GetRequiredService<IOptions<SqliteUsageLedgerOptions>>().Value.Path);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Harness.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Harness.sln not found above " + AppContext.BaseDirectory);
     }
 }
