@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using AgentHarness.Internal;
 using AgentHarness.Pipeline.Internal;
 using Microsoft.Extensions.Options;
 using static AgentHarness.Telemetry.Internal.TelemetryNames;
-using AgentHarness.Internal;
 
 namespace AgentHarness.Telemetry;
 

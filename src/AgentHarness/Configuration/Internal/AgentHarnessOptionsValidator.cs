@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
-using Microsoft.Extensions.Options;
 using AgentHarness.Internal;
+using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Configuration.Internal;
 

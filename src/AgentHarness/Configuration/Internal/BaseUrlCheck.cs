@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
+using AgentHarness.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using AgentHarness.Internal;
 
 namespace AgentHarness.Configuration.Internal;
 

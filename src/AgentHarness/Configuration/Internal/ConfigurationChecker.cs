@@ -1,8 +1,8 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
-using Microsoft.Extensions.Configuration;
 using AgentHarness.Internal;
+using Microsoft.Extensions.Configuration;
 
 namespace AgentHarness.Configuration.Internal;
 

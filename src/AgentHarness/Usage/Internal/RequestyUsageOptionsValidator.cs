@@ -1,6 +1,6 @@
 using System.Globalization;
-using Microsoft.Extensions.Options;
 using AgentHarness.Internal;
+using Microsoft.Extensions.Options;
 
 namespace AgentHarness.Usage.Internal;
 
