@@ -12,10 +12,11 @@ namespace AgentHarness.Benchmarks;
 /// from the benchmarks.
 /// </summary>
 /// <remarks>
-/// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- in-memory [whole|stream|fallback] [rounds] [calls]</c>,
+/// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- in-memory [whole|stream|fallback|prompt] [rounds] [calls]</c>,
 /// or <c>... -- in-memory whole|stream|fallback raw|harness calls</c> for one client alone (to run under a profiler).
 /// For fallback the two sides are both the harness: a policy whose first member answers 503 against one whose first
-/// member answers.
+/// member answers. For prompt, <see cref="PromptSizeBenchmarks"/>'s three sides (raw, harness, harness in a run with a
+/// cap) at each of its prompt sizes.
 /// </remarks>
 internal static class InMemoryRun
 {
@@ -29,9 +30,17 @@ internal static class InMemoryRun
         }
 
         var kind = args.Length > 1 ? args[1] : "whole";
-        if (kind is not ("whole" or "stream" or "fallback"))
+        if (kind is not ("whole" or "stream" or "fallback" or "prompt"))
         {
-            throw new ArgumentException($"Unknown case '{kind}': expected whole, stream or fallback.", nameof(args));
+            throw new ArgumentException($"Unknown case '{kind}': expected whole, stream, fallback or prompt.", nameof(args));
+        }
+
+        if (kind == "prompt")
+        {
+            await PromptSizesAsync(
+                args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 12,
+                args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 5_000).ConfigureAwait(false);
+            return true;
         }
 
         var stream = kind == "stream";
@@ -100,6 +109,66 @@ internal static class InMemoryRun
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The raw client, the harness in a run and the harness in a run with a cap, over the same canned answer that reads
+    /// each request's body out, at each prompt size; each round times the three in a rotating order.
+    /// </summary>
+    private static async Task PromptSizesAsync(int rounds, int calls)
+    {
+        var handler = new CannedHandler(PromptSizeBenchmarks.Body, "application/json", drainRequest: true);
+        var raw = HarnessSetup.CreateRawClient(handler);
+        using var services = HarnessSetup.CreateHarness(handler);
+        var instance = services.GetRequiredService<IAgentHarness>();
+        var harness = instance.GetChatClient(HarnessSetup.Model);
+        foreach (var bytes in (int[])[263, 4 * 1024, 16 * 1024, 64 * 1024])
+        {
+            var messages = HarnessSetup.PromptOf(bytes);
+            var sides = new Func<Task<double>>[]
+            {
+                () => TimeAsync(raw, messages, calls, run: null),
+                () => TimeAsync(harness, messages, calls, run: () => HarnessSetup.OpenRun(instance)),
+                () => TimeAsync(harness, messages, calls, run: () => HarnessSetup.OpenRun(instance, maxCostUsd: 1_000_000m)),
+            };
+            foreach (var side in sides)
+            {
+                await side().ConfigureAwait(false);
+            }
+
+            var added = new List<double>();
+            var cappedAdded = new List<double>();
+            var ratio = new List<double>();
+            var times = new double[3];
+            for (var round = 0; round < rounds; round++)
+            {
+                for (var i = 0; i < sides.Length; i++)
+                {
+                    var which = (i + round) % sides.Length;
+                    times[which] = await sides[which]().ConfigureAwait(false);
+                }
+
+                added.Add(times[1] - times[0]);
+                cappedAdded.Add(times[2] - times[0]);
+                ratio.Add(times[2] / times[1]);
+            }
+
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"prompt {bytes,6} B: added {Median(added):F2} µs, with a cap {Median(cappedAdded):F2} µs; capped ÷ uncapped {Median(ratio):F2} (medians of {rounds} rounds of {calls} calls)"));
+        }
+    }
+
+    private static async Task<double> TimeAsync(ChatClient client, ChatMessage[] messages, int calls, Func<IDisposable>? run)
+    {
+        using var scope = run?.Invoke();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < calls; i++)
+        {
+            await client.CompleteChatAsync(messages).ConfigureAwait(false);
+        }
+
+        return clock.Elapsed.TotalMicroseconds / calls;
     }
 
     private static async Task<(double PerCall, double PausePerCall)> TimeWithPauseAsync(ChatClient client, bool stream, int calls)

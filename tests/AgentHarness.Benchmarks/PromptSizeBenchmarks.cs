@@ -17,7 +17,7 @@ namespace AgentHarness.Benchmarks;
 [InvocationCount(2048)]
 public class PromptSizeBenchmarks
 {
-    private static readonly byte[] Body = Encoding.UTF8.GetBytes(
+    internal static readonly byte[] Body = Encoding.UTF8.GetBytes(
         """{"id":"c","object":"chat.completion","created":1,"model":"gpt-4.1-nano-2025-04-14","choices":[{"index":0,"message":{"role":"assistant","content":"bug-fix"},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":3,"total_tokens":45,"prompt_tokens_details":{"cached_tokens":0}}}""");
 
     private readonly CannedHandler _handler = new(Body, "application/json", drainRequest: true);
