@@ -2,6 +2,7 @@ using AgentHarness.Catalog.Internal;
 using AgentHarness.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Logging;
 
 namespace AgentHarness.DependencyInjection.Internal;
 
@@ -45,6 +46,7 @@ internal sealed class CredentialsHandlerFilter : IHttpMessageHandlerBuilderFilte
             if (name == DefaultAgentHarness.HttpClientName)
             {
                 NoLogicalRequestLogs(builder.AdditionalHandlers);
+                RequestLogsOnlyWhenEnabled(builder);
             }
 
             NoRedirects(builder.PrimaryHandler);
@@ -67,6 +69,24 @@ internal sealed class CredentialsHandlerFilter : IHttpMessageHandlerBuilderFilte
             if (handlers[i] is Microsoft.Extensions.Http.Logging.LoggingScopeHttpMessageHandler)
             {
                 handlers.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts the factory's inner logging handler, which logs each attempt at its provider's address, behind
+    /// <see cref="RequestLogsWhenEnabled"/>: an attempt whose logger logs nothing does not go through it.
+    /// </summary>
+    private static void RequestLogsOnlyWhenEnabled(HttpMessageHandlerBuilder builder)
+    {
+        var handlers = builder.AdditionalHandlers;
+        for (var i = handlers.Count - 1; i >= 0; i--)
+        {
+            if (handlers[i] is Microsoft.Extensions.Http.Logging.LoggingHttpMessageHandler { InnerHandler: null } logging)
+            {
+                // The factory's own category for this handler, so that the same filters decide.
+                var logger = builder.Services.GetRequiredService<ILoggerFactory>().CreateLogger($"System.Net.Http.HttpClient.{builder.Name}.ClientHandler");
+                handlers[i] = new RequestLogsWhenEnabled(logging, logger);
             }
         }
     }
