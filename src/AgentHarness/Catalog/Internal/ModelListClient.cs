@@ -10,7 +10,7 @@ namespace AgentHarness.Catalog.Internal;
 /// that knows how: both <see cref="ModelDiscovery"/> and <see cref="PriceCatalog"/> use it, so neither
 /// needs the other.
 /// </summary>
-internal sealed class ModelListClient(IProviderDirectory registry, IHttpClientFactory httpClientFactory, TimeProvider timeProvider, KeyRedactor redactor)
+internal sealed class ModelListClient(IProviderDirectory providers, IHttpClientFactory httpClientFactory, TimeProvider timeProvider, KeyRedactor redactor)
 {
     /// <summary>The named HttpClient for management calls, registered with the standard resilience handler.</summary>
     public const string ManagementClientName = "AgentHarness.Management";
@@ -21,15 +21,15 @@ internal sealed class ModelListClient(IProviderDirectory registry, IHttpClientFa
     public string Redact(string text) => redactor.Redact(text);
 
     /// <summary>Gets the configured providers in configuration order.</summary>
-    public IEnumerable<ProviderEndpoint> Providers => registry.Providers;
+    public IEnumerable<ProviderEndpoint> Providers => providers.Providers;
 
     /// <summary>Finds a configured provider by name, ignoring case.</summary>
     /// <exception cref="ArgumentException">No provider has that name; the message lists the configured ones.</exception>
     public ProviderEndpoint GetProvider(string provider)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(provider);
-        return registry.FindProvider(provider)
-            ?? throw new ArgumentException($"No provider named '{provider}' is configured ({Describe(registry.ProviderNames)}).", nameof(provider));
+        return providers.FindProvider(provider)
+            ?? throw new ArgumentException($"No provider named '{provider}' is configured ({Describe(providers.ProviderNames)}).", nameof(provider));
     }
 
     /// <summary>Reads a provider's model list.</summary>

@@ -4,7 +4,7 @@ namespace AgentHarness.Http.Internal;
 internal static class BodyExcerpt
 {
     /// <summary>How many characters of the body a message quotes.</summary>
-    internal const int MaxLength = 300;
+    private const int MaxLength = 300;
 
     /// <summary>
     /// The start of text from outside for a message, on one line. Redact before calling, so that a

@@ -27,8 +27,6 @@ internal sealed class RoutePlan(IReadOnlyList<Candidate>? direct, PolicyRuntime?
 /// </summary>
 internal sealed class ProviderRegistry : IProviderDirectory
 {
-    public const string PolicyPrefix = PolicyId.Prefix;
-
     /// <summary>
     /// How many direct ids keep a cached plan. Ids come from callers (on a gateway, any id is routable), so
     /// the cache is bounded; ids beyond it are planned on every call, which costs one small allocation.
@@ -186,7 +184,7 @@ internal sealed class ProviderRegistry : IProviderDirectory
     }
 
     private PolicyRuntime? LocalPolicy(string model) =>
-        model.StartsWith(PolicyPrefix, StringComparison.OrdinalIgnoreCase) && _policies.TryGetValue(model[PolicyPrefix.Length..], out var policy)
+        model.StartsWith(PolicyId.Prefix, StringComparison.OrdinalIgnoreCase) && _policies.TryGetValue(model[PolicyId.Prefix.Length..], out var policy)
             ? policy
             : null;
 
