@@ -1,6 +1,9 @@
 using System.ClientModel;
 using System.Net;
 using AgentHarness.Catalog.Internal;
+using AgentHarness.DependencyInjection.Internal;
+using AgentHarness.Internal;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
@@ -175,5 +178,52 @@ public sealed partial class CredentialsHandlerTests
             () => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct));
 
         Assert.Equal(Body, failed.GetRawResponse()!.Content.ToString());
+    }
+
+    [Fact]
+    public async Task SendAttemptAsync_AnswerArrivesLater_KeySentThenTakenOffTheRequest()
+    {
+        var provider = new ProviderEndpoint("openai", new ProviderOptions { BaseUrl = new Uri("https://openai.test/v1"), ApiKey = OpenAIKey });
+        var inner = new AnswersLater(HttpStatusCode.OK, """{"id":"c"}""");
+        using var handler = new CredentialsHandler(new KeyRedactor([OpenAIKey]), 1 << 20) { InnerHandler = inner };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "https://openai.test/v1/chat/completions");
+        provider.Authorize(request);
+
+        var sending = handler.SendAttemptAsync(request, Ct);
+        Assert.False(sending.IsCompleted);
+        using var response = await sending;
+
+        Assert.Equal($"Bearer {OpenAIKey}", inner.SentAuthorization);
+        Assert.Null(request.Headers.Authorization);
+        Assert.Equal("""{"id":"c"}""", await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task SendAttemptAsync_ErrorEchoingTheKeyArrivesLater_BodyRedactedAndKeyTakenOff()
+    {
+        var provider = new ProviderEndpoint("openai", new ProviderOptions { BaseUrl = new Uri("https://openai.test/v1"), ApiKey = OpenAIKey });
+        var inner = new AnswersLater(HttpStatusCode.Unauthorized, $$$"""{"error":{"message":"Incorrect API key provided: {{{OpenAIKey}}}."}}""");
+        using var handler = new CredentialsHandler(new KeyRedactor([OpenAIKey]), 1 << 20) { InnerHandler = inner };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "https://openai.test/v1/chat/completions");
+        provider.Authorize(request);
+
+        using var response = await handler.SendAttemptAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("""{"error":{"message":"Incorrect API key provided: [key removed]."}}""", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Null(request.Headers.Authorization);
+    }
+
+    /// <summary>A transport whose answer comes after a hop to the thread pool, as a socket's does; it notes the credential sent.</summary>
+    private sealed class AnswersLater(HttpStatusCode status, string body) : HttpMessageHandler
+    {
+        public string? SentAuthorization { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            SentAuthorization = request.Headers.Authorization?.ToString();
+            await Task.Yield();
+            return new HttpResponseMessage(status) { Content = new StringContent(body) };
+        }
     }
 }

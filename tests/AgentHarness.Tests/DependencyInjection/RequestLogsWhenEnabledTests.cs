@@ -1,5 +1,6 @@
 using System.Net;
 using AgentHarness.DependencyInjection.Internal;
+using AgentHarness.Pipeline.Internal;
 using AgentHarness.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Logging;
@@ -141,6 +142,61 @@ public sealed class RequestLogsWhenEnabledTests
         Assert.Equal(2, attempt.Count(static r => r.Level == LogLevel.Information));
         Assert.Contains(attempt, static r => r.Message.Contains("https://openai.test/v1/chat/completions", StringComparison.Ordinal));
         Assert.Equal(2, mock.Requests.Count);
+    }
+
+    [Fact]
+    public async Task SendAttemptAsync_LoggerOffThenOn_StraightToTheNextSenderOnlyWhileOff()
+    {
+        var logger = new FakeLogger();
+        var logging = new LoggingHttpMessageHandler(logger);
+        var inner = new SenderHandler();
+        using var handler = new RequestLogsWhenEnabled(logging, logger) { InnerHandler = inner };
+        using var invoker = new HttpMessageInvoker(handler);
+
+        // The chain is started, as the transport stage's is, by an ordinary request first.
+        using (await invoker.SendAsync(new HttpRequestMessage(HttpMethod.Post, "https://provider.test/v1/chat/completions"), Ct))
+        {
+        }
+
+        logger.ControlLevel(LogLevel.Information, enabled: false);
+        logger.ControlLevel(LogLevel.Trace, enabled: false);
+        var count = logger.Collector.Count;
+        using (await handler.SendAttemptAsync(new HttpRequestMessage(HttpMethod.Post, "https://provider.test/v1/chat/completions"), Ct))
+        {
+        }
+
+        Assert.Equal(1, inner.Direct);
+        Assert.Equal(count, logger.Collector.Count);
+
+        logger.ControlLevel(LogLevel.Information, enabled: true);
+        using (await handler.SendAttemptAsync(new HttpRequestMessage(HttpMethod.Post, "https://provider.test/v1/chat/completions"), Ct))
+        {
+        }
+
+        // Logged, so through the factory's handler and the next handler's ordinary path.
+        Assert.Equal(1, inner.Direct);
+        Assert.Equal(2, inner.Requests);
+        Assert.Contains(logger.Collector.GetSnapshot().Skip(count), static r => r.Level == LogLevel.Information && r.Message.Contains("https://provider.test/v1/chat/completions", StringComparison.Ordinal));
+    }
+
+    /// <summary>A transport that can also take attempts directly, counting both ways in.</summary>
+    private sealed class SenderHandler : HttpMessageHandler, IAttemptSender
+    {
+        public int Requests { get; private set; }
+
+        public int Direct { get; private set; }
+
+        public ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Direct++;
+            return new ValueTask<HttpResponseMessage>(new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request });
+        }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Requests++;
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request });
+        }
     }
 
     private sealed class CountingHandler : HttpMessageHandler

@@ -1,6 +1,7 @@
 using AgentHarness.Http.Internal;
 using AgentHarness.Internal;
 using AgentHarness.Pipeline.Internal;
+using System.Runtime.CompilerServices;
 
 namespace AgentHarness.DependencyInjection.Internal;
 
@@ -22,7 +23,7 @@ namespace AgentHarness.DependencyInjection.Internal;
 /// builds from it, and the body the caller gets all lack the key.
 /// </para>
 /// </remarks>
-internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBytes) : DelegatingHandler
+internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBytes) : DelegatingHandler, IAttemptSender
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -38,6 +39,28 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
             // An answer that has already arrived and succeeded needs nothing more: no state machine, no second task.
             Unauthorize(request, provider);
             return sending;
+        }
+
+        return CompleteAsync(request, provider, sending, cancellationToken).AsTask();
+    }
+
+    /// <summary>
+    /// The same as <see cref="SendAsync"/> for an attempt of the transport stage, without a task of its own: the state
+    /// machine that waits for the answer (on every attempt over sockets) comes from a pool.
+    /// </summary>
+    public ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var provider = Authorize(request, out var ready);
+        if (!ready)
+        {
+            return new ValueTask<HttpResponseMessage>(SendWithTokenAsync(request, provider!, cancellationToken));
+        }
+
+        var sending = base.SendAsync(request, cancellationToken);
+        if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
+        {
+            Unauthorize(request, provider);
+            return new ValueTask<HttpResponseMessage>(sending.Result);
         }
 
         return CompleteAsync(request, provider, sending, cancellationToken);
@@ -65,7 +88,8 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         return await CompleteAsync(request, provider, base.SendAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<HttpResponseMessage> CompleteAsync(HttpRequestMessage request, ProviderEndpoint? provider, Task<HttpResponseMessage> sending, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<HttpResponseMessage> CompleteAsync(HttpRequestMessage request, ProviderEndpoint? provider, Task<HttpResponseMessage> sending, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
         try

@@ -1,3 +1,4 @@
+using AgentHarness.Pipeline.Internal;
 using Microsoft.Extensions.Http.Logging;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,7 @@ namespace AgentHarness.DependencyInjection.Internal;
 /// that is logged, and is never disposed, so that the chain below is disposed once, by this handler.
 /// </para>
 /// </remarks>
-internal sealed class RequestLogsWhenEnabled : DelegatingHandler
+internal sealed class RequestLogsWhenEnabled : DelegatingHandler, IAttemptSender
 {
     private readonly LoggingHttpMessageHandler _logging;
     private readonly ILogger _logger;
@@ -38,6 +39,12 @@ internal sealed class RequestLogsWhenEnabled : DelegatingHandler
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         Logs() ? Logged().SendAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+
+    /// <summary>An attempt from the transport stage: past the factory's handler, to the next one directly when it can take it so.</summary>
+    public ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        !Logs() && InnerHandler is IAttemptSender next
+            ? next.SendAttemptAsync(request, cancellationToken)
+            : new ValueTask<HttpResponseMessage>(SendAsync(request, cancellationToken));
 
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
         Logs() ? Logged().Send(request, cancellationToken) : base.Send(request, cancellationToken);

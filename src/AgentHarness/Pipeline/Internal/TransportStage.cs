@@ -12,6 +12,7 @@ namespace AgentHarness.Pipeline.Internal;
 internal sealed class TransportStage
 {
     private readonly HttpMessageInvoker _inner;
+    private readonly IAttemptSender? _sender;
     private readonly BodyLimits _limits;
 
     /// <param name="inner">The handlers below the harness's own, ending with the transport.</param>
@@ -19,6 +20,7 @@ internal sealed class TransportStage
     public TransportStage(HttpMessageHandler inner, BodyLimits limits)
     {
         _inner = new HttpMessageInvoker(inner, disposeHandler: false);
+        _sender = inner as IAttemptSender;
         _limits = limits;
     }
 
@@ -38,7 +40,9 @@ internal sealed class TransportStage
         {
             response = call.Synchronous
                 ? _inner.Send(request, token)
-                : await _inner.SendAsync(request, token).ConfigureAwait(false);
+                : _sender is not null
+                    ? await _sender.SendAttemptAsync(request, token).ConfigureAwait(false)
+                    : await _inner.SendAsync(request, token).ConfigureAwait(false);
             response.RequestMessage = call.Request.Message;
             if (response.Content is ReadErrorBody { Bytes: var read } && !response.IsSuccessStatusCode)
             {
