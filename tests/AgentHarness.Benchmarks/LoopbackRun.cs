@@ -12,7 +12,11 @@ namespace AgentHarness.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project tests/AgentHarness.Benchmarks -- loopback [rounds] [calls]</c>, or
-/// <c>... -- loopback raw|harness calls [one]</c> for one client alone, sixteen at once or one at a time (to run under a profiler).
+/// <c>... -- loopback raw|harness calls [one] [no-run]</c> for one client alone, sixteen at once or one at a time (to run under a
+/// profiler), with its CPU time per call; <c>no-run</c> sends the harness's calls outside a run, without metadata headers.
+/// <c>... -- loopback phases N</c> runs both clients sixteen at once in turn, N times each, and prints each phase's start and
+/// end on the monotonic clock, so that a profile recorded on that clock (<c>perf record -k CLOCK_MONOTONIC</c>) can be split
+/// by client within one process.
 /// </remarks>
 internal static class LoopbackRun
 {
@@ -30,11 +34,12 @@ internal static class LoopbackRun
             // One client only, sixteen at once or one at a time, for a profiler to watch.
             var only = new LoopbackBenchmarks();
             only.Setup();
-            using (Environment.GetEnvironmentVariable("NORUN") is null ? HarnessSetup.OpenRun(only.Harness) : null)
+            // Without a run, the harness's calls carry no metadata headers: what those cost the client and the upstream.
+            using (args.Contains("no-run") ? null : HarnessSetup.OpenRun(only.Harness))
             {
                 var client = args[1] == "raw" ? only.Raw : only.Client;
                 var count = int.Parse(args[2], CultureInfo.InvariantCulture);
-                if (args.Length > 3 && args[3] == "one")
+                if (args.Contains("one"))
                 {
                     var (p50, _) = await OneAtATimeAsync(client, count).ConfigureAwait(false);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[1]}: p50 {p50:F1} µs one at a time"));
@@ -52,6 +57,30 @@ internal static class LoopbackRun
             }
 
             only.Cleanup();
+            return true;
+        }
+
+        if (args.Length > 2 && args[1] == "phases")
+        {
+            // Both clients sixteen at once in turn, each phase's start and end printed as monotonic clock nanoseconds: a
+            // profiler recording on that clock (perf record -k CLOCK_MONOTONIC) can split its samples by client.
+            var both = new LoopbackBenchmarks();
+            both.Setup();
+            using (HarnessSetup.OpenRun(both.Harness))
+            {
+                var phases = int.Parse(args[2], CultureInfo.InvariantCulture);
+                for (var phase = 0; phase < phases; phase++)
+                {
+                    foreach (var (name, client) in new[] { ("raw", both.Raw), ("harness", both.Client) })
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        await SixteenAtOnceAsync(client, 4_000).ConfigureAwait(false);
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"phase {name} {started * (1_000_000_000 / Stopwatch.Frequency)} {Stopwatch.GetTimestamp() * (1_000_000_000 / Stopwatch.Frequency)} 4000"));
+                    }
+                }
+            }
+
+            both.Cleanup();
             return true;
         }
 
