@@ -50,9 +50,13 @@ internal static class LoopbackRun
                     var process = Process.GetCurrentProcess();
                     var (user, system) = (process.UserProcessorTime, process.PrivilegedProcessorTime);
                     var contentions = Monitor.LockContentionCount;
+                    var gen0 = GC.CollectionCount(0);
                     var rate = await SixteenAtOnceAsync(client, count).ConfigureAwait(false);
                     process.Refresh();
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[1]}: {rate:F0} calls/s; CPU per call {(process.UserProcessorTime - user).TotalMicroseconds / count:F1} µs user, {(process.PrivilegedProcessorTime - system).TotalMicroseconds / count:F1} µs system; {ThreadPool.ThreadCount} pool threads, {GC.CollectionCount(0)} gen0 collections, {(Monitor.LockContentionCount - contentions) / (double)count:F4} lock contentions per call"));
+
+                    // The calls made (sixteen workers, each its share); the process's CPU, the in-process upstream's with the client's.
+                    double made = 16 * (count / 16);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[1]}: {rate:F0} calls/s; process CPU per call {(process.UserProcessorTime - user).TotalMicroseconds / made:F1} µs user, {(process.PrivilegedProcessorTime - system).TotalMicroseconds / made:F1} µs system; {ThreadPool.ThreadCount} pool threads, {GC.CollectionCount(0) - gen0} gen0 collections, {(Monitor.LockContentionCount - contentions) / made:F4} lock contentions per call"));
                 }
             }
 
@@ -75,7 +79,7 @@ internal static class LoopbackRun
                     {
                         var started = Stopwatch.GetTimestamp();
                         await SixteenAtOnceAsync(client, 4_000).ConfigureAwait(false);
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"phase {name} {started * (1_000_000_000 / Stopwatch.Frequency)} {Stopwatch.GetTimestamp() * (1_000_000_000 / Stopwatch.Frequency)} 4000"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"phase {name} {Nanoseconds(started)} {Nanoseconds(Stopwatch.GetTimestamp())} 4000"));
                     }
                 }
             }
@@ -198,6 +202,9 @@ internal static class LoopbackRun
             GC.CollectionCount(1) - gen1,
             (double)(GC.GetTotalAllocatedBytes(precise: false) - allocated) / calls);
     }
+
+    /// <summary>A timestamp in nanoseconds of its clock (on Linux, the monotonic clock itself).</summary>
+    private static long Nanoseconds(long timestamp) => (long)(timestamp * (1_000_000_000.0 / Stopwatch.Frequency));
 
     /// <summary>The process's CPU time so far, in microseconds: the client's and the upstream's work, not the waits.</summary>
     private static double CpuTime() => Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds;

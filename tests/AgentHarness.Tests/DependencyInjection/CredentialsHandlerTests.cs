@@ -214,6 +214,39 @@ public sealed partial class CredentialsHandlerTests
         Assert.Null(request.Headers.Authorization);
     }
 
+    [Fact]
+    public async Task SendAttemptAsync_TransportThrowsBeforeReturningATask_KeyTakenOff()
+    {
+        var provider = new ProviderEndpoint("openai", new ProviderOptions { BaseUrl = new Uri("https://openai.test/v1"), ApiKey = OpenAIKey });
+        using var handler = new CredentialsHandler(new KeyRedactor([OpenAIKey]), 1 << 20) { InnerHandler = new ThrowsAtOnce() };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "https://openai.test/v1/chat/completions");
+        provider.Authorize(request);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await handler.SendAttemptAsync(request, Ct));
+
+        Assert.Null(request.Headers.Authorization);
+    }
+
+    [Fact]
+    public async Task SendAsync_TransportThrowsBeforeReturningATask_KeyTakenOff()
+    {
+        var provider = new ProviderEndpoint("openai", new ProviderOptions { BaseUrl = new Uri("https://openai.test/v1"), ApiKey = OpenAIKey });
+        using var invoker = new HttpMessageInvoker(new CredentialsHandler(new KeyRedactor([OpenAIKey]), 1 << 20) { InnerHandler = new ThrowsAtOnce() });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "https://openai.test/v1/chat/completions");
+        provider.Authorize(request);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => invoker.SendAsync(request, Ct));
+
+        Assert.Null(request.Headers.Authorization);
+    }
+
+    /// <summary>A transport that throws on the caller's thread, before it has a task to return, as a disposed one does.</summary>
+    private sealed class ThrowsAtOnce : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            throw new ObjectDisposedException(nameof(SocketsHttpHandler));
+    }
+
     /// <summary>A transport whose answer comes after a hop to the thread pool, as a socket's does; it notes the credential sent.</summary>
     private sealed class AnswersLater(HttpStatusCode status, string body) : HttpMessageHandler
     {

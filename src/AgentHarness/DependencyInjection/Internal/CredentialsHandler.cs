@@ -33,7 +33,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
             return SendWithTokenAsync(request, provider!, cancellationToken);
         }
 
-        var sending = base.SendAsync(request, cancellationToken);
+        var sending = Leave(request, provider, cancellationToken);
         if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
         {
             // An answer that has already arrived and succeeded needs nothing more: no state machine, no second task.
@@ -56,7 +56,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
             return new ValueTask<HttpResponseMessage>(SendWithTokenAsync(request, provider!, cancellationToken));
         }
 
-        var sending = base.SendAsync(request, cancellationToken);
+        var sending = Leave(request, provider, cancellationToken);
         if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
         {
             Unauthorize(request, provider);
@@ -64,6 +64,24 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         }
 
         return CompleteAsync(request, provider, sending, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends the request on with its credential. A transport that throws before it returns a task (one disposed, a
+    /// request it refuses) leaves nothing to wait for: the credential comes off the request at once, as it does once
+    /// an answer arrives.
+    /// </summary>
+    private Task<HttpResponseMessage> Leave(HttpRequestMessage request, ProviderEndpoint? provider, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return base.SendAsync(request, cancellationToken);
+        }
+        catch
+        {
+            Unauthorize(request, provider);
+            throw;
+        }
     }
 
     /// <summary>
@@ -85,7 +103,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         }
 
         provider.ApplyToken(request, token);
-        return await CompleteAsync(request, provider, base.SendAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return await CompleteAsync(request, provider, Leave(request, provider, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -38,9 +38,12 @@ internal sealed class TransportStage
         HttpResponseMessage? response = null;
         try
         {
+            // The official client's own request goes straight to a sender that takes it so; a request the harness built
+            // (a retry, a fallback) goes through the invoker, which reports it to System.Net.Http's telemetry as the
+            // client's HttpClient reported the first.
             response = call.Synchronous
                 ? _inner.Send(request, token)
-                : _sender is not null
+                : _sender is not null && ReferenceEquals(request, call.Request.Message)
                     ? await _sender.SendAttemptAsync(request, token).ConfigureAwait(false)
                     : await _inner.SendAsync(request, token).ConfigureAwait(false);
             response.RequestMessage = call.Request.Message;
