@@ -25,28 +25,13 @@ namespace AgentHarness.DependencyInjection.Internal;
 /// </remarks>
 internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBytes) : DelegatingHandler, IAttemptSender
 {
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        var provider = Authorize(request, out var ready);
-        if (!ready)
-        {
-            return SendWithTokenAsync(request, provider!, cancellationToken);
-        }
-
-        var sending = Leave(request, provider, cancellationToken);
-        if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
-        {
-            // An answer that has already arrived and succeeded needs nothing more: no state machine, no second task.
-            Unauthorize(request, provider);
-            return sending;
-        }
-
-        return CompleteAsync(request, provider, sending, cancellationToken).AsTask();
-    }
+    // A value task made from a task hands back that very task: the ordinary path allocates nothing more than it did.
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        SendAttemptAsync(request, cancellationToken).AsTask();
 
     /// <summary>
-    /// The same as <see cref="SendAsync"/> for an attempt of the transport stage, without a task of its own: the state
-    /// machine that waits for the answer (on every attempt over sockets) comes from a pool.
+    /// Sends an attempt of the transport stage without a task of its own: the state machine that waits for the answer
+    /// (on every attempt over sockets) comes from a pool.
     /// </summary>
     public ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -59,8 +44,9 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         var sending = Leave(request, provider, cancellationToken);
         if (sending.IsCompletedSuccessfully && sending.Result.IsSuccessStatusCode)
         {
+            // An answer that has already arrived and succeeded needs nothing more: no state machine, no second task.
             Unauthorize(request, provider);
-            return new ValueTask<HttpResponseMessage>(sending.Result);
+            return new ValueTask<HttpResponseMessage>(sending);
         }
 
         return CompleteAsync(request, provider, sending, cancellationToken);
