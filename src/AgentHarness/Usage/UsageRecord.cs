@@ -32,8 +32,10 @@ public enum CostBasis
     Catalog,
 
     /// <summary>
-    /// The answer reported no usage (the caller cancelled after the request was sent, or a stream
-    /// stopped before its usage event): the input estimate, plus the output received, at catalog rates.
+    /// The answer reported no usage, or no usable count for its input or its output (the caller cancelled after the
+    /// request was sent, a stream stopped before its usage event, an empty <c>usage</c> object, counts that are strings
+    /// or negative): the input estimate for a missing input count, the output received for a missing output count
+    /// (at most the output the attempt was allowed), at catalog rates.
     /// </summary>
     Estimated,
 
@@ -45,6 +47,13 @@ public enum CostBasis
     /// the price catalog's rates: the catalog cost was charged instead, and a warning logged.
     /// </summary>
     ReportedCostImplausible,
+
+    /// <summary>
+    /// The provider reported more tokens than the attempt could have used: more output than it was allowed (its output
+    /// limit times its choices), or more than 100 times the upper bound of its input. The bound was charged instead (the
+    /// input estimate for the input), at catalog rates, and a warning logged.
+    /// </summary>
+    ReportedUsageImplausible,
 }
 
 /// <summary>How one attempt of a call went.</summary>

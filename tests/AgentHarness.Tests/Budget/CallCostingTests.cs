@@ -1,4 +1,8 @@
+using AgentHarness.Budget.Internal;
 using AgentHarness.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using OpenAI.Chat;
 using OpenAI.Embeddings;
 using Xunit;
@@ -293,5 +297,245 @@ public sealed class CallCostingTests
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(AgentHarness.Budget.Internal.CallCost.Ceiling, record.CostUsd);
         Assert.Equal(0m, run.ReservedUsd);
+    }
+
+    // ---- Usage that is no usage, and counts the attempt could not have used ----
+
+    private static string WithUsage(string usage, string content = "ok") =>
+        $$"""{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"{{content}}"},"finish_reason":"stop"}],"usage":{{usage}}}""";
+
+    private static readonly byte[] HiBody = System.Text.Encoding.UTF8.GetBytes("""{"messages":[{"role":"user","content":"hi"}],"model":"m"}""");
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("""{"prompt_tokens":-5,"completion_tokens":-7}""")]
+    [InlineData("""{"total_tokens":5000}""")]
+    public async Task Cost_UsageWithoutUsableCounts_IsEstimatedNotFree(string usage)
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage(usage, "Hello world"))));
+        using var host = Create(transport);
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        // As an answer with no usage at all: the input estimate and the output that arrived, at catalog prices.
+        var record = Assert.Single(host.Ledger.GetRecords());
+        var (input, output) = (TokenEstimator.EstimateInputTokens(HiBody), TokenEstimator.CountTokens("Hello world"));
+        Assert.Equal((CostBasis.Estimated, input, output), (record.CostBasis, record.InputTokens, record.OutputTokens));
+        Assert.Equal((input * 0.000001m) + (output * 0.000002m), record.CostUsd);
+        Assert.Equal(record.CostUsd, run.SpentUsd);
+    }
+
+    [Theory]
+    [InlineData("""{"prompt_tokens":"2000","completion_tokens":"5"}""")]
+    [InlineData("""{"prompt_tokens":2000.5,"completion_tokens":3000000000}""")]
+    public async Task Cost_CountsThatAreNotWholeNumbers_AreEstimated(string usage)
+    {
+        // The official client cannot read such an answer; sent as it would send it, without parsing the answer.
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage(usage, "Hello world"))));
+        using var host = Create(transport);
+        using var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient(AgentHarness.Internal.DefaultAgentHarness.HttpClientName);
+
+        var body = System.Text.Encoding.UTF8.GetBytes("""{"messages":[{"role":"user","content":"hi"}],"model":"openai/m"}""");
+
+        using var response = await http.PostAsync(
+            new Uri(AgentHarness.Routing.Internal.RoutingHandler.VirtualEndpoint + "/chat/completions"),
+            new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } },
+            Ct);
+
+        response.EnsureSuccessStatusCode();
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(
+            (CostBasis.Estimated, TokenEstimator.EstimateInputTokens(body), TokenEstimator.CountTokens("Hello world")),
+            (record.CostBasis, record.InputTokens, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task Cost_EmptyUsageUnderACap_TheCapStillBinds()
+    {
+        // Each answer is charged its estimate; once the run's spend reaches its cap the next call is refused unsent.
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("{}", new string('w', 400)))));
+        using var host = Create(transport, o => o.Catalog.Models["openai/m"].MaxOutputTokens = 100);
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.001m);
+        var client = host.Harness.GetChatClient("openai/m");
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 100 };
+
+        var refused = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            try
+            {
+                await client.CompleteChatAsync([new UserChatMessage("hi")], options, Ct);
+            }
+            catch (BudgetExceededException)
+            {
+                refused++;
+            }
+        }
+
+        // Refused once what is left is less than a call's worst case (its prompt's bound and 100 tokens out).
+        Assert.True(refused > 0, "the cap never bound");
+        Assert.InRange(run.SpentUsd, 0.0006m, 0.001m);
+        Assert.Equal(0m, run.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Cost_GatewayReportsOnlyACost_ItIsChargedAgainstTheEstimate()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("""{"cost":0.0002}"""))));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        // The estimate (about twenty tokens at $1/M and $2/M) times 100 is well above $0.0002: the reported cost stands.
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.Reported, 0.0002m), (record.CostBasis, record.CostUsd));
+    }
+
+    [Fact]
+    public async Task Cost_OnlyTheInputCountReported_TheOutputIsCountedFromTheText()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("""{"prompt_tokens":40}""", "Hello world"))));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        var output = TokenEstimator.CountTokens("Hello world");
+        Assert.Equal((CostBasis.Estimated, 40, output), (record.CostBasis, record.InputTokens, record.OutputTokens));
+        Assert.Equal((40 * 0.000001m) + (output * 0.000002m), record.CostUsd);
+    }
+
+    [Fact]
+    public async Task Cost_EmbeddingsUsageWithoutOutput_IsTheCatalogCost()
+    {
+        // An embedding has no output: its usage has no output count, and none is estimated.
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json("""{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"m","usage":{"prompt_tokens":8,"total_tokens":8}}""")));
+        using var host = Create(transport);
+
+        await host.Harness.GetEmbeddingClient("openai/m").GenerateEmbeddingAsync("hi", cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.Catalog, 8, 0, 8 * 0.000001m), (record.CostBasis, record.InputTokens, record.OutputTokens, record.CostUsd));
+    }
+
+    [Fact]
+    public async Task Cost_MoreOutputReportedThanTheRequestAllowed_TheLimitIsChargedAndLogged()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("""{"prompt_tokens":10,"completion_tokens":2000000000}"""))));
+        var logs = new FakeLogCollector();
+        using var host = TestHarness.Create(
+            transport,
+            b =>
+            {
+                TestHarness.ThreeProviders(b, maxRetries: 0);
+                b.Configure(static o => o.Catalog.Models["openai/m"] = new ModelPriceOptions { InputPerToken = 0.000001m, OutputPerToken = 0.000002m });
+            },
+            services => services.AddLogging(l => l.AddProvider(new FakeLoggerProvider(logs))));
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.001m);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 10 }, Ct);
+
+        // The provider could not have produced more than the 10 tokens it was allowed: 10 in at $1/M, 10 out at $2/M.
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.ReportedUsageImplausible, 10, 10, 0.00003m), (record.CostBasis, record.InputTokens, record.OutputTokens, record.CostUsd));
+        Assert.Equal(0.00003m, run.SpentUsd);
+        var warning = Assert.Single(logs.GetSnapshot(), static r => r.Id.Id == 7);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("2000000000 output", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cost_MoreOutputReportedThanTheModelsOutputLimit_TheLimitIsCharged()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Responses.ChatStream("m", ["a"], promptTokens: 10, completionTokens: 5_000))));
+        using var host = Create(transport, o => o.Catalog.Models["openai/m"].MaxOutputTokens = 1_000);
+
+        await StreamAsync(host.Harness.GetChatClient("openai/m"));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.ReportedUsageImplausible, 10, 1_000), (record.CostBasis, record.InputTokens, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task Cost_InputReportedFarAboveTheBoundOfThePrompt_TheEstimateIsCharged()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("""{"prompt_tokens":300000,"completion_tokens":3}"""))));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        var input = TokenEstimator.EstimateInputTokens(HiBody);
+        Assert.Equal((CostBasis.ReportedUsageImplausible, input, 3), (record.CostBasis, record.InputTokens, record.OutputTokens));
+        Assert.Equal((input * 0.000001m) + (3 * 0.000002m), record.CostUsd);
+    }
+
+    [Fact]
+    public async Task Cost_InputReportedWithin100TimesTheBound_IsCharged()
+    {
+        // A provider's own tokenizer, its hidden prompt or an image larger than the estimate's may count more than the
+        // harness's estimate: within the bound's hundredfold, the report is what the call cost.
+        var bound = TokenEstimator.UpperBound(HiBody);
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage($$"""{"prompt_tokens":{{bound * 100}},"completion_tokens":3}"""))));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.Catalog, bound * 100), (record.CostBasis, record.InputTokens));
+    }
+
+    [Fact]
+    public async Task Cost_ResponsesCallContinuingAStoredResponse_ItsReportedInputIsCharged()
+    {
+        // The stored conversation is input the body does not show: no bound holds it.
+        const string Answer = """{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"m","output":[],"usage":{"input_tokens":300000,"output_tokens":3,"total_tokens":300003}}""";
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(Answer)));
+        using var host = Create(transport);
+        using var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient(AgentHarness.Internal.DefaultAgentHarness.HttpClientName);
+
+        var response = await http.PostAsync(
+            new Uri(AgentHarness.Routing.Internal.RoutingHandler.VirtualEndpoint + "/responses"),
+            new StringContent("""{"model":"openai/m","input":"and then?","previous_response_id":"resp_0"}""", System.Text.Encoding.UTF8, "application/json"),
+            Ct);
+
+        response.EnsureSuccessStatusCode();
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.Catalog, 300_000), (record.CostBasis, record.InputTokens));
+    }
+
+    [Fact]
+    public async Task Cost_AnswerWithoutUsageLongerThanItsLimit_IsChargedAtMostTheLimit()
+    {
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("null", string.Join(' ', Enumerable.Repeat("word", 500))))));
+        using var host = Create(transport);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 50 }, Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.Estimated, 50), (record.CostBasis, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task Cost_StreamWhoseUsageEventHasNoCounts_IsEstimated()
+    {
+        const string Stream = """
+            data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hello world"},"finish_reason":null}]}
+
+            data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{}}
+
+            data: [DONE]
+
+
+            """;
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Stream.Replace("\r\n", "\n", StringComparison.Ordinal))));
+        using var host = Create(transport);
+
+        await StreamAsync(host.Harness.GetChatClient("openai/m"));
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((CostBasis.Estimated, TokenEstimator.CountTokens("Hello world")), (record.CostBasis, record.OutputTokens));
+        Assert.True(record.InputTokens > 0);
     }
 }

@@ -137,7 +137,7 @@ public sealed class HostileBodyTests
     }
 
     [Fact]
-    public async Task Completion_NegativeTokenCounts_RecordedAsAbsent()
+    public async Task Completion_NegativeTokenCounts_TreatedAsAbsentAndEstimated()
     {
         var mock = new RecordingMock();
         mock.Respond(ChatUrl, _ => Responses.Json(Responses.ChatJson("gpt-4.1", promptTokens: -1_000_000, completionTokens: 5, cachedTokens: -3)));
@@ -145,8 +145,11 @@ public sealed class HostileBodyTests
 
         await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
 
+        // An absent input count is estimated from the request, not charged as zero; the output count stands.
         var record = Assert.Single(host.Ledger.GetRecords());
-        Assert.Equal((0, 5, 0), (record.InputTokens, record.OutputTokens, record.CachedInputTokens));
+        Assert.Equal((5, 0, CostBasis.Estimated), (record.OutputTokens, record.CachedInputTokens, record.CostBasis));
+        Assert.InRange(record.InputTokens, 1, 64);
+        Assert.True(record.CostUsd > 0m);
     }
 
     // ---- Events without output ----

@@ -342,18 +342,34 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
             return;
         }
 
-        if (!reading.HasUsage)
+        // A count the answer did not report (no usage, an empty usage object, a count that is no count) is estimated,
+        // side by side: the input from the request, the output from the text that arrived. Never $0 for what was sent.
+        var producesOutput = CostControl.ProducesOutput(call.Request.Operation);
+        var estimated = false;
+        if (!reading.HasInputTokens)
         {
-            // No usage arrived (a stream cut before its usage event, an answer without usage): the
-            // record shows the tokens it is charged for, not zeros beside a cost.
             reading.InputTokens = state.CountInput(call.Request);
-            reading.OutputTokens = (int)Math.Min(output is null ? AnswerOutputTokens(call) : output.CountTokens(TokenEstimator.CountTokens), int.MaxValue);
             reading.CachedInputTokens = 0;
             reading.CacheWriteInputTokens = 0;
+            estimated = true;
+        }
+
+        var outputBound = producesOutput ? OutputBound(call, price) : null;
+        if (producesOutput && !reading.HasOutputTokens)
+        {
+            // The text is counted with OpenAI's tokenizer; the provider cannot have produced more than it was allowed to.
+            var counted = output is null ? AnswerOutputTokens(call) : output.CountTokens(TokenEstimator.CountTokens);
+            reading.OutputTokens = (int)Math.Min(Math.Min(counted, outputBound ?? long.MaxValue), int.MaxValue);
+            estimated = true;
+        }
+
+        var basis = estimated ? CostBasis.Estimated : CostBasis.Catalog;
+        if (ImplausibleCounts(call, state, ref reading, outputBound))
+        {
+            basis = CostBasis.ReportedUsageImplausible;
         }
 
         var catalog = CallCost.Of(price, reading.InputTokens, reading.OutputTokens, reading.CachedInputTokens, reading.CacheWriteInputTokens);
-        var basis = reading.HasUsage ? CostBasis.Catalog : CostBasis.Estimated;
         if (reported is { } claimed)
         {
             if (claimed <= catalog * CallCost.MaxReportedToCatalogRatio)
@@ -368,6 +384,67 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
         }
 
         Charge(call, state, catalog, basis);
+    }
+
+    /// <summary>
+    /// The most output the attempt could have produced, when a limit the provider enforces sets it: the output limit it
+    /// was sent with (the request's, or the one the budget fitted), else the model's output limit or context window,
+    /// times its choices. <see langword="null"/> when only <c>Catalog:DefaultMaxOutputTokens</c> would say: that is a
+    /// guess of the harness's, not a limit of the model's.
+    /// </summary>
+    private long? OutputBound(CallContext call, ModelPrice price)
+    {
+        var body = call.Request.Body;
+        var limit = call.Attempt.OutputLimit ?? body.MaxOutputTokens;
+        return limit is > 0 || price.MaxOutputTokens is not null || price.ContextWindow is not null
+            ? CallCost.WorstCaseOutputTokens(price, limit, body.Choices, inputTokens: 0, costs.DefaultMaxOutputTokens)
+            : null;
+    }
+
+    /// <summary>
+    /// Checks reported token counts against what the attempt could have used, as a reported cost is checked against its
+    /// tokens: more output than the attempt was allowed (<paramref name="outputBound"/>), or more than
+    /// <see cref="CallCost.MaxReportedToCatalogRatio"/> times the bound of its input (<see cref="TokenEstimator.UpperBound"/>),
+    /// is not charged; the bound, or the input estimate, is, and a warning is logged. One absurd count would otherwise
+    /// exhaust every budget it touches, past every cap. A request that brings in input stored with the provider (an
+    /// earlier response, a conversation, a stored prompt, an uploaded file) has no input bound.
+    /// </summary>
+    /// <returns>Whether a count was replaced.</returns>
+    private bool ImplausibleCounts(CallContext call, CallCosting state, ref UsageReading reading, long? outputBound)
+    {
+        int? output = null;
+        int? input = null;
+        if (reading.HasOutputTokens && outputBound is { } most && reading.OutputTokens > most)
+        {
+            output = reading.OutputTokens;
+            reading.OutputTokens = (int)most;
+        }
+
+        if (reading.HasInputTokens
+            && reading.InputTokens > state.Bound(call.Request) * (long)CallCost.MaxReportedToCatalogRatio
+            && !ReferencesStoredInput(call.Request))
+        {
+            input = reading.InputTokens;
+            reading.InputTokens = state.CountInput(call.Request);
+        }
+
+        if (input is null && output is null)
+        {
+            return false;
+        }
+
+        LogImplausibleUsage(logger, call.ModelRequested, call.Current?.Provider.Name, input ?? reading.InputTokens, output ?? reading.OutputTokens, reading.InputTokens, reading.OutputTokens);
+        return true;
+    }
+
+    /// <summary>Whether the request brings in input the provider stores, which its body does not show: its size is not bounded by the body's.</summary>
+    private static bool ReferencesStoredInput(CallRequest request)
+    {
+        var body = request.Bytes.AsSpan();
+        return body.IndexOf("\"previous_response_id\""u8) >= 0
+            || body.IndexOf("\"conversation\""u8) >= 0
+            || body.IndexOf("\"file_id\""u8) >= 0
+            || (request.Operation == "responses" && body.IndexOf("\"prompt\""u8) >= 0);
     }
 
     /// <summary>The output tokens of a whole answer that reported no usage, counted from its text.</summary>
@@ -420,6 +497,9 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported cost ${ReportedUsd} is more than {Ratio} times the ${CatalogUsd} its tokens cost at catalog prices; the catalog cost was charged.")]
     private static partial void LogImplausibleCost(ILogger logger, string model, string? provider, decimal reportedUsd, decimal catalogUsd, decimal ratio);
 
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Call to {Model} via {Provider}: the reported usage ({ReportedInputTokens} input, {ReportedOutputTokens} output tokens) is more than the attempt could have used; {ChargedInputTokens} input and {ChargedOutputTokens} output tokens were charged.")]
+    private static partial void LogImplausibleUsage(ILogger logger, string model, string? provider, int reportedInputTokens, int reportedOutputTokens, int chargedInputTokens, int chargedOutputTokens);
+
     /// <summary>The budget stage's state for one call.</summary>
     /// <remarks>
     /// A context that serves several calls in turn (see <c>CallContexts</c>) keeps its costing: <see cref="Clear"/> ends
@@ -471,7 +551,10 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
         public bool InputCounted => _counted is not null;
 
         /// <summary>The input tokens a worst case uses: the count once made, else the bound.</summary>
-        public int Input(CallRequest request) => _counted ?? (_bound ??= TokenEstimator.UpperBound(request.Bytes));
+        public int Input(CallRequest request) => _counted ?? Bound(request);
+
+        /// <summary>The upper bound of the request's input tokens (<see cref="TokenEstimator.UpperBound"/>), computed once.</summary>
+        public int Bound(CallRequest request) => _bound ??= TokenEstimator.UpperBound(request.Bytes);
 
         /// <summary>The input tokens of the request as estimated before sending, counted once when first needed.</summary>
         public int CountInput(CallRequest request) => _counted ??= TokenEstimator.EstimateInputTokens(request.Bytes);

@@ -26,6 +26,15 @@ internal struct UsageReading
     /// <summary>Whether a <c>usage</c> object was read.</summary>
     public bool HasUsage;
 
+    /// <summary>
+    /// Whether a <c>usage</c> object held an input count that is one (<c>prompt_tokens</c> or <c>input_tokens</c>, a whole
+    /// number from zero up): an empty usage object, or one whose counts are strings, fractions or negative, reports none.
+    /// </summary>
+    public bool HasInputTokens;
+
+    /// <summary>Whether a <c>usage</c> object held an output count that is one (<c>completion_tokens</c> or <c>output_tokens</c>).</summary>
+    public bool HasOutputTokens;
+
     /// <summary>The last <c>finish_reason</c> a stream's choices named, for the call's span; read only when <see cref="Deltas"/> is set.</summary>
     public string? FinishReason;
 
@@ -195,11 +204,19 @@ internal struct UsageReading
         {
             if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8))
             {
-                InputTokens = ReadCount(ref reader) ?? InputTokens;
+                if (ReadCount(ref reader) is { } input)
+                {
+                    InputTokens = input;
+                    HasInputTokens = true;
+                }
             }
             else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8))
             {
-                OutputTokens = ReadCount(ref reader) ?? OutputTokens;
+                if (ReadCount(ref reader) is { } output)
+                {
+                    OutputTokens = output;
+                    HasOutputTokens = true;
+                }
             }
             else if (reader.ValueTextEquals("cache_creation_input_tokens"u8) || reader.ValueTextEquals("caching_tokens"u8))
             {

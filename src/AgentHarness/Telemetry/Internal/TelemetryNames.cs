@@ -116,6 +116,7 @@ internal static class TelemetryNames
         AgentHarness.CostBasis.Estimated => "estimated",
         AgentHarness.CostBasis.Unpriced => "unpriced",
         AgentHarness.CostBasis.ReportedCostImplausible => "reported_cost_implausible",
+        AgentHarness.CostBasis.ReportedUsageImplausible => "reported_usage_implausible",
         _ => "unknown",
     };
 }
