@@ -96,7 +96,7 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
 
         if (_attempt is { IsAllDataRequested: true } span)
         {
-            var status = result.Response is { } response ? (int)response.StatusCode : result.Status == AttemptStatus.StreamFailed ? 200 : (int?)null;
+            var status = result.Response is { } response ? (int)response.StatusCode : result.Status == AttemptStatus.AnswerFailed ? 200 : (int?)null;
             if (status is { } code)
             {
                 span.SetTag(HttpResponseStatusCode, code);

@@ -216,6 +216,74 @@ public sealed class HostileBodyTests
         Assert.Equal("answer larger than MaxResponseBytes (1048576 bytes)", record.Attempts[0].Error);
     }
 
+    // ---- A success status on something that is no answer ----
+
+    [Theory]
+    [InlineData("<html><body>Service temporarily unavailable</body></html>", "text/html", "the answer was not a whole JSON object")]
+    [InlineData("""{"id":"c","object":"chat.completion","choices":[""", "application/json", "the answer was not a whole JSON object")]
+    [InlineData("", "application/json", "the answer was empty")]
+    [InlineData("data: {\"id\":\"c1\"}\n\n", "application/json", "the answer was not a whole JSON object")]
+    public async Task Policy_SuccessStatusOnNoAnswer_FallsBackToTheNextMember(string body, string mediaType, string reason)
+    {
+        var mock = new RecordingMock();
+        mock.Respond(ChatUrl, _ => Bytes(Encoding.UTF8.GetBytes(body), mediaType: mediaType));
+        mock.Respond(MistralUrl, _ => Responses.Json(Responses.ChatJson("mistral-large", "fine")));
+        using var host = TestHarness.Create(mock.Handler, b => { TestHarness.ThreeProviders(b); Chain(b); });
+
+        var completion = await host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        Assert.Equal("fine", completion.Value.Content[0].Text);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Succeeded, "mistral"), (record.Outcome, record.Provider));
+        Assert.Equal((AttemptOutcome.Failed, 200, reason), (record.Attempts[0].Outcome, record.Attempts[0].StatusCode, record.Attempts[0].Error));
+    }
+
+    [Fact]
+    public async Task Policy_SuccessStatusOnAnErrorObject_ClassifiedByItsCodeAndFallsBack()
+    {
+        var mock = new RecordingMock();
+        mock.Respond(ChatUrl, _ => Responses.Json("""{"error":{"message":"overloaded, key-openai","type":"server_error","code":"server_error"}}"""));
+        mock.Respond(MistralUrl, _ => Responses.Json(Responses.ChatJson("mistral-large", "fine")));
+        using var host = TestHarness.Create(mock.Handler, b => { TestHarness.ThreeProviders(b); Chain(b); });
+
+        await host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal("mistral", record.Provider);
+        Assert.Equal((200, "HTTP 500 server_error"), (record.Attempts[0].StatusCode, record.Attempts[0].Error));
+    }
+
+    [Fact]
+    public async Task Direct_SuccessStatusOnNoAnswer_RetriedThenAnswered()
+    {
+        var calls = 0;
+        var mock = new RecordingMock();
+        mock.Respond(ChatUrl, _ => Interlocked.Increment(ref calls) == 1
+            ? Bytes("""{"id":"c","choices":[{"message":{"content":"cut"""u8.ToArray())
+            : Responses.Json(Responses.ChatJson("gpt-4.1", "whole")));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b, maxRetries: 1));
+
+        var completion = await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        Assert.Equal("whole", completion.Value.Content[0].Text);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal([AttemptOutcome.Failed, AttemptOutcome.Succeeded], record.Attempts.Select(static a => a.Outcome));
+    }
+
+    [Fact]
+    public async Task Direct_SuccessStatusOnNoAnswerEveryTime_FailsNamingWhyAndRecordsAFailure()
+    {
+        var mock = new RecordingMock();
+        mock.Respond(ChatUrl, _ => Bytes("<html>Bad gateway</html>"u8.ToArray(), mediaType: "text/html"));
+        using var host = TestHarness.Create(mock.Handler, b => TestHarness.ThreeProviders(b, maxRetries: 1));
+
+        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => SendAsync(host, """{"model":"openai/gpt-4.1","messages":[]}"""u8.ToArray()));
+
+        Assert.Equal("Model 'gpt-4.1' via 'openai' did not answer: the answer was not a whole JSON object.", ex.Message);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Failed, 0m, 2), (record.Outcome, record.CostUsd, record.Attempts.Count));
+    }
+
     [Fact]
     public async Task Direct_EndlessAnswer_HttpRequestExceptionNamingTheLimit()
     {

@@ -46,8 +46,12 @@ internal enum AttemptStatus
     /// <summary>An error status (<see cref="AttemptResult.Response"/> and its body), or an exception (<see cref="AttemptResult.Exception"/>).</summary>
     Failed,
 
-    /// <summary>A stream that failed before any output reached the caller (<see cref="AttemptResult.Problem"/>).</summary>
-    StreamFailed,
+    /// <summary>
+    /// A success status with no answer the caller could use (<see cref="AttemptResult.Problem"/>, and an error object in
+    /// <see cref="AttemptResult.Body"/>): a stream that failed before any output reached the caller, or a whole answer
+    /// that is malformed or an error object.
+    /// </summary>
+    AnswerFailed,
 }
 
 /// <summary>The facts of one attempt.</summary>

@@ -62,10 +62,25 @@ internal sealed class TransportStage
                     : await BoundedContent.ReadPooledAsync(response.Content, _limits.MaxResponseBytes, token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
+                    var wellFormed = call.Reading.Read(buffer.AsSpan(0, length));
+                    if (NotAnAnswer(call, buffer.AsSpan(0, length), wellFormed) is { } problem)
+                    {
+                        // A success status on something the official client cannot read as its answer (a page, a cut
+                        // or empty body, an error object): the candidate failed, and a retry or the next one may answer.
+                        var error = call.Reading.HasError ? BoundedContent.Copy((buffer, length)) : null;
+                        if (error is null)
+                        {
+                            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        }
+
+                        response.Dispose();
+                        call.Reading = default;
+                        return new AttemptResult(AttemptStatus.AnswerFailed, Body: error, Problem: problem);
+                    }
+
                     // The answer goes on in the buffer it was read into: the official client copies it into its own.
                     var answer = new AnswerContent(buffer, length);
                     ResponseContent.Replace(response, answer);
-                    call.Reading.Read(answer.Memory.Span);
                     call.Answer = answer.Memory;
                     return new AttemptResult(AttemptStatus.Answered, response);
                 }
@@ -93,6 +108,30 @@ internal sealed class TransportStage
         {
             call.AnySent |= attempt.Sent;
         }
+    }
+
+    /// <summary>
+    /// Why a whole answer with a success status is no answer of its operation, or <see langword="null"/> when it is one.
+    /// The operations the harness meters answer with one JSON object: anything else (an HTML page, an empty, cut or
+    /// compressed body nobody asked for, an event stream to a request for a whole answer) fails the attempt, and so does
+    /// a top-level <c>error</c> object. Text that is not UTF-8 is left to the client, whose answer it is: its usage still
+    /// counts.
+    /// </summary>
+    private static string? NotAnAnswer(CallContext call, ReadOnlySpan<byte> body, bool wellFormed)
+    {
+        if (call.Request.Operation is not ("chat/completions" or "responses" or "completions" or "embeddings"))
+        {
+            return null;
+        }
+
+        if (call.Reading.HasError)
+        {
+            return "the answer was an error object";
+        }
+
+        return wellFormed || !System.Text.Unicode.Utf8.IsValid(body)
+            ? null
+            : body.IsEmpty ? "the answer was empty" : "the answer was not a whole JSON object";
     }
 
     private static bool IsEventStream(HttpResponseMessage response)
@@ -131,14 +170,14 @@ internal sealed class TransportStage
         catch (OperationCanceledException) when (call.Deadline.PhaseExpired)
         {
             response.Dispose();
-            return new AttemptResult(AttemptStatus.StreamFailed, FirstEventTimedOut: true);
+            return new AttemptResult(AttemptStatus.AnswerFailed, FirstEventTimedOut: true);
         }
 
         if (peek.Failure is { } problem)
         {
             response.Dispose();
             System.Buffers.ArrayPool<byte>.Shared.Return(peek.Buffered);
-            return new AttemptResult(AttemptStatus.StreamFailed, Body: peek.ErrorEvent, Problem: problem);
+            return new AttemptResult(AttemptStatus.AnswerFailed, Body: peek.ErrorEvent, Problem: problem);
         }
 
         // Nothing has reached the caller yet; from here on the stream is theirs, and its end is the call's.

@@ -191,8 +191,8 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
                 call.Skip(call.Attempt.Candidate, "not sent: the caller cancelled before the request left");
                 return new Failure(FailureKind.Canceled, null, "cancelled by the caller");
 
-            case AttemptStatus.StreamFailed:
-                // An error event comes with status 200, so the credentials handler let it pass unread: a key it echoes
+            case AttemptStatus.AnswerFailed:
+                // An error event (or a whole answer's error object) comes with status 200, so the credentials handler let it pass unread: a key it echoes
                 // is removed here, before the reason (quoted by the record, the exceptions and the fallback warning) is built.
                 failure = result.FirstEventTimedOut
                     ? new Failure(FailureKind.Transient, 200, $"no first event within {call.Settings.FirstTokenTimeout}")
