@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -31,6 +32,9 @@ internal sealed partial class KeyRedactor
     // then always go through the regex.
     private readonly string[]? _anchors;
 
+    // The anchors and the shapes' prefixes in one multi-string search: a header value is looked at in one pass.
+    private readonly SearchValues<string>? _hints;
+
     /// <summary>Initializes a new instance of the <see cref="KeyRedactor"/> class.</summary>
     /// <param name="keys">The configured keys; <see langword="null"/>, blank and very short ones are ignored.</param>
     public KeyRedactor(IEnumerable<string?> keys)
@@ -44,6 +48,7 @@ internal sealed partial class KeyRedactor
         var patterns = kept.Select(static k => Pattern(k!)).ToList();
         var anchors = kept.Select(static k => Anchor(k!)).ToArray();
         _anchors = Array.TrueForAll(anchors, static a => a.Length > 0) ? anchors : null;
+        _hints = _anchors is null && kept.Count > 0 ? null : SearchValues.Create([.. anchors, "sk-", "AIza"], StringComparison.OrdinalIgnoreCase);
         _keys = patterns.Count == 0
             ? null
             : new Lazy<Regex>(() => new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking));
@@ -63,6 +68,13 @@ internal sealed partial class KeyRedactor
             ? KeyShapes().Replace(text, Mask)
             : text;
     }
+
+    /// <summary>
+    /// Whether <see cref="Redact"/> may change the text: it holds a configured key's anchor or a key shape's prefix (in
+    /// one vectorized pass), or a key has no anchor. Text shorter than any key holds none.
+    /// </summary>
+    public bool MayHoldKey(ReadOnlySpan<char> text) =>
+        text.Length >= MinKeyLength && (_hints is null || text.IndexOfAny(_hints) >= 0);
 
     /// <summary>Redacts a UTF-8 body; <see langword="null"/> when it holds nothing to remove, so that its bytes are kept as they came.</summary>
     public byte[]? RedactUtf8(byte[] body)

@@ -167,6 +167,82 @@ public sealed partial class CredentialsHandlerTests
     }
 
     [Fact]
+    public async Task SendAsync_DirectCallAnswerHeadersEchoTheKey_ClientExceptionAndLogStateHaveNoKey()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", request =>
+        {
+            var response = Responses.Json("""{"error":{"message":"no","type":"invalid_request_error","code":"invalid_api_key"}}""", HttpStatusCode.Unauthorized);
+            response.Headers.TryAddWithoutValidation("WWW-Authenticate", $"Bearer realm=\"api\", key=\"{OpenAIKey}\"");
+            response.Headers.TryAddWithoutValidation("X-Echo-Auth", request.HeaderValues("Authorization").Single());
+            response.Headers.TryAddWithoutValidation("X-Request-Id", "req-1");
+            return response;
+        });
+        using var host = Create(mock, logs);
+
+        var failed = await Assert.ThrowsAsync<ClientResultException>(
+            () => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct));
+
+        var headers = failed.GetRawResponse()!.Headers.ToDictionary(static h => h.Key, static h => h.Value, StringComparer.OrdinalIgnoreCase);
+        Assert.Equal("Bearer [key removed]", headers["X-Echo-Auth"]);
+        Assert.Equal("Bearer realm=\"api\", key=\"[key removed]\"", headers["WWW-Authenticate"]);
+        Assert.Equal("req-1", headers["X-Request-Id"]);
+        AssertNoKeyInLogs(logs);
+    }
+
+    [Fact]
+    public async Task SendAsync_SuccessfulAnswerHeaderEchoesTheKey_NoLogStateHoldsIt()
+    {
+        var logs = new FakeLogCollector();
+        var mock = new RecordingMock();
+        mock.Respond("https://gateway.test/v1/chat/completions", request =>
+        {
+            var response = Responses.Json(Responses.ChatJson("anthropic/claude"));
+            response.Headers.TryAddWithoutValidation("X-Debug-Credential", [request.HeaderValues("Authorization").Single(), "plain"]);
+            response.Content.Headers.TryAddWithoutValidation("X-Content-Note", $"sent with {GatewayKey}");
+            return response;
+        });
+        using var host = Create(mock, logs);
+
+        await host.Harness.GetChatClient("anthropic/claude").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct);
+
+        Assert.Contains(logs.GetSnapshot(), static r => r.Category!.StartsWith("System.Net.Http.HttpClient.AgentHarness.ClientHandler", StringComparison.Ordinal) && r.Level == LogLevel.Trace);
+        AssertNoKeyInLogs(logs);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task SendAttemptAsync_AnswerHeadersEchoTheKey_Redacted(bool later, bool error)
+    {
+        var provider = new ProviderEndpoint("openai", new ProviderOptions { BaseUrl = new Uri("https://openai.test/v1"), ApiKey = OpenAIKey });
+        var inner = new EchoesInHeaders(later, error ? HttpStatusCode.Unauthorized : HttpStatusCode.OK);
+        using var handler = new CredentialsHandler(new KeyRedactor([OpenAIKey]), 1 << 20) { InnerHandler = inner };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "https://openai.test/v1/chat/completions");
+        provider.Authorize(request);
+
+        using var response = await handler.SendAttemptAsync(request, Ct);
+
+        Assert.Equal(["Bearer [key removed]", "short"], response.Headers.GetValues("X-Echo"));
+        Assert.Equal("[key removed]", Assert.Single(response.Content.Headers.GetValues("X-Content-Echo")));
+    }
+
+    [Fact]
+    public void Send_AnswerHeadersEchoTheKey_Redacted()
+    {
+        var provider = new ProviderEndpoint("openai", new ProviderOptions { BaseUrl = new Uri("https://openai.test/v1"), ApiKey = OpenAIKey });
+        using var invoker = new HttpMessageInvoker(new CredentialsHandler(new KeyRedactor([OpenAIKey]), 1 << 20) { InnerHandler = new EchoesInHeaders(later: false, HttpStatusCode.OK) });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "https://openai.test/v1/chat/completions");
+        provider.Authorize(request);
+
+        using var response = invoker.Send(request, Ct);
+
+        Assert.Equal(["Bearer [key removed]", "short"], response.Headers.GetValues("X-Echo"));
+    }
+
+    [Fact]
     public async Task SendAsync_ErrorBodyWithoutKey_KeptByteForByte()
     {
         var mock = new RecordingMock();
@@ -238,6 +314,31 @@ public sealed partial class CredentialsHandlerTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => invoker.SendAsync(request, Ct));
 
         Assert.Null(request.Headers.Authorization);
+    }
+
+    /// <summary>A transport whose answer echoes the credential it was sent in a response header and a content header.</summary>
+    private sealed class EchoesInHeaders(bool later, HttpStatusCode status) : HttpMessageHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = Answer(request);
+            if (later)
+            {
+                await Task.Yield();
+            }
+
+            return response;
+        }
+
+        protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) => Answer(request);
+
+        private HttpResponseMessage Answer(HttpRequestMessage request)
+        {
+            var response = new HttpResponseMessage(status) { Content = new StringContent("{}") };
+            response.Headers.TryAddWithoutValidation("X-Echo", [request.Headers.Authorization!.ToString(), "short"]);
+            response.Content.Headers.TryAddWithoutValidation("X-Content-Echo", OpenAIKey);
+            return response;
+        }
     }
 
     /// <summary>A transport that throws on the caller's thread, before it has a task to return, as a disposed one does.</summary>

@@ -18,6 +18,11 @@ namespace AgentHarness.DependencyInjection.Internal;
 /// without credentials.
 /// </para>
 /// <para>
+/// Response headers that echo a key (a gateway's debug header, a <c>WWW-Authenticate</c> quoting the credential) are
+/// redacted here too, on every answer, so that the factory's logging handlers above and the client's exception see them
+/// without it.
+/// </para>
+/// <para>
 /// An error body is read whole here (error bodies are small, and the harness reads them whole anyway) and replaced
 /// only when it holds a key, so that the reason classified from it, the record, the exception the official client
 /// builds from it, and the body the caller gets all lack the key.
@@ -46,6 +51,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         {
             // An answer that has already arrived and succeeded needs nothing more: no state machine, no second task.
             Unauthorize(request, provider);
+            RedactHeaders(sending.Result);
             return new ValueTask<HttpResponseMessage>(sending);
         }
 
@@ -105,6 +111,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
             Unauthorize(request, provider);
         }
 
+        RedactHeaders(response);
         if (response.IsSuccessStatusCode)
         {
             return response;
@@ -142,6 +149,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
             Unauthorize(request, provider);
         }
 
+        RedactHeaders(response);
         if (response.IsSuccessStatusCode)
         {
             return response;
@@ -179,6 +187,52 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
     private static void Unauthorize(HttpRequestMessage request, ProviderEndpoint? provider)
     {
         provider?.RemoveKey(request);
+    }
+
+    /// <summary>Replaces every response and content header value that holds a key with its redacted text.</summary>
+    private void RedactHeaders(HttpResponseMessage response)
+    {
+        RedactHeaders(response.Headers);
+        RedactHeaders(response.Content.Headers);
+    }
+
+    private void RedactHeaders(System.Net.Http.Headers.HttpHeaders headers)
+    {
+        List<(string Name, string[] Values)>? redacted = null;
+        foreach (var header in headers.NonValidated)
+        {
+            foreach (var value in header.Value)
+            {
+                if (!redactor.MayHoldKey(value))
+                {
+                    continue;
+                }
+
+                var values = new string[header.Value.Count];
+                var changed = false;
+                var i = 0;
+                foreach (var each in header.Value)
+                {
+                    values[i] = redactor.Redact(each);
+                    changed |= !ReferenceEquals(values[i], each) && !string.Equals(values[i], each, StringComparison.Ordinal);
+                    i++;
+                }
+
+                if (changed)
+                {
+                    (redacted ??= []).Add((header.Key, values));
+                }
+
+                break;
+            }
+        }
+
+        // Changed after the walk: the collection is not to be changed while it is enumerated.
+        foreach (var (name, values) in redacted ?? [])
+        {
+            headers.Remove(name);
+            headers.TryAddWithoutValidation(name, values);
+        }
     }
 
     /// <summary>Puts the buffered body back, redacted when it held a key; the content's headers stay, but its length.</summary>
