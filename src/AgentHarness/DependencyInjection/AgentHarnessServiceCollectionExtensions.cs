@@ -193,6 +193,11 @@ public static class AgentHarnessServiceCollectionExtensions
 
                 // A redirect would re-send the prompt and its metadata to another host: a 3xx is the candidate's failure.
                 AllowAutoRedirect = false,
+
+                // An answer given up on (a timed-out attempt, a stream the caller closed) closes its connection at once:
+                // draining it would hold a synchronous call's blocked read past its timeout for up to two seconds, and
+                // keep a provider generating, and billing, an answer nobody reads.
+                MaxResponseDrainSize = 0,
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
 

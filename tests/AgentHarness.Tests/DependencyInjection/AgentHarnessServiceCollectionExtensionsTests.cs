@@ -99,4 +99,22 @@ public sealed class AgentHarnessServiceCollectionExtensionsTests
 
         Assert.Contains("Llm:Providers:openai:BaseUrl is missing", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AddAgentHarness_ModelClientsTransport_NoRedirectNoDecompressionNoDrain()
+    {
+        var services = new ServiceCollection();
+        services.AddAgentHarness().AddProvider("openai", static p => { p.BaseUrl = new Uri("https://openai.test/v1"); p.ApiKey = "key-openai-1"; });
+        using var provider = services.BuildServiceProvider();
+
+        HttpMessageHandler handler = provider.GetRequiredService<IHttpMessageHandlerFactory>().CreateHandler(AgentHarness.Internal.DefaultAgentHarness.HttpClientName);
+        while (handler is DelegatingHandler delegating)
+        {
+            handler = delegating.InnerHandler!;
+        }
+
+        // A given-up answer's connection closes at once, so a synchronous read it blocked ends at its timeout.
+        var sockets = Assert.IsType<SocketsHttpHandler>(handler);
+        Assert.Equal((false, System.Net.DecompressionMethods.None, 0), (sockets.AllowAutoRedirect, sockets.AutomaticDecompression, sockets.MaxResponseDrainSize));
+    }
 }
