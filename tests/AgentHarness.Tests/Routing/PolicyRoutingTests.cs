@@ -140,6 +140,33 @@ public sealed class PolicyRoutingTests
         Assert.Equal(start, host.Time.GetUtcNow());
     }
 
+    [Theory]
+    [InlineData("99999999999999")]
+    [InlineData("2147483648")]
+    public async Task Retry_RetryAfterSecondsPastTheHeadersRange_NextCandidateWithoutWaiting(string seconds)
+    {
+        // Too many seconds for the header's parser is still a wait far above the cap, not no Retry-After at all.
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ =>
+        {
+            var response = Responses.Json("""{"error":{"message":"slow down","type":"rate_limit_error"}}""", HttpStatusCode.TooManyRequests);
+            response.Headers.TryAddWithoutValidation("Retry-After", seconds);
+            return response;
+        });
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.MaxRetryAfter = TimeSpan.FromSeconds(30), "openai/gpt-4.1", "mistral/mistral-large");
+        });
+        var start = host.Time.GetUtcNow();
+
+        await host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        Assert.Equal(["openai.test", "mistral.test"], mock.Requests.Select(r => r.Uri.Host));
+        Assert.Equal(start, host.Time.GetUtcNow());
+    }
+
     [Fact]
     public async Task Fallback_401OnA_NoRetryOnAAndBAnswers()
     {

@@ -40,8 +40,17 @@ internal static class RetryRules
             return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
         }
 
+        // Seconds too many for the header's parser (past int.MaxValue) are still a wait: a very long one, not none.
+        if (header is null && response.Headers.NonValidated.TryGetValues("Retry-After", out var raw)
+            && raw.Count > 0 && IsAllDigits(raw.ToString().AsSpan().Trim()))
+        {
+            return TimeSpan.FromDays(1);
+        }
+
         return null;
     }
+
+    private static bool IsAllDigits(ReadOnlySpan<char> text) => !text.IsEmpty && !text.ContainsAnyExceptInRange('0', '9');
 
     /// <summary>The delay before retry number <paramref name="attempt"/> when the provider named none.</summary>
     public static TimeSpan Backoff(TimeSpan baseDelay, int attempt)
