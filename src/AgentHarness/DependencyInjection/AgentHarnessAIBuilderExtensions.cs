@@ -17,9 +17,16 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// A client resolved by its key is the harness's own official client for the id
 /// (<see cref="IAgentHarness.GetChatClient"/>, <see cref="IAgentHarness.GetEmbeddingClient"/>) behind
 /// <c>Microsoft.Extensions.AI.OpenAI</c>'s adapter, so every call is routed (with a policy's fallback), held to the
-/// budgets of the open runs, tagged with their metadata and recorded. Innermost, directly over the adapter, a layer
-/// puts each call's <see cref="UsageRecord"/> on its response (<see cref="HarnessUsageExtensions"/>); the
-/// application's own pipeline, set with <c>configure</c>, wraps it.
+/// budgets of the open runs, tagged with their metadata and recorded. Innermost, over the adapter, a layer puts each
+/// call's <see cref="UsageRecord"/> on its response (<see cref="HarnessUsageExtensions"/>); the application's own
+/// pipeline, set with <c>configure</c>, wraps it.
+/// </para>
+/// <para>
+/// A call whose options name another model or policy id (<see cref="ChatOptions.ModelId"/>,
+/// <see cref="Microsoft.Extensions.AI.EmbeddingGenerationOptions.ModelId"/>) is served by the harness's client for
+/// that id: routed, priced and held to the budgets as that id, and refused with an
+/// <see cref="UnroutableModelException"/> when it cannot be routed. The registered id, or the model name its client
+/// sends, is the registered client's call.
 /// </para>
 /// <para>
 /// Under a host, the id of every registration is routed at start: an id that no provider or policy can serve fails
@@ -53,7 +60,11 @@ public static class AgentHarnessAIBuilderExtensions
         var registration = Register(builder, nameof(AddChatClient), serviceKey, model, embeddings: false);
         var clientBuilder = builder.Services.AddKeyedChatClient(
             serviceKey,
-            sp => new HarnessChatClient(((ChatClient)ClientRegistrationCheck.Route(sp.GetRequiredService<IAgentHarness>(), registration)).AsIChatClient()));
+            sp =>
+            {
+                var harness = sp.GetRequiredService<IAgentHarness>();
+                return new HarnessChatClient(new ModelOverrideChatClient(harness, model, (ChatClient)ClientRegistrationCheck.Route(harness, registration)));
+            });
         configure?.Invoke(clientBuilder);
         return builder;
     }
@@ -74,7 +85,11 @@ public static class AgentHarnessAIBuilderExtensions
         var registration = Register(builder, nameof(AddEmbeddingGenerator), serviceKey, model, embeddings: true);
         var generatorBuilder = builder.Services.AddKeyedEmbeddingGenerator(
             serviceKey,
-            sp => new HarnessEmbeddingGenerator(((EmbeddingClient)ClientRegistrationCheck.Route(sp.GetRequiredService<IAgentHarness>(), registration)).AsIEmbeddingGenerator()));
+            sp =>
+            {
+                var harness = sp.GetRequiredService<IAgentHarness>();
+                return new HarnessEmbeddingGenerator(new ModelOverrideEmbeddingGenerator(harness, model, (EmbeddingClient)ClientRegistrationCheck.Route(harness, registration)));
+            });
         configure?.Invoke(generatorBuilder);
         return builder;
     }

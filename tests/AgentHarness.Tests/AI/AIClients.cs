@@ -34,6 +34,18 @@ internal static class AIClients
         return collection.BuildServiceProvider();
     }
 
+    /// <summary>Adds a gateway, <c>requesty</c>, which serves the ids of the providers that are not configured (<c>google/...</c>, <c>anthropic/...</c>).</summary>
+    public static IAgentHarnessBuilder Gateway(IAgentHarnessBuilder builder) =>
+        builder.AddProvider("requesty", static p => { p.BaseUrl = new Uri("https://gateway.test/v1"); p.ApiKey = "key-gateway"; p.IsGateway = true; p.MaxRetries = 0; });
+
+    /// <summary>What a record's tokens cost at the catalog's price of a model id.</summary>
+    public static decimal CatalogCost(IServiceProvider services, string model, UsageRecord record)
+    {
+        Assert.True(services.GetRequiredService<IPriceCatalog>().TryGetPrice(model, out var price));
+        Assert.Equal(0, record.CachedInputTokens);
+        return (record.InputTokens * price.InputPerToken) + (record.OutputTokens * price.OutputPerToken);
+    }
+
     public static SandboxProvider FallbackSandbox(string answer = "Looks good.")
     {
         var sandbox = new SandboxProvider();

@@ -168,6 +168,144 @@ public sealed class AgentHarnessAIBuilderExtensionsTests
         builder.AddEmbeddingGenerator("reviewer", "openai/text-embedding-3-small");
     }
 
+    [Theory]
+    [InlineData("openai/gpt-4.1-nano", "openai/gpt-4.1", "openai", "gpt-4.1")]
+    [InlineData("openai/gpt-4.1-nano", "mistral/mistral-large", "mistral", "mistral-large")]
+    [InlineData("google/gemini-2.5-flash", "anthropic/claude-opus-4-1", "requesty", "anthropic/claude-opus-4-1")]
+    [InlineData(AIClients.Policy, "openai/gpt-4.1", "openai", "gpt-4.1")]
+    public async Task AddChatClient_OptionsNameAnotherModel_SentToItsProviderAsItsNameAndRecordedAndPricedAsIt(
+        string registered, string requested, string provider, string sent)
+    {
+        var sandbox = new SandboxProvider();
+        using var services = AIClients.Build(sandbox, b => AIClients.Gateway(b).AddChatClient("client", registered));
+        var client = services.GetRequiredKeyedService<IChatClient>("client");
+        var options = new ChatOptions { ModelId = requested };
+
+        var response = await client.GetResponseAsync("Review this.", options, Ct);
+
+        var request = Assert.Single(sandbox.Requests);
+        Assert.Equal(provider, request.Provider);
+        Assert.Equal(sent, request.Model);
+        Assert.Equal(requested, request.RequestedModel);
+        var record = response.GetHarnessUsage()!;
+        Assert.Same(record, Assert.Single(services.GetRequiredService<IUsageLedger>().GetRecords()));
+        Assert.Equal(requested, record.ModelRequested);
+        Assert.Equal(provider, record.Provider);
+        Assert.Equal(CostBasis.Catalog, record.CostBasis);
+        Assert.Equal(AIClients.CatalogCost(services, requested, record), record.CostUsd);
+
+        // The caller's options are its own: the model id is taken off a copy.
+        Assert.Equal(requested, options.ModelId);
+    }
+
+    [Fact]
+    public async Task AddChatClient_RunCapAndAnOverrideWhoseWorstCaseDoesNotFit_OverrideRefusedWhileTheRegisteredModelFits()
+    {
+        var sandbox = new SandboxProvider();
+        using var services = AIClients.Build(sandbox, static b => AIClients.Gateway(b).AddChatClient("cheap", "google/gemini-2.5-flash"));
+        var cheap = services.GetRequiredKeyedService<IChatClient>("cheap");
+        using var run = services.GetRequiredService<IAgentHarness>().BeginRun("agent", static r => r.MaxCostUsd = 0.01m);
+
+        // At most 1000 output tokens: $0.0025 for gemini-2.5-flash fits the cap, $0.075 for claude-opus-4-1 does not.
+        var fits = await cheap.GetResponseAsync("Review this.", new ChatOptions { MaxOutputTokens = 1000 }, Ct);
+        var refused = await Assert.ThrowsAsync<BudgetExceededException>(() =>
+            cheap.GetResponseAsync("Review this.", new ChatOptions { MaxOutputTokens = 1000, ModelId = "anthropic/claude-opus-4-1" }, Ct));
+
+        Assert.Equal("google/gemini-2.5-flash", fits.GetHarnessUsage()!.ModelRequested);
+        Assert.Equal("MaxCostUsd", refused.Rule);
+        Assert.Equal("anthropic/claude-opus-4-1", refused.Model);
+        Assert.Single(sandbox.Requests);
+        Assert.Equal(fits.GetHarnessUsage()!.CostUsd, run.SpentUsd);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("openai/gpt-4.1-nano")]
+    [InlineData("gpt-4.1-nano")]
+    public async Task AddChatClient_OptionsNameTheRegisteredIdOrTheNameItSends_TheRegisteredCallWithTheProvidersName(string? modelId)
+    {
+        var sandbox = new SandboxProvider();
+        using var services = AIClients.Build(sandbox, static b => b.AddChatClient("nano", "openai/gpt-4.1-nano"));
+        var nano = services.GetRequiredKeyedService<IChatClient>("nano");
+
+        var response = await nano.GetResponseAsync("Review this.", new ChatOptions { ModelId = modelId }, Ct);
+
+        var request = Assert.Single(sandbox.Requests);
+        Assert.Equal("openai", request.Provider);
+        Assert.Equal("gpt-4.1-nano", request.Model);
+        Assert.Equal("openai/gpt-4.1-nano", response.GetHarnessUsage()!.ModelRequested);
+        Assert.Equal("gpt-4.1-nano", nano.GetService<ChatClientMetadata>()!.DefaultModelId);
+    }
+
+    [Fact]
+    public async Task AddChatClient_StreamingWithAnotherModel_SentToItsProviderAndTheLastUpdateCarriesItsRecord()
+    {
+        var sandbox = new SandboxProvider();
+        sandbox.Model("mistral/mistral-large").Reply("A streamed review of several words.");
+        using var services = AIClients.Build(sandbox, static b => b.AddChatClient("nano", "openai/gpt-4.1-nano"));
+        var nano = services.GetRequiredKeyedService<IChatClient>("nano");
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in nano.GetStreamingResponseAsync("Review this.", new ChatOptions { ModelId = "mistral/mistral-large" }, Ct))
+        {
+            updates.Add(update);
+        }
+
+        var request = Assert.Single(sandbox.Requests);
+        Assert.True(request.Stream);
+        Assert.Equal("mistral", request.Provider);
+        Assert.Equal("mistral-large", request.Model);
+        var record = Assert.Single(services.GetRequiredService<IUsageLedger>().GetRecords());
+        Assert.Same(record, updates[^1].GetHarnessUsage());
+        Assert.True(record.Streaming);
+        Assert.Equal("mistral/mistral-large", record.ModelRequested);
+        Assert.Equal("mistral", record.Provider);
+        Assert.Equal(AIClients.CatalogCost(services, "mistral/mistral-large", record), record.CostUsd);
+        Assert.Equal("A streamed review of several words.", updates.ToChatResponse().Text);
+    }
+
+    [Fact]
+    public async Task AddChatClient_OptionsNameAnUnroutableId_FailsAsTheHarnessDoesForThatIdAndSendsNothing()
+    {
+        var sandbox = new SandboxProvider();
+        using var services = AIClients.Build(sandbox, static b => b.AddChatClient("nano", "openai/gpt-4.1-nano"));
+        var nano = services.GetRequiredKeyedService<IChatClient>("nano");
+        var options = new ChatOptions { ModelId = "nowhere/model" };
+        var expected = Assert.Throws<UnroutableModelException>(() => services.GetRequiredService<IAgentHarness>().GetChatClient("nowhere/model"));
+
+        var whole = await Assert.ThrowsAsync<UnroutableModelException>(() => nano.GetResponseAsync("Review this.", options, Ct));
+        var streamed = await Assert.ThrowsAsync<UnroutableModelException>(async () =>
+        {
+            await foreach (var update in nano.GetStreamingResponseAsync("Review this.", options, Ct))
+            {
+                Assert.Fail("no update: " + update);
+            }
+        });
+
+        Assert.Equal(expected.Message, whole.Message);
+        Assert.Equal(expected.Message, streamed.Message);
+        Assert.Empty(sandbox.Requests);
+    }
+
+    [Theory]
+    [InlineData("openai/text-embedding-3-large", "text-embedding-3-large")]
+    [InlineData("openai/text-embedding-3-small", "text-embedding-3-small")]
+    public async Task AddEmbeddingGenerator_OptionsNameAModel_SentAsItsNameAndRecordedAndPricedAsIt(string requested, string sent)
+    {
+        var sandbox = new SandboxProvider();
+        using var services = AIClients.Build(sandbox, static b => b.AddEmbeddingGenerator("embed", "openai/text-embedding-3-small"));
+        var embed = services.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>("embed");
+
+        var embeddings = await embed.GenerateAsync(["fetchUserById"], new EmbeddingGenerationOptions { ModelId = requested }, Ct);
+
+        var request = Assert.Single(sandbox.Requests);
+        Assert.Equal("openai", request.Provider);
+        Assert.Equal(sent, request.Model);
+        var record = embeddings.GetHarnessUsage()!;
+        Assert.Equal(requested, record.ModelRequested);
+        Assert.Equal(AIClients.CatalogCost(services, requested, record), record.CostUsd);
+    }
+
     /// <summary>A distributed cache in a dictionary, as far as <c>UseDistributedCache</c> needs one.</summary>
     private sealed class DictionaryCache : IDistributedCache
     {

@@ -5,8 +5,9 @@ using Microsoft.Extensions.AI;
 namespace AgentHarness.AI.Internal;
 
 /// <summary>
-/// The innermost layer of a registered <see cref="IChatClient"/>, directly over the official client's adapter: it opens
-/// a <see cref="UsageCapture"/> around each call it passes down and puts the call's record on what comes back
+/// The innermost layer of a registered <see cref="IChatClient"/>, over the official client's adapter (through
+/// <see cref="ModelOverrideChatClient"/>, which picks the adapter of the id a call names): it opens a
+/// <see cref="UsageCapture"/> around each call it passes down and puts the call's record on what comes back
 /// (<see cref="HarnessUsageExtensions.UsageKey"/>).
 /// </summary>
 internal sealed class HarnessChatClient(IChatClient inner) : DelegatingChatClient(inner)

@@ -4,8 +4,9 @@ using Microsoft.Extensions.AI;
 namespace AgentHarness.AI.Internal;
 
 /// <summary>
-/// The innermost layer of a registered embedding generator, directly over the official client's adapter: it puts the
-/// call's record on the embeddings (<see cref="HarnessUsageExtensions.UsageKey"/>), as <see cref="HarnessChatClient"/> does.
+/// The innermost layer of a registered embedding generator, over the official client's adapter (through
+/// <see cref="ModelOverrideEmbeddingGenerator"/>): it puts the call's record on the embeddings
+/// (<see cref="HarnessUsageExtensions.UsageKey"/>), as <see cref="HarnessChatClient"/> does.
 /// </summary>
 internal sealed class HarnessEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner)
     : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
