@@ -958,6 +958,18 @@ public sealed class RequestyUsageClientTests
     }
 
     [Fact]
+    public void Options_PlainHttpToAnotherHost_RefusedAtStart()
+    {
+        var ex = ValidationFails(static o =>
+        {
+            o.BaseAddress = new Uri("http://api-v2.requesty.ai");
+            o.ApiKey = Key;
+        });
+
+        Assert.Contains("RequestyUsage:BaseAddress must use https for a host that is not loopback (the API key would travel in clear text); got 'http://api-v2.requesty.ai'.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Options_KeyPastedIntoBaseAddress_RedactedFromTheMessage()
     {
         var ex = ValidationFails(static o =>

@@ -450,7 +450,7 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
         {
             failures.Add($"{path}:BaseUrl must be an http or https URL; got '{Display(provider.BaseUrl)}'.");
         }
-        else if (provider.BaseUrl.Scheme == Uri.UriSchemeHttp && !IsLoopback(provider.BaseUrl))
+        else if (provider.BaseUrl.Scheme == Uri.UriSchemeHttp && !LoopbackAddress.Is(provider.BaseUrl))
         {
             failures.Add($"{path}:BaseUrl must use https for a host that is not loopback (the API key would travel in clear text); got '{Display(provider.BaseUrl)}'.");
         }
@@ -516,9 +516,6 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
     }
 
     private static string Display(Uri uri) => $"{uri.Scheme}://{uri.Authority}{uri.AbsolutePath}";
-
-    private static bool IsLoopback(Uri uri) =>
-        uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var address) && IPAddress.IsLoopback(address));
 
     private static bool HasInvalidKeyCharacter(string key)
     {

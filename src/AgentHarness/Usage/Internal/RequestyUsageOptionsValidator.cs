@@ -32,6 +32,11 @@ internal sealed class RequestyUsageOptionsValidator(RequestyUsageRegistration re
             // Shown without a query or user information: what is left out may be a key.
             failures.Add($"{path}:BaseAddress must be an absolute http or https address; got '{SafeText.Url(address)}'.");
         }
+        else if (address.Scheme == Uri.UriSchemeHttp && !LoopbackAddress.Is(address))
+        {
+            // As for a provider's BaseUrl: a usage key (one that may manage keys, too) never travels in clear text.
+            failures.Add($"{path}:BaseAddress must use https for a host that is not loopback (the API key would travel in clear text); got '{SafeText.Url(address)}'.");
+        }
 
         if (options.QueryForm is { } form && !Enum.IsDefined(form))
         {
