@@ -105,7 +105,10 @@ public sealed class ProviderOptions
     /// <value>The default value is 100 seconds.</value>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
-    /// <summary>Gets or sets how long a call to this provider may take over all its attempts and waits.</summary>
+    /// <summary>
+    /// Gets or sets how long a call to this provider may take over all its attempts and waits, until its answer is handed
+    /// over: from a stream's first output on, the stream is bounded by its idle time and the caller's token.
+    /// </summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
