@@ -1,3 +1,4 @@
+using System.ClientModel;
 using AgentHarness.IntegrationTests.Support;
 using AgentHarness.Testing;
 using OpenAI.Chat;
@@ -63,5 +64,39 @@ public sealed class ChatCompletionTests
         var record = Assert.Single(host.Ledger.GetRecords());
         Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
         Assert.Equal(request.InputTokens, record.InputTokens);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CompleteChat_AnswerShorterThanItsContentLength_TheClientsErrorNamingTheConnectionFailure(bool synchronous)
+    {
+        // The server promises 500 bytes more than it sends, then closes the connection.
+        await using var server = ShortBodyServer.Start("""{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1","choices":[""");
+        using var host = HarnessHost.Create(builder => builder.AddProvider("a", p =>
+        {
+            p.BaseUrl = server.BaseUrl;
+            p.ApiKey = "key-a";
+            p.MaxRetries = 0;
+        }).Configure(static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Allow));
+        var client = host.Harness.GetChatClient("a/m1");
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(async () =>
+        {
+            if (synchronous)
+            {
+                client.CompleteChat([new UserChatMessage("Review this diff.")], cancellationToken: Ct);
+            }
+            else
+            {
+                await client.CompleteChatAsync([new UserChatMessage("Review this diff.")], cancellationToken: Ct);
+            }
+        });
+
+        const string Message = "Model 'm1' via 'a' did not answer: connection failed (ResponseEnded).";
+        Assert.Equal(Message, Assert.IsType<HttpRequestException>(ex.InnerException).Message);
+        Assert.Equal(1, server.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Failed, Message), (record.Outcome, record.Error));
     }
 }

@@ -1,3 +1,4 @@
+using System.ClientModel;
 using System.Text;
 using AgentHarness.IntegrationTests.Support;
 using AgentHarness.Testing;
@@ -128,5 +129,32 @@ public sealed class StreamingChatTests
         Assert.Equal(UsageOutcome.Canceled, record.Outcome);
         Assert.NotNull(record.Error);
         Assert.True(record.Streaming);
+    }
+
+    [Fact]
+    public async Task CompleteChatStreamingAsync_ConnectionClosedAfterTheRoleChunk_TheClientsErrorNamingTheConnectionFailure()
+    {
+        // Before any output: the candidate's failure, and a direct call's answer is the official client's own error.
+        const string RoleOnly = """data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m1","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}""" + "\n\n";
+        await using var server = ShortBodyServer.Start(RoleOnly, "text/event-stream");
+        using var host = HarnessHost.Create(builder => builder.AddProvider("a", p =>
+        {
+            p.BaseUrl = server.BaseUrl;
+            p.ApiKey = "key-a";
+            p.MaxRetries = 0;
+        }).Configure(static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Allow));
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(async () =>
+        {
+            await foreach (var _ in host.Harness.GetChatClient("a/m1").CompleteChatStreamingAsync([new UserChatMessage("Review this diff.")], cancellationToken: Ct))
+            {
+            }
+        });
+
+        const string Message = "Model 'm1' via 'a' did not answer: connection failed (ResponseEnded).";
+        Assert.Equal(Message, Assert.IsType<HttpRequestException>(ex.InnerException).Message);
+        Assert.Equal(1, server.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Failed, Message), (record.Outcome, record.Error));
     }
 }

@@ -92,4 +92,40 @@ public sealed class PolicyFallbackTests
         Assert.Equal(Answer, await StreamTextAsync(host));
         Assert.Contains("before its first event", Assert.Single(host.Ledger.GetRecords()).Attempts[0].Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task CompleteChatAsync_PrimaryAnswerShorterThanItsContentLength_FallbackAnswers()
+    {
+        await using var primary = ShortBodyServer.Start("""{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"claude-sonnet-4-5","choices":[""");
+        await using var fallback = await SandboxServer.StartAsync(cancellationToken: Ct);
+        fallback.Sandbox.Model("gpt-4.1").Reply(Answer);
+        using var host = HarnessHost.Create(builder => builder
+            .AddProvider("primary", p =>
+            {
+                p.BaseUrl = primary.BaseUrl;
+                p.ApiKey = "key-primary";
+            })
+            .AddProvider("fallback", p =>
+            {
+                p.BaseUrl = fallback.BaseUrl;
+                p.ApiKey = "key-fallback";
+            })
+            .Configure(o =>
+            {
+                var policy = new PolicyOptions { AttemptsPerModel = 1 };
+                policy.Models.Add(new PolicyMemberOptions { Model = "primary/claude-sonnet-4-5" });
+                policy.Models.Add(new PolicyMemberOptions { Model = "fallback/gpt-4.1" });
+                o.Policies["claude-4"] = policy;
+            }));
+
+        var completion = await host.Harness.GetChatClient("policy/claude-4").CompleteChatAsync([new UserChatMessage("Review.")], cancellationToken: Ct);
+
+        Assert.Equal(Answer, completion.Value.Content[0].Text);
+        Assert.Equal(1, primary.Requests);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(
+            [("primary", AttemptOutcome.Failed, "connection failed (ResponseEnded)"), ("fallback", AttemptOutcome.Succeeded, null)],
+            record.Attempts.Select(static a => (a.Provider, a.Outcome, a.Error)));
+        Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
+    }
 }

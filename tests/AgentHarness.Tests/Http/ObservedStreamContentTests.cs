@@ -15,12 +15,13 @@ public sealed class ObservedStreamContentTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static TestHarness Create(HttpMessageHandler transport) =>
+    private static TestHarness Create(HttpMessageHandler transport, Action<AgentHarnessOptions>? configure = null) =>
         TestHarness.Create(transport, b =>
         {
             TestHarness.ThreeProviders(b, maxRetries: 0);
             b.Configure(o =>
             {
+                configure?.Invoke(o);
                 o.Catalog.UnpricedModels = UnpricedModelHandling.Refuse;
                 o.Catalog.Models["openai/m"] = new ModelPriceOptions { InputPerToken = 0.000001m, OutputPerToken = 0.000002m, MaxOutputTokens = 4000 };
                 o.Budgets["per-customer"] = new BudgetRuleOptions { Dimension = "customer", Window = BudgetWindow.Day, LimitUsd = 1m };
@@ -126,6 +127,129 @@ public sealed class ObservedStreamContentTests
 
         Assert.Equal("Hello world", text.ToString());
         Assert.Equal(UsageOutcome.Succeeded, Assert.Single(host.Ledger.GetRecords()).Outcome);
+    }
+
+    [Theory]
+    [InlineData("data: {not json\n\n", "a malformed event")]
+    [InlineData("data: {\"error\":{\"code\":\"server_error\"}}\n\n", "an error event")]
+    public async Task Read_FailingEventAndEndMarkerInOneRead_ThrowsAndRecordsIncompleteAndUnhealthy(string failing, string reason)
+    {
+        // The end marker comes in the read that holds the failure: the caller is told the stream broke, and so is the record.
+        var transport = new DelegateHandler((_, _) => Task.FromResult(StallingStream.Response([Event("hello "), failing + "data: [DONE]\n\n"], end: true)));
+        using var host = Create(transport, o => o.FailuresBeforeCooldown = 1);
+        var client = host.Harness.GetChatClient("policy/stream");
+        var text = new StringBuilder();
+
+        var ex = await Assert.ThrowsAsync<StreamInterruptedException>(async () =>
+        {
+            await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("hi")], cancellationToken: Ct))
+            {
+                text.Append(string.Concat(update.ContentUpdate.Select(static p => p.Text)));
+            }
+        });
+
+        Assert.Equal((reason, "hello "), (ex.Reason, text.ToString()));
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Incomplete, reason), (record.Outcome, record.Error));
+
+        // The cooldown counted the failure: the next call passes the only member over.
+        await Record.ExceptionAsync(async () =>
+        {
+            await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("again")], cancellationToken: Ct))
+            {
+            }
+        });
+        var next = host.Ledger.GetRecords()[^1];
+        Assert.Equal(AttemptOutcome.Skipped, next.Attempts[0].Outcome);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Read_EventsAfterTheEndMarkerInItsRead_AreIgnoredAndTheStreamSucceeds(bool allInTheFirstRead)
+    {
+        // All in the first read (the peek's), or in the caller's read after the first output.
+        const string AfterDone = "data: [DONE]\n\n" + "data: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\n" + "data: {garbage\n\n";
+        string[] chunks = allInTheFirstRead ? [Event("hello ") + AfterDone] : [Event("hello "), AfterDone];
+        var transport = new DelegateHandler((_, _) => Task.FromResult(StallingStream.Response(chunks, end: true)));
+        using var host = Create(transport);
+        var text = new StringBuilder();
+
+        await foreach (var update in host.Harness.GetChatClient("policy/stream").CompleteChatStreamingAsync([new UserChatMessage("hi")], cancellationToken: Ct))
+        {
+            text.Append(string.Concat(update.ContentUpdate.Select(static p => p.Text)));
+        }
+
+        // The official client stops at [DONE] too: the late chunk is no part of the answer.
+        Assert.Equal("hello ", text.ToString());
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Succeeded, null), (record.Outcome, record.Error));
+    }
+
+    [Fact]
+    public async Task Read_ResponsesStreamWithGarbageAfterItsTerminalEvent_ReaderGetsTheWholeBodyAndTheCallSucceeds()
+    {
+        // The Responses API has no [DONE]: its terminal event ends the answer, and a reader going on to the end of the
+        // body (the official Responses client reads to it) is not failed by what follows.
+        const string First = """data: {"type":"response.created","response":{"id":"r1","model":"m"}}""" + "\n\n"
+            + """data: {"type":"response.output_text.delta","delta":"hello "}""" + "\n\n";
+        const string Last = """data: {"type":"response.completed","response":{"id":"r1","model":"m","usage":{"input_tokens":5,"output_tokens":2}}}""" + "\n\n"
+            + "data: {garbage\n\n";
+        var transport = new DelegateHandler((_, _) => Task.FromResult(StallingStream.Response([First, Last], end: true)));
+        using var host = Create(transport);
+
+        var body = await ReadRawAsync(host, "/responses", """{"model":"policy/stream","stream":true,"input":"hi"}""");
+
+        Assert.Equal(First + Last, body);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Succeeded, 5, 2), (record.Outcome, record.InputTokens, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task Read_ReaderGoesOnPastTheEndMarkerAndTheProviderStalls_TheStreamEndsWholeAfterTheIdleTimeout()
+    {
+        var upstream = new TaskCompletionSource<StallingStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var transport = new DelegateHandler((_, _) =>
+        {
+            var response = StallingStream.Response([Event("hello "), "data: [DONE]\n\n"], end: false, out var stream);
+            upstream.TrySetResult(stream);
+            return Task.FromResult(response);
+        });
+        using var host = Create(transport);
+        using var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient(AgentHarness.Internal.DefaultAgentHarness.HttpClientName);
+        using var request = RawRequest("/chat/completions", """{"model":"policy/stream","stream":true,"messages":[{"role":"user","content":"hi"}]}""");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+        await using var stream = await response.Content.ReadAsStreamAsync(Ct);
+        var buffer = new byte[4096];
+        var received = new StringBuilder();
+        while (!received.ToString().Contains("[DONE]", StringComparison.Ordinal))
+        {
+            received.Append(Encoding.UTF8.GetString(buffer, 0, await stream.ReadAsync(buffer, Ct)));
+        }
+
+        // A raw reader reads on past [DONE]; the provider keeps the connection open and says nothing more.
+        var read = stream.ReadAsync(buffer, Ct).AsTask();
+        await (await upstream.Task).Stalled.WaitAsync(Ct);
+        host.Time.Advance(IdleTimeout);
+
+        Assert.Equal(0, await read);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Succeeded, null), (record.Outcome, record.Error));
+    }
+
+    private static HttpRequestMessage RawRequest(string path, string json) =>
+        new(HttpMethod.Post, new Uri(AgentHarness.Routing.Internal.RoutingHandler.VirtualEndpoint + path))
+        {
+            Content = new StringContent(json, Encoding.UTF8, "application/json"),
+        };
+
+    private static async Task<string> ReadRawAsync(TestHarness host, string path, string json)
+    {
+        using var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient(AgentHarness.Internal.DefaultAgentHarness.HttpClientName);
+        using var request = RawRequest(path, json);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync(Ct);
     }
 
     private sealed class TrackedStream(Stream inner) : Stream

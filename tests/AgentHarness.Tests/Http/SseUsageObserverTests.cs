@@ -203,4 +203,34 @@ public sealed class SseUsageObserverTests
         Assert.True(observer.EventTooLarge);
         Assert.Equal(0, observer.Events);
     }
+
+    [Theory]
+    [InlineData("data: [DONE]\n\n")]
+    [InlineData("data: {\"type\":\"response.completed\",\"response\":{\"model\":\"m\",\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\n\n")]
+    public void Observe_EventsAfterTheEndMarker_AreNotJudgedWhereverTheReadsFall(string end)
+    {
+        // What follows the marker: a chunk with usage, an error event, a malformed event, an event larger than the limit.
+        var after = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":900,\"completion_tokens\":900}}\n\n"
+            + "data: {\"error\":{\"code\":\"server_error\"}}\n\n"
+            + "data: {garbage\n\n"
+            + "data: " + new string('x', 2048) + "\n\n"
+            + "data: {unterminated";
+        var bytes = Encoding.UTF8.GetBytes("data: {\"choices\":[{\"delta\":{\"content\":\"hello \"}}]}\n\n" + end + after);
+        for (var split = 0; split <= bytes.Length; split++)
+        {
+            using var observer = new SseUsageObserver(1024);
+            observer.Observe(bytes.AsSpan(0, split));
+            observer.Observe(bytes.AsSpan(split));
+            observer.FlushCompleteLines();
+            observer.Complete();
+
+            Assert.True(observer.SawDone, $"split at {split}");
+            Assert.False(observer.Malformed, $"split at {split}");
+            Assert.False(observer.EventTooLarge, $"split at {split}");
+            Assert.Null(observer.ErrorEvent);
+            Assert.Equal(2, observer.Events);
+            Assert.NotEqual(900, observer.Reading.InputTokens);
+            Assert.Equal(StreamSignal.Output, observer.FirstSignal);
+        }
+    }
 }

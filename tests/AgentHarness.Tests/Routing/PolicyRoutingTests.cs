@@ -432,6 +432,46 @@ public sealed class PolicyRoutingTests
         Assert.Equal(UsageOutcome.Incomplete, Assert.Single(host.Ledger.GetRecords()).Outcome);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Fallback_BodyCutShortOnA_FallsBackToB(bool stream)
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => stream
+            ? CutStream.Response("""data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4.1","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}""" + "\n\n", "text/event-stream")
+            : CutStream.Response("""{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4.1","choi""", "application/json"));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => stream
+            ? Responses.EventStream(Responses.ChatStream("mistral-large", ["x"]))
+            : Responses.Json(Responses.ChatJson("mistral-large", "x")));
+        using var host = TestHarness.Create(mock.Handler, b =>
+        {
+            TestHarness.ThreeProviders(b);
+            Policy(b, "chain", p => p.AttemptsPerModel = 1, "openai/gpt-4.1", "mistral/mistral-large");
+        });
+        var client = host.Harness.GetChatClient("policy/chain");
+
+        var text = "";
+        if (stream)
+        {
+            await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+            {
+                text += string.Concat(update.ContentUpdate.Select(static p => p.Text));
+            }
+        }
+        else
+        {
+            text = (await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct)).Value.Content[0].Text;
+        }
+
+        Assert.Equal("x", text);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(
+            [("openai", AttemptOutcome.Failed, "connection failed (ResponseEnded)"), ("mistral", AttemptOutcome.Succeeded, null)],
+            record.Attempts.Select(static a => (a.Provider, a.Outcome, a.Error)));
+        Assert.Equal(UsageOutcome.Succeeded, record.Outcome);
+    }
+
     [Fact]
     public async Task Streaming_MalformedEventAfterStart_TypedMidStreamException()
     {

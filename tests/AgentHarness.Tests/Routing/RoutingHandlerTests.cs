@@ -1,6 +1,7 @@
 using System.ClientModel;
 using System.Net;
 using System.Text.Json;
+using AgentHarness.Tests.Budget;
 using AgentHarness.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -394,6 +395,48 @@ public sealed partial class RoutingHandlerTests
         await Assert.ThrowsAsync<ClientResultException>(() => host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
 
         Assert.Single(mock.Requests);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SendAsync_DirectCallWhoseBodyIsCutShort_RetriedThenTheClientsErrorNamingTheConnectionFailure(bool stream)
+    {
+        // A whole answer cut short, or a stream cut after its role-only chunk, before any output: the read throws an
+        // HttpIOException inside the attempt, a connection failure like any other.
+        var sent = 0;
+        var transport = new DelegateHandler((_, _) =>
+        {
+            Interlocked.Increment(ref sent);
+            return Task.FromResult(stream
+                ? CutStream.Response("""data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4.1","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}""" + "\n\n", "text/event-stream")
+                : CutStream.Response("""{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4.1","choi""", "application/json"));
+        });
+        using var host = TestHarness.Create(transport, b => TestHarness.ThreeProviders(b, maxRetries: 1));
+        var client = host.Harness.GetChatClient("openai/gpt-4.1");
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(async () =>
+        {
+            if (stream)
+            {
+                await foreach (var _ in client.CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+                {
+                }
+            }
+            else
+            {
+                await client.CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+            }
+        });
+
+        const string Message = "Model 'gpt-4.1' via 'openai' did not answer: connection failed (ResponseEnded).";
+        var inner = Assert.IsType<HttpRequestException>(ex.InnerException);
+        Assert.Equal(Message, inner.Message);
+        Assert.IsType<HttpIOException>(inner.InnerException);
+        Assert.Equal(2, sent);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((UsageOutcome.Failed, Message), (record.Outcome, record.Error));
+        Assert.All(record.Attempts, static a => Assert.Equal("connection failed (ResponseEnded)", a.Error));
     }
 
     [Fact]

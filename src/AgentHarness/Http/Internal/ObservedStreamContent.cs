@@ -113,6 +113,9 @@ internal sealed class ObservedStreamContent : HttpContent
         private readonly bool _prefixObserved;
         private bool _finished;
 
+        // Whether the stream finished as a whole answer: at its end marker, with nothing wrong found before it.
+        private bool _whole;
+
         // The official client reads with the caller's token; if it is cancelled when reading stops,
         // the caller cancelled the call rather than the stream failing.
         private CancellationToken _lastReadToken;
@@ -187,6 +190,12 @@ internal sealed class ObservedStreamContent : HttpContent
                 return fromPrefix;
             }
 
+            if (EndedWhole())
+            {
+                // Finished whole at its end marker: nothing after it is read, so a stall or a cut behind it cannot fail it.
+                return 0;
+            }
+
             // The idle timeout runs on the harness's clock; a stalled provider must not hold the caller forever.
             // Re-armed with CancelAfter, not TryReset: TryReset cannot stop a TimeProvider's timer.
             if (Interlocked.CompareExchange(ref _state, Reading, Idle) != Idle || _idle.IsCancellationRequested)
@@ -210,11 +219,11 @@ internal sealed class ObservedStreamContent : HttpContent
             }
             catch (OperationCanceledException ex) when (_idle.IsCancellationRequested)
             {
-                throw Fail(ex, canceled: false, $"no data for {_guard.IdleTimeout}");
+                return PastEndMarker() ? EndAtMarker() : throw Fail(ex, canceled: false, $"no data for {_guard.IdleTimeout}");
             }
             catch (Exception ex) when (ex is not StreamInterruptedException)
             {
-                throw Fail(ex, canceled: false);
+                return PastEndMarker() ? EndAtMarker() : throw Fail(ex, canceled: false);
             }
             finally
             {
@@ -389,6 +398,33 @@ internal sealed class ObservedStreamContent : HttpContent
             }
         }
 
+        private bool EndedWhole()
+        {
+            lock (_gate)
+            {
+                return _whole;
+            }
+        }
+
+        /// <summary>
+        /// Whether the end marker has arrived and the stream is still open: the answer is whole, and what comes after
+        /// the marker (a reader that goes on reading past it, as a raw reader or the Responses client does) is no part of it.
+        /// </summary>
+        private bool PastEndMarker()
+        {
+            lock (_gate)
+            {
+                return !_finished && _observer.SawDone;
+            }
+        }
+
+        /// <summary>Ends a read past the end marker that stalled or failed as the end of the stream: the answer was whole.</summary>
+        private int EndAtMarker()
+        {
+            Finish(endOfBody: true, error: null, canceled: false);
+            return 0;
+        }
+
         private StreamInterruptedException Fail(Exception? cause, bool canceled, string? reason = null)
         {
             reason ??= $"the connection failed while reading ({cause?.GetType().Name})";
@@ -398,12 +434,21 @@ internal sealed class ObservedStreamContent : HttpContent
                 events = _observer.Events;
             }
 
-            Finish(endOfBody: false, reason, canceled);
+            Finish(endOfBody: false, reason, canceled, failed: true);
             return new StreamInterruptedException(_guard.Provider, _guard.Model, reason, events, cause);
         }
 
-        private void Finish(bool endOfBody, string? error, bool canceled)
+        /// <summary>Ends the stream once, and tells its completion how it ended.</summary>
+        /// <param name="endOfBody">Whether the provider's body ended.</param>
+        /// <param name="error">Why the stream ended, if it did not end whole.</param>
+        /// <param name="canceled">Whether the reader's token was cancelled.</param>
+        /// <param name="failed">
+        /// Whether the caller is told the stream failed (a <see cref="StreamInterruptedException"/>): then it did not end
+        /// normally even when the end marker came in the read that failed it, after an error or a malformed event.
+        /// </param>
+        private void Finish(bool endOfBody, string? error, bool canceled, bool failed = false)
         {
+            bool normal;
             lock (_gate)
             {
                 if (_finished)
@@ -417,11 +462,14 @@ internal sealed class ObservedStreamContent : HttpContent
                     // A client may stop reading right after data: [DONE], before the blank line.
                     _observer.FlushCompleteLines();
                 }
+
+                // Only the end marker ([DONE], or a terminal Responses event) proves the answer is whole:
+                // some providers send usage with every chunk, so usage alone proves nothing. A failure found
+                // before the marker breaks the answer, however the reads fell around the marker.
+                normal = !failed && _observer.SawDone;
+                _whole = normal;
             }
 
-            // Only the end marker ([DONE], or a terminal Responses event) proves the answer is whole:
-            // some providers send usage with every chunk, so usage alone proves nothing.
-            var normal = _observer.SawDone;
             try
             {
                 _completion.OnStreamCompleted(_observer, normal, canceled && !normal, normal ? null : error ?? "the stream ended without its end marker");

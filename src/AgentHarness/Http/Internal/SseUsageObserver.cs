@@ -29,6 +29,11 @@ internal enum StreamSignal
 /// the model and the usage events carry and whether the stream reached its end marker. Lines may
 /// be split across reads in any way.
 /// </summary>
+/// <remarks>
+/// The answer is whole at its end marker, and nothing after it is observed: the official client stops reading at
+/// <c>[DONE]</c>, so bytes behind it (in the same read or a later one) are no event of the answer, and judging them
+/// would make the outcome depend on how reads fell. The same holds after a terminal Responses event.
+/// </remarks>
 internal sealed class SseUsageObserver : IDisposable
 {
     private static ReadOnlySpan<byte> DataField => "data:"u8;
@@ -72,7 +77,7 @@ internal sealed class SseUsageObserver : IDisposable
     /// <summary>Gets a value indicating whether the stream's end marker arrived: <c>[DONE]</c>, or a terminal Responses event.</summary>
     public bool SawDone { get; private set; }
 
-    /// <summary>Gets how many events (blank-line terminated) with data arrived.</summary>
+    /// <summary>Gets how many events (blank-line terminated) with data arrived, up to and with the end marker.</summary>
     public int Events { get; private set; }
 
     /// <summary>Gets a value indicating whether an event's data was neither JSON nor the end marker.</summary>
@@ -82,9 +87,10 @@ internal sealed class SseUsageObserver : IDisposable
     public byte[]? ErrorEvent { get; private set; }
 
 
+    /// <summary>Reads the next bytes of the stream, up to its end marker; what follows the marker is ignored.</summary>
     public void Observe(ReadOnlySpan<byte> chunk)
     {
-        while (!chunk.IsEmpty && !EventTooLarge)
+        while (!chunk.IsEmpty && !EventTooLarge && !SawDone)
         {
             var newline = chunk.IndexOf((byte)'\n');
             if (newline < 0)
@@ -158,7 +164,7 @@ internal sealed class SseUsageObserver : IDisposable
     /// <summary>Dispatches an event left without its terminating blank line when the stream ends.</summary>
     public void Complete()
     {
-        if (EventTooLarge)
+        if (EventTooLarge || SawDone)
         {
             return;
         }
@@ -178,7 +184,7 @@ internal sealed class SseUsageObserver : IDisposable
     /// </summary>
     public void FlushCompleteLines()
     {
-        if (!EventTooLarge)
+        if (!EventTooLarge && !SawDone)
         {
             Dispatch();
         }
