@@ -239,6 +239,31 @@ public sealed class HostileBodyTests
     }
 
     [Fact]
+    public async Task Policy_SuccessStatusOnACompressedBodyNobodyAskedFor_FallsBackToTheNextMember()
+    {
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(Responses.ChatJson("gpt-4.1")));
+        }
+
+        var mock = new RecordingMock();
+        mock.Respond(ChatUrl, _ =>
+        {
+            var response = Bytes(compressed.ToArray());
+            response.Content.Headers.ContentEncoding.Add("gzip");
+            return response;
+        });
+        mock.Respond(MistralUrl, _ => Responses.Json(Responses.ChatJson("mistral-large", "fine")));
+        using var host = TestHarness.Create(mock.Handler, b => { TestHarness.ThreeProviders(b); Chain(b); });
+
+        await host.Harness.GetChatClient("policy/chain").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal(("mistral", "the answer was not a whole JSON object"), (record.Provider, record.Attempts[0].Error));
+    }
+
+    [Fact]
     public async Task Policy_SuccessStatusOnAnErrorObject_ClassifiedByItsCodeAndFallsBack()
     {
         var mock = new RecordingMock();

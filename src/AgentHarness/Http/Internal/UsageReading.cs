@@ -53,6 +53,12 @@ internal struct UsageReading
     /// </summary>
     public bool HasOutput;
 
+    /// <summary>
+    /// Whether the document last read was one whole JSON object, whatever its strings held: text that is not UTF-8
+    /// inside a string leaves it one, bytes outside any string (a compressed body, a page, a cut) do not.
+    /// </summary>
+    public bool WasJsonObject;
+
     // The model the last answer named, with its UTF-8 bytes: a provider names the same model in every answer and event,
     // so the string is kept, and the bytes compared with it as they are instead of transcoding the string for each event.
     private static LastModel? _lastModel;
@@ -69,13 +75,15 @@ internal struct UsageReading
     public bool Read(ReadOnlySpan<byte> json)
     {
         _undecodable = false;
+        WasJsonObject = false;
         var reader = new Utf8JsonReader(json);
         try
         {
             if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
                 ReadObject(ref reader, nested: false);
-                return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && !_undecodable && Utf8.IsValid(json);
+                WasJsonObject = reader.TokenType == JsonTokenType.EndObject && !reader.Read();
+                return WasJsonObject && !_undecodable && Utf8.IsValid(json);
             }
         }
         catch (JsonException)

@@ -114,8 +114,8 @@ internal sealed class TransportStage
     /// Why a whole answer with a success status is no answer of its operation, or <see langword="null"/> when it is one.
     /// The operations the harness meters answer with one JSON object: anything else (an HTML page, an empty, cut or
     /// compressed body nobody asked for, an event stream to a request for a whole answer) fails the attempt, and so does
-    /// a top-level <c>error</c> object. Text that is not UTF-8 is left to the client, whose answer it is: its usage still
-    /// counts.
+    /// a top-level <c>error</c> object. A whole object with text that is not UTF-8 in a string is left to the client, whose
+    /// answer it is: its usage still counts.
     /// </summary>
     private static string? NotAnAnswer(CallContext call, ReadOnlySpan<byte> body, bool wellFormed)
     {
@@ -129,7 +129,7 @@ internal sealed class TransportStage
             return "the answer was an error object";
         }
 
-        return wellFormed || !System.Text.Unicode.Utf8.IsValid(body)
+        return wellFormed || call.Reading.WasJsonObject
             ? null
             : body.IsEmpty ? "the answer was empty" : "the answer was not a whole JSON object";
     }
