@@ -194,10 +194,11 @@ public static class AgentHarnessServiceCollectionExtensions
                 // A redirect would re-send the prompt and its metadata to another host: a 3xx is the candidate's failure.
                 AllowAutoRedirect = false,
 
-                // An answer given up on (a timed-out attempt, a stream the caller closed) closes its connection at once:
-                // draining it would hold a synchronous call's blocked read past its timeout for up to two seconds, and
-                // keep a provider generating, and billing, an answer nobody reads.
-                MaxResponseDrainSize = 0,
+                // An answer given up on (a timed-out attempt, a stream the caller closed) is drained for a moment at most:
+                // long enough to read what has already arrived (the end of a chunked stream after its [DONE], so that the
+                // connection is kept for the next call), not the two seconds that held a synchronous call's blocked read
+                // past its timeout and kept a provider generating, and billing, an answer nobody reads.
+                ResponseDrainTimeout = TimeSpan.FromMilliseconds(100),
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
 

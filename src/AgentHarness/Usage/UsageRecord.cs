@@ -35,7 +35,7 @@ public enum CostBasis
     /// The answer reported no usage, or no usable count for its input or its output (the caller cancelled after the
     /// request was sent, a stream stopped before its usage event, an empty <c>usage</c> object, counts that are strings
     /// or negative): the input estimate for a missing input count, the output received for a missing output count
-    /// (at most the output the attempt was allowed), at catalog rates.
+    /// (at most the output limit the attempt was sent with), at catalog rates.
     /// </summary>
     Estimated,
 
@@ -49,8 +49,8 @@ public enum CostBasis
     ReportedCostImplausible,
 
     /// <summary>
-    /// The provider reported more tokens than the attempt could have used: more output than it was allowed (its output
-    /// limit times its choices), or more than 100 times the upper bound of its input. The bound was charged instead (the
+    /// The provider reported more tokens than the attempt could have used: more output than the output limit it was
+    /// sent with (times its choices), or more input than the model's context window. The limit was charged instead (the
     /// input estimate for the input), at catalog rates, and a warning logged.
     /// </summary>
     ReportedUsageImplausible,

@@ -446,22 +446,23 @@ public sealed class CallCostingTests
     }
 
     [Fact]
-    public async Task Cost_MoreOutputReportedThanTheModelsOutputLimit_TheLimitIsCharged()
+    public async Task Cost_MoreOutputReportedThanTheCatalogsOutputLimit_IsChargedAsReported()
     {
+        // The catalog's output limit of a model may be stale; only a limit the request was sent with cuts a report.
         var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Responses.ChatStream("m", ["a"], promptTokens: 10, completionTokens: 5_000))));
         using var host = Create(transport, o => o.Catalog.Models["openai/m"].MaxOutputTokens = 1_000);
 
         await StreamAsync(host.Harness.GetChatClient("openai/m"));
 
         var record = Assert.Single(host.Ledger.GetRecords());
-        Assert.Equal((CostBasis.ReportedUsageImplausible, 10, 1_000), (record.CostBasis, record.InputTokens, record.OutputTokens));
+        Assert.Equal((CostBasis.Catalog, 10, 5_000), (record.CostBasis, record.InputTokens, record.OutputTokens));
     }
 
     [Fact]
-    public async Task Cost_InputReportedFarAboveTheBoundOfThePrompt_TheEstimateIsCharged()
+    public async Task Cost_InputReportedAboveTheModelsContextWindow_TheEstimateIsCharged()
     {
         var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("""{"prompt_tokens":300000,"completion_tokens":3}"""))));
-        using var host = Create(transport);
+        using var host = Create(transport, o => o.Catalog.Models["openai/m"].ContextWindow = 128_000);
 
         await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
 
@@ -472,18 +473,40 @@ public sealed class CallCostingTests
     }
 
     [Fact]
-    public async Task Cost_InputReportedWithin100TimesTheBound_IsCharged()
+    public async Task Cost_InputReportedFarAboveThePromptWithinTheWindow_IsCharged()
     {
-        // A provider's own tokenizer, its hidden prompt or an image larger than the estimate's may count more than the
-        // harness's estimate: within the bound's hundredfold, the report is what the call cost.
-        var bound = TokenEstimator.UpperBound(HiBody);
-        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage($$"""{"prompt_tokens":{{bound * 100}},"completion_tokens":3}"""))));
-        using var host = Create(transport);
+        // A provider adds input the body does not show (search results, files, a tool prompt): within the model's
+        // context window, the report is what the call cost.
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.Json(WithUsage("""{"prompt_tokens":40000,"completion_tokens":3}"""))));
+        using var host = Create(transport, o => o.Catalog.Models["openai/m"].ContextWindow = 128_000);
 
         await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
 
         var record = Assert.Single(host.Ledger.GetRecords());
-        Assert.Equal((CostBasis.Catalog, bound * 100), (record.CostBasis, record.InputTokens));
+        Assert.Equal((CostBasis.Catalog, 40_000, (40_000 * 0.000001m) + (3 * 0.000002m)), (record.CostBasis, record.InputTokens, record.CostUsd));
+    }
+
+    [Fact]
+    public async Task Cost_ErrorObjectThatReportsUsage_IsChargedAndTheRetryToo()
+    {
+        // A generation that failed midway was billed: its usage counts, then the retry's.
+        var calls = 0;
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Interlocked.Increment(ref calls) == 1
+            ? Responses.Json("""{"error":{"message":"upstream failed midway","type":"server_error","code":"server_error"},"usage":{"prompt_tokens":500,"completion_tokens":40}}""")
+            : Responses.Json(Responses.ChatJson("m", promptTokens: 500, completionTokens: 60))));
+        using var host = TestHarness.Create(transport, b =>
+        {
+            TestHarness.ThreeProviders(b, maxRetries: 1);
+            b.Configure(static o => o.Catalog.Models["openai/m"] = new ModelPriceOptions { InputPerToken = 0.000001m, OutputPerToken = 0.000002m });
+        });
+        using var run = host.Harness.BeginRun("agent", r => r.MaxCostUsd = 1m);
+
+        await host.Harness.GetChatClient("openai/m").CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        var expected = (1000 * 0.000001m) + (100 * 0.000002m);
+        var record = Assert.Single(host.Ledger.GetRecords());
+        Assert.Equal((expected, expected, 2), (record.CostUsd, run.SpentUsd, record.Attempts.Count));
+        Assert.Equal(0m, run.ReservedUsd);
     }
 
     [Fact]

@@ -223,6 +223,7 @@ public sealed class HostileBodyTests
     [InlineData("""{"id":"c","object":"chat.completion","choices":[""", "application/json", "the answer was not a whole JSON object")]
     [InlineData("", "application/json", "the answer was empty")]
     [InlineData("data: {\"id\":\"c1\"}\n\n", "application/json", "the answer was not a whole JSON object")]
+    [InlineData("data: {\"id\":\"c1\"}\n\ndata: [DONE]\n\n", "text/event-stream", "the answer was not a whole JSON object")]
     public async Task Policy_SuccessStatusOnNoAnswer_FallsBackToTheNextMember(string body, string mediaType, string reason)
     {
         var mock = new RecordingMock();

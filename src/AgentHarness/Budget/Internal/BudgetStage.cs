@@ -82,6 +82,11 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
                 {
                     ChargeCanceledAttempt(call, state);
                 }
+                else if (result.Status == AttemptStatus.AnswerFailed && (call.Reading.HasInputTokens || call.Reading.HasOutputTokens))
+                {
+                    // An error object that reports usage (a generation that failed midway) was billed: it is charged.
+                    ChargeAnswer(call, state, output: null);
+                }
                 else
                 {
                     Charge(call, state, 0m, call.CostBasis);
@@ -354,7 +359,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
             estimated = true;
         }
 
-        var outputBound = producesOutput ? OutputBound(call, price) : null;
+        var outputBound = producesOutput ? OutputBound(call) : null;
         if (producesOutput && !reading.HasOutputTokens)
         {
             // The text is counted with OpenAI's tokenizer; the provider cannot have produced more than it was allowed to.
@@ -364,7 +369,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
         }
 
         var basis = estimated ? CostBasis.Estimated : CostBasis.Catalog;
-        if (ImplausibleCounts(call, state, ref reading, outputBound))
+        if (ImplausibleCounts(call, state, price, ref reading, outputBound))
         {
             basis = CostBasis.ReportedUsageImplausible;
         }
@@ -387,30 +392,25 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
     }
 
     /// <summary>
-    /// The most output the attempt could have produced, when a limit the provider enforces sets it: the output limit it
-    /// was sent with (the request's, or the one the budget fitted), else the model's output limit or context window,
-    /// times its choices. <see langword="null"/> when only <c>Catalog:DefaultMaxOutputTokens</c> would say: that is a
-    /// guess of the harness's, not a limit of the model's.
+    /// The most output the attempt could have produced: the output limit it was sent with (the request's, or the one the
+    /// budget fitted), times its choices, which the provider enforces. <see langword="null"/> when it was sent none: the
+    /// catalog's output limit of a model may be stale, and is not a figure to cut a provider's report with.
     /// </summary>
-    private long? OutputBound(CallContext call, ModelPrice price)
+    private static long? OutputBound(CallContext call)
     {
         var body = call.Request.Body;
-        var limit = call.Attempt.OutputLimit ?? body.MaxOutputTokens;
-        return limit is > 0 || price.MaxOutputTokens is not null || price.ContextWindow is not null
-            ? CallCost.WorstCaseOutputTokens(price, limit, body.Choices, inputTokens: 0, costs.DefaultMaxOutputTokens)
-            : null;
+        return (call.Attempt.OutputLimit ?? body.MaxOutputTokens) is { } limit and > 0 ? (long)limit * Math.Max(1, body.Choices) : null;
     }
 
     /// <summary>
     /// Checks reported token counts against what the attempt could have used, as a reported cost is checked against its
-    /// tokens: more output than the attempt was allowed (<paramref name="outputBound"/>), or more than
-    /// <see cref="CallCost.MaxReportedToCatalogRatio"/> times the bound of its input (<see cref="TokenEstimator.UpperBound"/>),
-    /// is not charged; the bound, or the input estimate, is, and a warning is logged. One absurd count would otherwise
-    /// exhaust every budget it touches, past every cap. A request that brings in input stored with the provider (an
-    /// earlier response, a conversation, a stored prompt, an uploaded file) has no input bound.
+    /// tokens: more output than the attempt was allowed (<paramref name="outputBound"/>), or more input than the model's
+    /// context window holds, is not charged; the bound, or the input estimate, is, and a warning is logged. One absurd
+    /// count would otherwise exhaust every budget it touches, past every cap. Input is bounded by nothing the body
+    /// shows: a provider adds to it on its side (search results, files, stored conversations, tool prompts).
     /// </summary>
     /// <returns>Whether a count was replaced.</returns>
-    private bool ImplausibleCounts(CallContext call, CallCosting state, ref UsageReading reading, long? outputBound)
+    private bool ImplausibleCounts(CallContext call, CallCosting state, ModelPrice price, ref UsageReading reading, long? outputBound)
     {
         int? output = null;
         int? input = null;
@@ -420,9 +420,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
             reading.OutputTokens = (int)most;
         }
 
-        if (reading.HasInputTokens
-            && reading.InputTokens > state.Bound(call.Request) * (long)CallCost.MaxReportedToCatalogRatio
-            && !ReferencesStoredInput(call.Request))
+        if (reading.HasInputTokens && price.ContextWindow is { } window && reading.InputTokens > window)
         {
             input = reading.InputTokens;
             reading.InputTokens = state.CountInput(call.Request);
@@ -435,16 +433,6 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
 
         LogImplausibleUsage(logger, call.ModelRequested, call.Current?.Provider.Name, input ?? reading.InputTokens, output ?? reading.OutputTokens, reading.InputTokens, reading.OutputTokens);
         return true;
-    }
-
-    /// <summary>Whether the request brings in input the provider stores, which its body does not show: its size is not bounded by the body's.</summary>
-    private static bool ReferencesStoredInput(CallRequest request)
-    {
-        var body = request.Bytes.AsSpan();
-        return body.IndexOf("\"previous_response_id\""u8) >= 0
-            || body.IndexOf("\"conversation\""u8) >= 0
-            || body.IndexOf("\"file_id\""u8) >= 0
-            || (request.Operation == "responses" && body.IndexOf("\"prompt\""u8) >= 0);
     }
 
     /// <summary>The output tokens of a whole answer that reported no usage, counted from its text.</summary>

@@ -227,8 +227,13 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
             }
         }
 
+        if (redacted is null)
+        {
+            return;
+        }
+
         // Changed after the walk: the collection is not to be changed while it is enumerated.
-        foreach (var (name, values) in redacted ?? [])
+        foreach (var (name, values) in redacted)
         {
             headers.Remove(name);
             headers.TryAddWithoutValidation(name, values);

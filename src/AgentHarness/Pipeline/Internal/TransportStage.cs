@@ -53,7 +53,8 @@ internal sealed class TransportStage
                 return new AttemptResult(AttemptStatus.Failed, response, Body: read);
             }
 
-            if (!IsEventStream(response))
+            // An event stream to a request for a whole answer is read whole, and judged as the answer it is not.
+            if (!IsEventStream(response) || (!call.Request.Stream && AnswersWithJson(call.Request.Operation)))
             {
                 // A body that is not streamed is read inside the attempt, so the attempt timeout covers
                 // it, its usage is known when the call ends, and an error body can be classified.
@@ -62,6 +63,8 @@ internal sealed class TransportStage
                     : await BoundedContent.ReadPooledAsync(response.Content, _limits.MaxResponseBytes, token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
+                    // Each answer is read afresh: a failed one's usage stays on the call for the budget stage to charge.
+                    call.Reading = default;
                     var wellFormed = call.Reading.Read(buffer.AsSpan(0, length));
                     if (NotAnAnswer(call, buffer.AsSpan(0, length), wellFormed) is { } problem)
                     {
@@ -74,7 +77,6 @@ internal sealed class TransportStage
                         }
 
                         response.Dispose();
-                        call.Reading = default;
                         return new AttemptResult(AttemptStatus.AnswerFailed, Body: error, Problem: problem);
                     }
 
@@ -119,7 +121,7 @@ internal sealed class TransportStage
     /// </summary>
     private static string? NotAnAnswer(CallContext call, ReadOnlySpan<byte> body, bool wellFormed)
     {
-        if (call.Request.Operation is not ("chat/completions" or "responses" or "completions" or "embeddings"))
+        if (!AnswersWithJson(call.Request.Operation))
         {
             return null;
         }
@@ -133,6 +135,9 @@ internal sealed class TransportStage
             ? null
             : body.IsEmpty ? "the answer was empty" : "the answer was not a whole JSON object";
     }
+
+    /// <summary>Whether the operation answers with one JSON object (or, asked to stream, an event stream of them).</summary>
+    private static bool AnswersWithJson(string operation) => operation is "chat/completions" or "responses" or "completions" or "embeddings";
 
     private static bool IsEventStream(HttpResponseMessage response)
     {

@@ -250,7 +250,7 @@ internal sealed partial class RoutingLoop(CandidateHealth health, KeyRedactor re
         // its first output) throws an IOException, HttpIOException among them: the same failure, so it is wrapped the same
         // way. Anything else is a bug or a misconfiguration and surfaces as it was thrown.
         var current = call.Current;
-        throw exception is HttpRequestException or IOException or OperationCanceledException or null
+        throw exception is HttpRequestException or (IOException and not StreamInterruptedException) or OperationCanceledException or null
             ? new HttpRequestException($"Model '{current?.Model}' via '{current?.Provider.Name}' did not answer: {failure.Reason}.", exception)
             : exception;
     }
