@@ -359,7 +359,9 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
             estimated = true;
         }
 
-        var outputBound = producesOutput ? OutputBound(call) : null;
+        // The bound is read from the body, which a call no budget limits never parses: it then guards no cap, and a
+        // reported count is recorded as it came unless there is none and the text's count needs a ceiling.
+        var outputBound = producesOutput && (state.Budget is { Limited: true } || !reading.HasOutputTokens) ? OutputBound(call) : null;
         if (producesOutput && !reading.HasOutputTokens)
         {
             // The text is counted with OpenAI's tokenizer; the provider cannot have produced more than it was allowed to.
