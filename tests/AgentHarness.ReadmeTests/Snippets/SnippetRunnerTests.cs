@@ -2,6 +2,11 @@ using AgentHarness.ReadmeTests.Markdown;
 
 namespace AgentHarness.ReadmeTests.Snippets;
 
+/// <remarks>
+/// Alone, after the other classes: a test here reads the process's environment once its program has run, and a README
+/// program another class starts the moment the runner is free takes every <c>*_API_KEY</c> variable off while it runs.
+/// </remarks>
+[Collection(SnippetRunnerCollection.Name)]
 public sealed class SnippetRunnerTests
 {
     private static readonly TimeSpan HangTimeout = TimeSpan.FromSeconds(60);
@@ -78,4 +83,11 @@ public sealed class SnippetRunnerTests
         Assert.True(snippet.Compiled!.Succeeded, string.Join('\n', snippet.Compiled.Problems));
         return await SnippetRunner.RunAsync(snippet.Compiled, workingDirectory ?? Path.GetTempPath(), HangTimeout, Ct);
     }
+}
+
+/// <summary>The runner's own tests, which look at the process-wide environment after a run: run with nothing else.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SnippetRunnerCollection
+{
+    public const string Name = "Snippet runner";
 }
