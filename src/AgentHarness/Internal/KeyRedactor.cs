@@ -48,7 +48,7 @@ internal sealed partial class KeyRedactor
         var patterns = kept.Select(static k => Pattern(k!)).ToList();
         var anchors = kept.Select(static k => Anchor(k!)).ToArray();
         _anchors = Array.TrueForAll(anchors, static a => a.Length > 0) ? anchors : null;
-        _hints = _anchors is null && kept.Count > 0 ? null : SearchValues.Create([.. anchors, "sk-", "AIza"], StringComparison.OrdinalIgnoreCase);
+        _hints = _anchors is null ? null : SearchValues.Create([.. _anchors, "sk-", "AIza"], StringComparison.OrdinalIgnoreCase);
         _keys = patterns.Count == 0
             ? null
             : new Lazy<Regex>(() => new Regex(string.Join('|', patterns), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking));
@@ -73,7 +73,7 @@ internal sealed partial class KeyRedactor
     /// Whether <see cref="Redact"/> may change the text: it holds a configured key's anchor or a key shape's prefix (in
     /// one vectorized pass), or a key has no anchor. Text shorter than any key holds none.
     /// </summary>
-    public bool MayHoldKey(ReadOnlySpan<char> text) =>
+    public bool MayRedact(ReadOnlySpan<char> text) =>
         text.Length >= MinKeyLength && (_hints is null || text.IndexOfAny(_hints) >= 0);
 
     /// <summary>Redacts a UTF-8 body; <see langword="null"/> when it holds nothing to remove, so that its bytes are kept as they came.</summary>

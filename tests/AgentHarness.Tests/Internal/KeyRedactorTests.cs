@@ -86,10 +86,10 @@ public sealed class KeyRedactorTests
     [InlineData("token sk-live-4f9a8b7c6d5e4f3a2b", true)]
     [InlineData("application/json; charset=utf-8", false)]
     [InlineData("key-ope", false)]
-    public void MayHoldKey_AnchorOrShapePrefixInAnyCase_True(string text, bool expected)
+    public void MayRedact_AnchorOrShapePrefixInAnyCase_True(string text, bool expected)
     {
         var redactor = new KeyRedactor(["key-openai+secret/2"]);
 
-        Assert.Equal(expected, redactor.MayHoldKey(text));
+        Assert.Equal(expected, redactor.MayRedact(text));
     }
 }

@@ -541,10 +541,7 @@ internal sealed partial class BudgetStage(CostControl costs, ILoggerFactory logg
         public bool InputCounted => _counted is not null;
 
         /// <summary>The input tokens a worst case uses: the count once made, else the bound.</summary>
-        public int Input(CallRequest request) => _counted ?? Bound(request);
-
-        /// <summary>The upper bound of the request's input tokens (<see cref="TokenEstimator.UpperBound"/>), computed once.</summary>
-        public int Bound(CallRequest request) => _bound ??= TokenEstimator.UpperBound(request.Bytes);
+        public int Input(CallRequest request) => _counted ?? (_bound ??= TokenEstimator.UpperBound(request.Bytes));
 
         /// <summary>The input tokens of the request as estimated before sending, counted once when first needed.</summary>
         public int CountInput(CallRequest request) => _counted ??= TokenEstimator.EstimateInputTokens(request.Bytes);

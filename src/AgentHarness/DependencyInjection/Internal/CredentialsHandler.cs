@@ -203,7 +203,7 @@ internal sealed class CredentialsHandler(KeyRedactor redactor, int maxResponseBy
         {
             foreach (var value in header.Value)
             {
-                if (!redactor.MayHoldKey(value))
+                if (!redactor.MayRedact(value))
                 {
                     continue;
                 }

@@ -113,8 +113,9 @@ internal sealed class ObservedStreamContent : HttpContent
         private readonly bool _prefixObserved;
         private bool _finished;
 
-        // Whether the stream finished as a whole answer: at its end marker, with nothing wrong found before it.
-        private bool _whole;
+        // Whether the stream finished as a whole answer: at its end marker, with nothing wrong found before it. Set once,
+        // under the gate, and read on every read without it.
+        private volatile bool _whole;
 
         // The official client reads with the caller's token; if it is cancelled when reading stops,
         // the caller cancelled the call rather than the stream failing.
@@ -190,7 +191,7 @@ internal sealed class ObservedStreamContent : HttpContent
                 return fromPrefix;
             }
 
-            if (EndedWhole())
+            if (_whole)
             {
                 // Finished whole at its end marker: nothing after it is read, so a stall or a cut behind it cannot fail it.
                 return 0;
@@ -395,14 +396,6 @@ internal sealed class ObservedStreamContent : HttpContent
             lock (_gate)
             {
                 return _finished;
-            }
-        }
-
-        private bool EndedWhole()
-        {
-            lock (_gate)
-            {
-                return _whole;
             }
         }
 

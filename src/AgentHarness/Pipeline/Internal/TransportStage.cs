@@ -65,8 +65,8 @@ internal sealed class TransportStage
                 {
                     // Each answer is read afresh: a failed one's usage stays on the call for the budget stage to charge.
                     call.Reading = default;
-                    var wellFormed = call.Reading.Read(buffer.AsSpan(0, length));
-                    if (NotAnAnswer(call, buffer.AsSpan(0, length), wellFormed) is { } problem)
+                    call.Reading.Read(buffer.AsSpan(0, length));
+                    if (NotAnAnswer(call, length) is { } problem)
                     {
                         // A success status on something the official client cannot read as its answer (a page, a cut
                         // or empty body, an error object): the candidate failed, and a retry or the next one may answer.
@@ -119,7 +119,7 @@ internal sealed class TransportStage
     /// a top-level <c>error</c> object. A whole object with text that is not UTF-8 in a string is left to the client, whose
     /// answer it is: its usage still counts.
     /// </summary>
-    private static string? NotAnAnswer(CallContext call, ReadOnlySpan<byte> body, bool wellFormed)
+    private static string? NotAnAnswer(CallContext call, int length)
     {
         if (!AnswersWithJson(call.Request.Operation))
         {
@@ -131,9 +131,9 @@ internal sealed class TransportStage
             return "the answer was an error object";
         }
 
-        return wellFormed || call.Reading.WasJsonObject
+        return call.Reading.WasJsonObject
             ? null
-            : body.IsEmpty ? "the answer was empty" : "the answer was not a whole JSON object";
+            : length == 0 ? "the answer was empty" : "the answer was not a whole JSON object";
     }
 
     /// <summary>Whether the operation answers with one JSON object (or, asked to stream, an event stream of them).</summary>
