@@ -52,6 +52,15 @@ public sealed class PolicyOptionsValidationTests
     }
 
     [Fact]
+    public void Validate_MemberListedTwice_NamesBothPlaces()
+    {
+        var ex = Fails(o => o.Policies["p"] = Policy("openai/gpt-4.1", "openai/gpt-4.1-mini", "OpenAI/GPT-4.1"));
+
+        Assert.Contains("AgentHarness:Policies:p:Models:2:Model is 'OpenAI/GPT-4.1', which AgentHarness:Policies:p:Models:0 already is", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Models:1:Model", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_Cycle_ShowsThePath()
     {
         var ex = Fails(o =>

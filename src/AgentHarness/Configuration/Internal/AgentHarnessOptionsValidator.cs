@@ -149,6 +149,13 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
                     failures.Add($"{memberPath}:Model is '{member.Model}', which no configured provider, policy or gateway can serve.");
                 }
 
+                // A member listed twice is a copy-and-paste slip, not a setting: in a chain its second turn comes after its
+                // own cooldown has skipped it, and in a weighted policy it silently doubles a weight that Weight states.
+                if (IndexOfModel(policy.Models, member.Model, i) is var first and >= 0)
+                {
+                    failures.Add($"{memberPath}:Model is '{member.Model}', which {path}:Models:{first.ToString(CultureInfo.InvariantCulture)} already is; list a model once (its Weight, or AttemptsPerModel, says how much it is used).");
+                }
+
                 if (!(member.Weight > 0) || double.IsInfinity(member.Weight))
                 {
                     failures.Add($"{memberPath}:Weight must be a finite number greater than zero; got {member.Weight.ToString(CultureInfo.InvariantCulture)}.");
@@ -194,6 +201,20 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
                 failures.Add($"{path} refers back to itself: {cycle}.");
             }
         }
+    }
+
+    /// <summary>The index of the first member before <paramref name="before"/> with the model id <paramref name="model"/>, or -1.</summary>
+    private static int IndexOfModel(IList<PolicyMemberOptions> members, string model, int before)
+    {
+        for (var i = 0; i < before; i++)
+        {
+            if (string.Equals(members[i]?.Model?.Trim(), model.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static bool IsRoutable(string model, AgentHarnessOptions options, bool hasGateway)
