@@ -114,6 +114,14 @@ public sealed class ConfigurationCheckerTests
     }
 
     [Fact]
+    public void BindChecked_BudgetLimitBeyondDecimalRange_SaysTheRangeNotTheFormat()
+    {
+        var ex = Fails(With(("AgentHarness:Budgets:per-customer-daily:LimitUsd", "1e30")));
+
+        Assert.Contains("AgentHarness:Budgets:per-customer-daily:LimitUsd is '1e30'; use a number from -79228162514264337593543950335 to 79228162514264337593543950335.", ex.Failures);
+    }
+
+    [Fact]
     public void BindChecked_ProviderAttemptTimeoutWithUnit_FailsNamingPathAndValue()
     {
         var ex = Fails(With(("AgentHarness:Providers:openai:AttemptTimeout", "30s")));

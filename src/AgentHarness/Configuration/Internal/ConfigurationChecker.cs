@@ -215,6 +215,9 @@ internal sealed class ConfigurationChecker
             TypeCode.Boolean => "use true or false",
             TypeCode.Byte or TypeCode.SByte or TypeCode.Int16 or TypeCode.UInt16 or TypeCode.Int32 or TypeCode.UInt32 or TypeCode.Int64 or TypeCode.UInt64 =>
                 $"use a whole number from {Bound(type, "MinValue")} to {Bound(type, "MaxValue")}, for example 3",
+            // A number a double holds but a decimal does not (1e30 dollars) is read well and out of range: the format is not the problem.
+            TypeCode.Decimal when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) =>
+                $"use a number from {decimal.MinValue.ToString(CultureInfo.InvariantCulture)} to {decimal.MaxValue.ToString(CultureInfo.InvariantCulture)}",
             TypeCode.Decimal or TypeCode.Double or TypeCode.Single =>
                 "use a number with '.' for decimals and no thousands separator, for example 1.5",
             _ when type == typeof(TimeSpan) => "use a time span as [d.]hh:mm:ss, for example 00:00:30 for 30 seconds or 1.00:00:00 for a day",
