@@ -166,7 +166,8 @@ public static class AgentHarnessServiceCollectionExtensions
                 sp.GetRequiredService<ProviderRegistry>().Providers.Any(static p => p.Tokens is not null) ? [.. attempt, new TokenStage()] : attempt,
                 sp.GetService<ResponseCacheStage>() is { } cache
                     ? [budget, sp.GetRequiredService<CandidateHealth>(), cache, sp.GetRequiredService<CallRecorder>(), telemetry]
-                    : [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry]);
+                    : [budget, sp.GetRequiredService<CandidateHealth>(), sp.GetRequiredService<CallRecorder>(), telemetry],
+                telemetry);
         });
         services.TryAddTransient<RoutingHandler>();
 

@@ -12,8 +12,8 @@ namespace AgentHarness.Telemetry;
 /// it; the stage, as an observer of the call's end, ends the call's span and records the metrics.
 /// </summary>
 /// <remarks>
-/// The call's span starts when its first attempt does, dated back to the call's start, so that an attempt a budget refuses
-/// has no span and a call refused before anything is sent gets its span, already ended, only when it ends.
+/// The call's span starts when the call is routed (<see cref="Begin"/>), or, for a call ended before that (unroutable, or
+/// cancelled at once), when it ends; either way it is dated from the call's start. An attempt a budget refuses has no span.
 /// </remarks>
 internal sealed class CallTelemetry(HarnessTelemetry telemetry)
 {
@@ -33,6 +33,14 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
         {
             telemetry.EndAttempt(call, failure);
         }
+    }
+
+    /// <summary>Starts the call's span, once, if it is recorded: when the call is routed, or when it ends if it ended before that.</summary>
+    /// <returns>The call's span, or <see langword="null"/> when it is not recorded.</returns>
+    public Activity? Begin(CallContext call)
+    {
+        StartCall(call);
+        return _call;
     }
 
     /// <summary>Starts the attempt <see cref="CallContext.Attempt"/>: counts a retry or a fallback, and starts its span, which becomes current.</summary>
@@ -166,7 +174,9 @@ internal sealed class CallTelemetry(HarnessTelemetry telemetry)
                     TagEnd(span, call, error);
                 }
 
-                telemetry.Stop(span);
+                // The call ended when its latency says, not when its last observer got to it (a first estimate may wait for
+                // the tokenizer to load): the span lasts as long as the record's latency and the duration metric.
+                telemetry.Stop(span, call.Timestamp + call.Latency);
             }
         }
 

@@ -126,10 +126,13 @@ internal sealed class HarnessTelemetry
         });
 
     /// <summary>Ends a span on the harness's clock, leaving the flow's current activity as it was when the span is not it.</summary>
-    public void Stop(Activity activity)
+    public void Stop(Activity activity) => Stop(activity, Time.GetUtcNow());
+
+    /// <summary>Ends a span at <paramref name="end"/>, leaving the flow's current activity as it was when the span is not it.</summary>
+    public void Stop(Activity activity, DateTimeOffset end)
     {
         var current = Activity.Current;
-        activity.SetEndTime(Time.GetUtcNow().UtcDateTime);
+        activity.SetEndTime(end.UtcDateTime);
         activity.Stop();
         if (!ReferenceEquals(current, activity))
         {

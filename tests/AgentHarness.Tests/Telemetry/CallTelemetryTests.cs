@@ -5,6 +5,8 @@ using AgentHarness.Tests.Budget;
 using AgentHarness.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Logs;
 using OpenAI.Chat;
 
 namespace AgentHarness.Tests.Telemetry;
@@ -322,5 +324,128 @@ public sealed class CallTelemetryTests
         Assert.StartsWith("skipped: cooling down", (string)tags["agentharness.skip.reason"]!, StringComparison.Ordinal);
         Assert.Equal(["attempt mistral/mistral-large"], trace.ChildrenOf(calls[1]).Select(a => a.DisplayName));
         Assert.Equal(1, Tag(calls[1], "agentharness.attempts"));
+    }
+
+    [Fact]
+    public async Task CallEnded_LedgerTakesTimeAfterTheCallEnded_SpanEndsWhenTheRecordSaysTheCallEnded()
+    {
+        using var trace = new TraceCapture();
+        ObservableTimeProvider? clock = null;
+        var transport = new DelegateHandler((_, _) =>
+        {
+            // The provider takes a second to answer; the ledger then takes three to add the record.
+            clock!.Advance(TimeSpan.FromSeconds(1));
+            return Task.FromResult(Responses.Json(Responses.ChatJson("gpt-4.1-2025-04-14")));
+        });
+        var ledger = new SlowLedger(() => clock!.Advance(TimeSpan.FromSeconds(3)));
+        using var host = TestHarness.Create(transport, static b => TestHarness.ThreeProviders(b), services => services.AddSingleton<IUsageLedger>(ledger));
+        clock = host.Time;
+
+        await host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        // The ledger's three seconds came after the call's end: they are in neither the record nor the span.
+        var record = Assert.Single(host.Ledger.GetRecords());
+        var callSpan = trace.Single("chat openai/gpt-4.1");
+        Assert.Equal(TimeSpan.FromSeconds(1), record.Latency);
+        Assert.Equal(record.Timestamp.UtcDateTime, callSpan.StartTimeUtc);
+        Assert.Equal(record.Latency, callSpan.Duration);
+    }
+
+    [Fact]
+    public async Task CallScope_FallbackAndCallEnd_LogRecordsCarryTheCallSpansIds()
+    {
+        var mock = new RecordingMock();
+        mock.Respond("https://openai.test/v1/chat/completions", _ => Responses.Error(HttpStatusCode.ServiceUnavailable));
+        mock.Respond("https://mistral.test/v1/chat/completions", _ => Responses.Json(Responses.ChatJson("mistral-large-2411")));
+        using var trace = new TraceCapture();
+        var logs = new List<LogRecord>();
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b =>
+            {
+                TestHarness.ThreeProviders(b);
+                ReviewPolicy(b, attemptsPerModel: 1);
+            },
+            services => services.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug).AddOpenTelemetry(o => o.AddInMemoryExporter(logs))));
+
+        await host.Harness.GetChatClient("policy/review").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct);
+
+        // The fallback is logged on the routing loop's flow, the call's end by the recorder: both inside the call's span.
+        var callSpan = trace.Single("chat policy/review");
+        var harnessLogs = logs.Where(l => l.CategoryName is not null && l.CategoryName.StartsWith("AgentHarness", StringComparison.Ordinal) && l.EventId.Id is 1 or 3).ToList();
+        Assert.Equal([1, 3], harnessLogs.Select(l => l.EventId.Id).Order());
+        Assert.All(harnessLogs, l => Assert.Equal((callSpan.TraceId, callSpan.SpanId), (l.TraceId, l.SpanId)));
+
+        // Outside the call, the flow's span is the test's again.
+        Assert.Same(trace.Root, Activity.Current);
+    }
+
+    [Fact]
+    public async Task CallScope_StreamEndsOnTheReadersFlow_ItsEndIsLoggedInTheCallSpanAndTheReadersSpanIsKept()
+    {
+        using var trace = new TraceCapture();
+        var transport = new DelegateHandler((_, _) => Task.FromResult(Responses.EventStream(Responses.ChatStream("gpt-4.1-2025-04-14", ["Looks ", "good."]))));
+        var logs = new List<LogRecord>();
+        using var host = TestHarness.Create(
+            transport,
+            static b => TestHarness.ThreeProviders(b),
+            services => services.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug).AddOpenTelemetry(o => o.AddInMemoryExporter(logs))));
+
+        await foreach (var _ in host.Harness.GetChatClient("openai/gpt-4.1").CompleteChatStreamingAsync([new UserChatMessage("a")], cancellationToken: Ct))
+        {
+        }
+
+        var callSpan = trace.Single("chat openai/gpt-4.1");
+        var ended = Assert.Single(logs, l => l.CategoryName?.StartsWith("AgentHarness", StringComparison.Ordinal) == true && l.EventId.Id == 1);
+        Assert.Equal((callSpan.TraceId, callSpan.SpanId), (ended.TraceId, ended.SpanId));
+        Assert.Same(trace.Root, Activity.Current);
+    }
+
+    [Fact]
+    public async Task CallScope_RunCapRefusesBeforeSending_RefusalIsLoggedInTheCallSpan()
+    {
+        using var trace = new TraceCapture();
+        var mock = new RecordingMock();
+        var logs = new List<LogRecord>();
+        using var host = TestHarness.Create(
+            mock.Handler,
+            static b =>
+            {
+                TestHarness.ThreeProviders(b);
+                b.Configure(static o => o.Catalog.UnpricedModels = UnpricedModelHandling.Refuse);
+            },
+            services => services.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug).AddOpenTelemetry(o => o.AddInMemoryExporter(logs))));
+
+        await Assert.ThrowsAsync<UnpricedModelException>(() => host.Harness.GetChatClient("openai/not-in-the-catalog").CompleteChatAsync([new UserChatMessage("a")], cancellationToken: Ct));
+
+        var callSpan = trace.Single("chat openai/not-in-the-catalog");
+        var refused = Assert.Single(logs, l => l.CategoryName?.StartsWith("AgentHarness", StringComparison.Ordinal) == true && l.EventId.Id == 6);
+        Assert.Equal((callSpan.TraceId, callSpan.SpanId), (refused.TraceId, refused.SpanId));
+    }
+
+    /// <summary>A ledger that takes its time to add a record (as a durable one may), on the test's clock.</summary>
+    private sealed class SlowLedger(Action taking) : IUsageLedger
+    {
+        private readonly List<UsageRecord> _records = [];
+
+        public void Add(UsageRecord record)
+        {
+            taking();
+            lock (_records)
+            {
+                _records.Add(record);
+            }
+        }
+
+        public IReadOnlyList<UsageRecord> GetRecords()
+        {
+            lock (_records)
+            {
+                return [.. _records];
+            }
+        }
+
+        public Task<UsageReport> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken = default) =>
+            Task.FromResult(UsageReport.FromRecords(query, GetRecords()));
     }
 }

@@ -9,12 +9,26 @@ internal sealed class CallPipeline
     private readonly IAttemptStage[] _stages;
     private readonly TransportStage _transport;
     private readonly ICallObserver[] _observers;
+    private readonly ICallScope? _scope;
 
     public CallPipeline(CallStages stages, TransportStage transport)
     {
         _stages = stages.Attempt;
         _transport = transport;
         _observers = stages.End;
+        _scope = stages.Scope;
+    }
+
+    /// <summary>Enters the call's scope (see <see cref="ICallScope"/>) on the current flow, for the routing handler while it routes the call.</summary>
+    public CallScopeState EnterScope(CallContext call) => _scope is null ? default : _scope.Enter(call);
+
+    /// <summary>Leaves what <see cref="EnterScope"/> entered.</summary>
+    public void LeaveScope(CallScopeState state)
+    {
+        if (state.Entered)
+        {
+            _scope!.Leave(state);
+        }
     }
 
     /// <summary>Asks every stage whether a candidate may be tried; the first that says no has listed it as skipped.</summary>
@@ -39,12 +53,20 @@ internal sealed class CallPipeline
             ? _stages[index].SendAsync(call, new AttemptNext(this, index + 1))
             : _transport.SendAsync(call);
 
-    /// <summary>Tells every observer, in order, that the call ended.</summary>
+    /// <summary>Tells every observer, in order, that the call ended, in the call's scope: whatever flow ends it, what they log belongs to the call.</summary>
     public void OnCallEnded(CallContext call)
     {
-        foreach (var observer in _observers)
+        var scope = EnterScope(call);
+        try
         {
-            observer.OnCallEnded(call);
+            foreach (var observer in _observers)
+            {
+                observer.OnCallEnded(call);
+            }
+        }
+        finally
+        {
+            LeaveScope(scope);
         }
     }
 }
@@ -52,4 +74,5 @@ internal sealed class CallPipeline
 /// <summary>The stages a call goes through, in order: the composition the container registers.</summary>
 /// <param name="Attempt">The per-attempt stages, in the order an attempt passes them on its way to the transport.</param>
 /// <param name="End">The observers of a call's end, in the order they are told: stages settle first, the recorder records last.</param>
-internal sealed record CallStages(IAttemptStage[] Attempt, ICallObserver[] End);
+/// <param name="Scope">What gives the call's own work its ambient context, or <see langword="null"/>.</param>
+internal sealed record CallStages(IAttemptStage[] Attempt, ICallObserver[] End, ICallScope? Scope = null);

@@ -150,6 +150,9 @@ internal sealed class RoutingHandler(
         call.Settings = plan.Settings;
         var deadline = call.OwnDeadline.Start(timeProvider, cancellationToken, started, plan.Settings.TotalTimeout, _deadlineSources);
         call.Deadline = deadline;
+
+        // The call's span, when one is recorded, is current while the call is routed: the loop's logs belong to it.
+        var scope = Pipeline.EnterScope(call);
         HttpResponseMessage response;
         try
         {
@@ -182,6 +185,7 @@ internal sealed class RoutingHandler(
         }
         finally
         {
+            Pipeline.LeaveScope(scope);
             deadline.Dispose();
         }
 

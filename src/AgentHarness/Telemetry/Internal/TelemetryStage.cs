@@ -1,4 +1,5 @@
 using AgentHarness.Pipeline.Internal;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace AgentHarness.Telemetry.Internal;
@@ -6,12 +7,41 @@ namespace AgentHarness.Telemetry.Internal;
 /// <summary>
 /// The telemetry stage: right after the budget stage (so that an attempt a budget refuses, which sends nothing, has no
 /// span), it starts each attempt's span around the rest of the attempt, and as the last observer of a call's end (after
-/// the recorder) it ends the call's span and records the call's metrics. With nothing listening it passes the attempt on
-/// untouched: no span, no state, no allocation.
+/// the recorder) it ends the call's span and records the call's metrics. As the call's scope it makes the call's span
+/// current while the call is routed and while its end is observed, so that what is logged then belongs to the call. With
+/// nothing listening it passes the attempt on untouched: no span, no state, no allocation.
 /// </summary>
-internal sealed class TelemetryStage(HarnessTelemetry telemetry) : IAttemptStage, ICallObserver
+internal sealed class TelemetryStage(HarnessTelemetry telemetry) : IAttemptStage, ICallObserver, ICallScope
 {
     public bool Admit(CallContext call, Candidate candidate) => true;
+
+    /// <summary>
+    /// Makes the call's span (started now, when it is recorded) current on this flow: the routing loop's logs and the
+    /// recorder's, on whichever flow the call ends, carry its trace and span ids.
+    /// </summary>
+    public CallScopeState Enter(CallContext call)
+    {
+        if (!telemetry.Enabled || !HarnessTelemetry.Source.HasListeners())
+        {
+            return default;
+        }
+
+        if (call.TelemetryState is not CallTelemetry state)
+        {
+            call.TelemetryState = state = new CallTelemetry(telemetry);
+        }
+
+        if (state.Begin(call) is not { } span)
+        {
+            return default;
+        }
+
+        var previous = Activity.Current;
+        Activity.Current = span;
+        return new CallScopeState(Entered: true, previous);
+    }
+
+    public void Leave(CallScopeState state) => Activity.Current = (Activity?)state.Previous;
 
     public ValueTask<AttemptResult> SendAsync(CallContext call, AttemptNext next)
     {
