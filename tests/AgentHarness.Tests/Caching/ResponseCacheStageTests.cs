@@ -173,6 +173,65 @@ public sealed class ResponseCacheStageTests
     }
 
     [Fact]
+    public async Task OnCallEnded_AnswerToABodyTheBudgetLimited_IsNotStoredForCallsWithoutThatLimit()
+    {
+        var mock = new RecordingMock();
+        mock.RespondSequence(
+            OpenAiChat,
+            _ => Responses.Json(Responses.ChatJson("gpt-4.1", content: "cut short").Replace("\"stop\"", "\"length\"", StringComparison.Ordinal)),
+            _ => Responses.Json(Responses.ChatJson("gpt-4.1", content: "the whole essay")));
+        using var host = Create(mock, o => o.Catalog.Models["openai/gpt-4.1"] = new ModelPriceOptions { InputPerToken = 0.000002m, OutputPerToken = 0.000008m, MaxOutputTokens = 100_000 });
+
+        // The cap does not fit the model's whole output: the budget asks for less, in this call's body only.
+        using (host.Harness.BeginRun("agent", r => r.MaxCostUsd = 0.01m))
+        {
+            Assert.Equal("cut short", (await AskAsync(host)).Value.Content[0].Text);
+        }
+
+        var uncapped = await AskAsync(host);
+
+        Assert.Contains("\"max_completion_tokens\":", mock.Requests[0].Body, StringComparison.Ordinal);
+        Assert.Equal(2, mock.Requests.Count);
+        Assert.DoesNotContain("max_completion_tokens", mock.Requests[1].Body, StringComparison.Ordinal);
+        Assert.Equal("the whole essay", uncapped.Value.Content[0].Text);
+        Assert.Equal([false, false], host.Ledger.GetRecords().Select(r => r.FromCache));
+    }
+
+    [Fact]
+    public async Task OnCallEnded_AnswerCutAtTheCallersOwnLimit_IsStored()
+    {
+        var mock = new RecordingMock();
+        mock.Respond(OpenAiChat, _ => Responses.Json(Responses.ChatJson("gpt-4.1", content: "bug").Replace("\"stop\"", "\"length\"", StringComparison.Ordinal)));
+        using var host = Create(mock);
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 1 };
+        var client = host.Harness.GetChatClient("openai/gpt-4.1");
+
+        // A one-token classification ends at its limit by design: the same request gets the same answer.
+        await client.CompleteChatAsync([new UserChatMessage("classify this diff")], options, Ct);
+        var second = await client.CompleteChatAsync([new UserChatMessage("classify this diff")], options, Ct);
+
+        Assert.Single(mock.Requests);
+        Assert.Equal(ChatFinishReason.Length, second.Value.FinishReason);
+    }
+
+    [Fact]
+    public async Task OnCallEnded_ContentFilteredAnswer_IsNotStored()
+    {
+        var mock = new RecordingMock();
+        mock.RespondSequence(
+            OpenAiChat,
+            _ => Responses.Json(Responses.ChatJson("gpt-4.1", content: "I can't").Replace("\"stop\"", "\"content_filter\"", StringComparison.Ordinal)),
+            _ => Responses.Json(Responses.ChatJson("gpt-4.1", content: "feature")));
+        using var host = Create(mock);
+
+        await AskAsync(host);
+        var second = await AskAsync(host);
+
+        Assert.Equal(2, mock.Requests.Count);
+        Assert.Equal("feature", second.Value.Content[0].Text);
+    }
+
+    [Fact]
     public async Task OnCallEnded_CutStream_IsNotStored()
     {
         var mock = new RecordingMock();

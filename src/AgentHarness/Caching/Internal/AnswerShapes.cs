@@ -22,8 +22,8 @@ internal static class AnswerShapes
         operation == ChatOperation || (!stream && operation == EmbeddingsOperation);
 
     /// <summary>
-    /// Whether a whole answer is good enough to serve again: no error, and for chat at least one choice with content or
-    /// a tool call; for embeddings at least one vector.
+    /// Whether a whole answer is good enough to serve again: no error, and for chat no choice stopped by a content filter and
+    /// at least one choice with content or a tool call; for embeddings at least one vector.
     /// </summary>
     public static bool IsGood(string operation, ReadOnlySpan<byte> body)
     {
@@ -44,6 +44,16 @@ internal static class AnswerShapes
             if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
             {
                 return false;
+            }
+
+            // A choice the provider's content filter stopped is a refusal of the moment (filters and their settings change),
+            // not an answer to keep serving.
+            foreach (var choice in choices.EnumerateArray())
+            {
+                if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String && reason.ValueEquals("content_filter"u8))
+                {
+                    return false;
+                }
             }
 
             foreach (var choice in choices.EnumerateArray())

@@ -247,6 +247,13 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             return null;
         }
 
+        // The budget sent this answer's attempt with an output limit of its own (to fit what was left): the answer may be
+        // cut at a limit the request under this key never asked for, and must not be served to calls that can afford more.
+        if (call.Attempt.OutputLimit is not null)
+        {
+            return null;
+        }
+
         if (call.Streamed)
         {
             // Only a stream read to its end marker ends Succeeded; one the caller read past the cap was not kept.
