@@ -164,14 +164,14 @@ public static class ChatClientTaskExtensions
 
     private static string Normalize(string answer)
     {
-        var span = answer.AsSpan().Trim();
-        span = span.Trim("\"'`*");
+        // The period may stand inside the quotes or after them ("refactor." or "refactor".): quotes go on both sides of it.
+        var span = answer.AsSpan().Trim().Trim("\"'`*");
         if (span.EndsWith('.'))
         {
             span = span[..^1];
         }
 
-        return span.Trim().ToString();
+        return span.Trim().Trim("\"'`*").Trim().ToString();
     }
 
     private static class Categories<TEnum>

@@ -40,6 +40,9 @@ public sealed class ChatClientTaskExtensionsTests
     [InlineData("\"feature\"", Change.Feature)]
     [InlineData("docs-only", Change.Docs)]
     [InlineData("BugFix", Change.BugFix)]
+    [InlineData("\"refactor\".", Change.Refactor)]
+    [InlineData("'docs-only'.", Change.Docs)]
+    [InlineData("\"feature.\"", Change.Feature)]
     public async Task ClassifyAsync_AnswerIsALabel_ReturnsThatValue(string answer, Change expected)
     {
         var (services, harness, sandbox) = Create();
