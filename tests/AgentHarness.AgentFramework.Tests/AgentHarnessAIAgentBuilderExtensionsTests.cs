@@ -166,6 +166,32 @@ public sealed class AgentHarnessAIAgentBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task UseAgentHarnessRun_CheckpointCallbackAsksAModel_ItsCallIsNotInTheAgentsUsage()
+    {
+        ReviewAgents? agents = null;
+        using var created = new ReviewAgents(o => o.ConfigureRun = r => r.AddSpendCheckpoint(0.005m, async (_, ct) =>
+        {
+            // An approver asked by a model, as the README allows: its call is made outside the run.
+            await agents!.Harness.GetChatClient(ReviewAgents.Model).CompleteChatAsync([new OpenAI.Chat.UserChatMessage("Approve more spend?")], cancellationToken: ct);
+            return SpendCheckpointDecision.Continue;
+        }));
+        agents = created;
+
+        var response = await agents.Agent.RunAsync("Review the change.", cancellationToken: Ct);
+
+        var records = agents.Records;
+        Assert.Equal(3, records.Count);
+        var approver = Assert.Single(records, static r => r.RunId is null);
+        var round = records.Where(static r => r.RunId is not null).ToList();
+        Assert.Equal(2, round.Count);
+        var usage = response.GetHarnessUsage();
+        Assert.NotNull(usage);
+        Assert.Equal(round, usage.Calls);
+        Assert.DoesNotContain(approver, usage.Calls);
+        Assert.Equal(round.Sum(static r => r.CostUsd), usage.CostUsd);
+    }
+
+    [Fact]
     public async Task UseAgentHarnessRun_ConfigureRun_SetsTheOpenedRunsMetadata()
     {
         using var agents = new ReviewAgents(static o => { o.Agent = "reviewer-bot"; o.ConfigureRun = static r => r.Branch = "feat/auth"; });

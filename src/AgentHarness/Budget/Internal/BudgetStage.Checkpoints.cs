@@ -138,8 +138,10 @@ internal sealed partial class BudgetStage
         var run = checkpoint.Run;
         try
         {
-            // A model call the callback makes is not the run's: it would wait on the question it is part of.
+            // A model call the callback makes is not the run's: it would wait on the question it is part of. Nor is its
+            // record the crossing call's or the agent run's, whose usage capture would otherwise take it.
             AgentRun.LeaveRuns();
+            UsageCapture.LeaveAll();
             var decision = await checkpoint.Callback(context, caller).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The spend checkpoint's callback returned no decision.");
             run.DecideCheckpoint(checkpoint, decision, context, time.GetUtcNow());

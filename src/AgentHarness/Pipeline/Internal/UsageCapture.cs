@@ -65,6 +65,12 @@ internal sealed class UsageCapture
         return new Scope(previous);
     }
 
+    /// <summary>
+    /// Leaves every scope on this flow, for the rest of it: the calls made after this are nobody's to capture. An async
+    /// method that calls it changes only its own flow, and its caller's scopes are current again when it returns.
+    /// </summary>
+    public static void LeaveAll() => CurrentScope.Value = null;
+
     /// <summary>Adds the record of a call that ended to this scope and to every scope enclosing it.</summary>
     public void Add(UsageRecord record)
     {
