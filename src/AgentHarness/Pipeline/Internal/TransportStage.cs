@@ -115,8 +115,8 @@ internal sealed class TransportStage
     /// <summary>
     /// Why a whole answer with a success status is no answer of its operation, or <see langword="null"/> when it is one.
     /// The operations the harness meters answer with one JSON object: anything else (an HTML page, an empty, cut or
-    /// compressed body nobody asked for, an event stream to a request for a whole answer) fails the attempt, and so does
-    /// a top-level <c>error</c> object. A whole object with text that is not UTF-8 in a string is left to the client, whose
+    /// compressed body nobody asked for, an event stream to a request for a whole answer) fails the attempt, and so do
+    /// a top-level <c>error</c> object and a whole object to a request for a stream. A whole object with text that is not UTF-8 in a string is left to the client, whose
     /// answer it is: its usage still counts.
     /// </summary>
     private static string? NotAnAnswer(CallContext call, int length)
@@ -131,9 +131,14 @@ internal sealed class TransportStage
             return "the answer was an error object";
         }
 
-        return call.Reading.WasJsonObject
-            ? null
-            : length == 0 ? "the answer was empty" : "the answer was not a whole JSON object";
+        if (!call.Reading.WasJsonObject)
+        {
+            return length == 0 ? "the answer was empty" : "the answer was not a whole JSON object";
+        }
+
+        // A server that ignores "stream" answers with the whole object: the official client, reading it as events, would
+        // hand the caller an empty stream. Its usage is still the call's to pay.
+        return call.Request.Stream ? "a whole answer to a request for a stream" : null;
     }
 
     /// <summary>Whether the operation answers with one JSON object (or, asked to stream, an event stream of them).</summary>
