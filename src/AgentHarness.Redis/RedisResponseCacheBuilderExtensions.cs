@@ -1,3 +1,4 @@
+using AgentHarness.Redis;
 using AgentHarness.Redis.Internal;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,7 +10,7 @@ namespace AgentHarness;
 /// <summary>Puts the harness's response cache on Redis: <c>HybridCache</c> in memory first, Redis second, so that replicas share hits.</summary>
 public static class RedisResponseCacheBuilderExtensions
 {
-    /// <summary>The default prefix of the cache's Redis keys.</summary>
+    /// <summary>The prefix of the cache's Redis keys without a budget store; with one, it is the store's <see cref="RedisBudgetStoreOptions.KeyPrefix"/> followed by <c>:cache:</c>, which is this for the default prefix.</summary>
     public const string DefaultInstanceName = "agentharness:cache:";
 
     /// <summary>
@@ -19,7 +20,7 @@ public static class RedisResponseCacheBuilderExtensions
     /// registered, else the <see cref="IConnectionMultiplexer"/> registered in the service collection.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddAgentHarness</c>.</param>
-    /// <param name="configure">Changes the Redis cache's options (its key prefix, <see cref="RedisCacheOptions.InstanceName"/>, defaults to <see cref="DefaultInstanceName"/>).</param>
+    /// <param name="configure">Changes the Redis cache's options (its key prefix, <see cref="RedisCacheOptions.InstanceName"/>, defaults to the budget store's <see cref="RedisBudgetStoreOptions.KeyPrefix"/> and <c>:cache:</c>, else <see cref="DefaultInstanceName"/>).</param>
     /// <returns>The builder, to chain calls.</returns>
     /// <remarks>
     /// The Redis cache becomes the application's <c>IDistributedCache</c>, and the <c>HybridCache</c> it registers
@@ -37,7 +38,11 @@ public static class RedisResponseCacheBuilderExtensions
 
         services.AddOptions<RedisCacheOptions>().PostConfigure<IServiceProvider>(static (options, sp) =>
         {
-            options.InstanceName ??= DefaultInstanceName;
+            // Next to the budget store, under its key prefix: two applications that keep their budgets apart on one Redis
+            // keep their answers apart too (and the tags that remove them), though their model ids are the same.
+            options.InstanceName ??= sp.GetService<IServiceProviderIsService>()?.IsService(typeof(RedisBudgetStore)) == true
+                ? sp.GetRequiredService<IOptions<RedisBudgetStoreOptions>>().Value.KeyPrefix + ":cache:"
+                : DefaultInstanceName;
             if (options.ConnectionMultiplexerFactory is null && string.IsNullOrEmpty(options.Configuration) && options.ConfigurationOptions is null)
             {
                 // One connection for budgets, cooldowns and cached answers.

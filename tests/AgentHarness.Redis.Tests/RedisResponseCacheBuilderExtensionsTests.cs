@@ -68,6 +68,32 @@ public sealed class RedisResponseCacheBuilderExtensionsTests(RedisServer server)
     }
 
     [Fact]
+    public async Task AddRedisResponseCache_TwoApplicationsWithTheirOwnKeyPrefixes_NeverShareAnswers()
+    {
+        var prefixA = RedisServer.NewPrefix("appA");
+        var prefixB = RedisServer.NewPrefix("appB");
+        var toA = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        var toB = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+
+        // Each application names only its budget store's prefix, as the README shows; the cache takes it.
+        Replica App(DelegateHandler transport, string prefix) => Replica.Create(
+            transport,
+            o => { o.ConnectionString = server.ConnectionString; o.KeyPrefix = prefix; },
+            static o => o.ResponseCache.Enabled = true,
+            static s => s.AddAgentHarness().AddRedisResponseCache());
+        using var a = App(toA, prefixA);
+        using var b = App(toB, prefixB);
+
+        await a.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        await WaitForKeysAsync(prefixA + ":cache", 1);
+        await b.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+
+        Assert.Equal((1, 1), (toA.Calls, toB.Calls));
+        Assert.False(Assert.Single(b.Ledger.GetRecords()).FromCache);
+        Assert.Equal(prefixA + ":cache:", a.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisCacheOptions>>().Value.InstanceName);
+    }
+
+    [Fact]
     public async Task AddRedisResponseCache_NoConnectionOfItsOwn_UsesTheBudgetStoresConnection()
     {
         var prefix = RedisServer.NewPrefix(nameof(AddRedisResponseCache_NoConnectionOfItsOwn_UsesTheBudgetStoresConnection));
