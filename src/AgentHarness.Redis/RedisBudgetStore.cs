@@ -292,7 +292,18 @@ public sealed class RedisBudgetStore : IBudgetStore, IAsyncDisposable, IDisposab
                     }
 
                     Log.SettleRetry(_logger, reservation.Id, delay);
-                    await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
+                    try
+                    {
+                        await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                    {
+                        // Disposed while waiting to retry (a replica shut down in an outage): the settle is lost like one
+                        // whose window ran out, and said so, not left to look like a failure of the call's own.
+                        Interlocked.Increment(ref _lostSettles);
+                        Log.SettleLost(_logger, ex, reservation.Id, actualUsd, counters[0].Key, _options.SettleRetryWindow);
+                        throw Unavailable(ex, "the settle is lost");
+                    }
                     delay = delay * 2 > LastRetryDelay ? LastRetryDelay : delay * 2;
                 }
             }

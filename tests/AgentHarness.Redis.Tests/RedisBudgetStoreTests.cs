@@ -303,4 +303,30 @@ public sealed class RedisBudgetStoreTests(RedisServer server)
             RedisServer.Stop(process, directory);
         }
     }
+
+    [Fact]
+    public async Task SettleAsync_StoreDisposedWhileTheSettleWaitsToRetry_CountedAndLoggedAsLost()
+    {
+        var port = RedisServer.FreePort();
+        var time = new AgentHarness.Tests.Support.ObservableTimeProvider(DateTimeOffset.UtcNow);
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        var store = new RedisBudgetStore(
+            RedisConnection.Open($"127.0.0.1:{port},connectTimeout=200,connectRetry=1"),
+            new RedisBudgetStoreOptions { KeyPrefix = "shutdown", OperationTimeout = TimeSpan.FromMilliseconds(300), WhenUnavailable = RedisUnavailableBehavior.FailOpen },
+            "AgentHarness:Redis",
+            time,
+            new Microsoft.Extensions.Logging.Testing.FakeLogger(logs));
+        BudgetCounter[] counters = [Counter("a", 1m)];
+        Assert.True((await store.TryReserveAsync(counters, Hold("r1", 0.60m), Ct)).Succeeded);
+
+        // Redis is down: the settle's first attempt failed and it waits to retry, as a replica's do when it is shut down in an outage.
+        var settle = store.SettleAsync(counters, Hold("r1", 0.60m), 0.25m, Ct).AsTask();
+        await time.WaitForTimerAsync(TimeSpan.FromMilliseconds(50), Ct);
+        Assert.Equal(1, store.PendingSettles);
+        await store.DisposeAsync();
+
+        await Assert.ThrowsAsync<BudgetStoreUnavailableException>(() => settle);
+        Assert.Equal((1, 0), (store.LostSettles, store.PendingSettles));
+        Assert.Contains(logs.GetSnapshot(), static r => r.Message.Contains("r1", StringComparison.Ordinal) && r.Level == Microsoft.Extensions.Logging.LogLevel.Error);
+    }
 }
