@@ -39,6 +39,24 @@ public sealed class AgentHarnessOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ResponseCacheScopeByBlankEntryFromConfiguration_NamesTheValueNotAnIndexTheConfigurationDoesNotHave()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AgentHarness:ResponseCache:ScopeBy:0"] = "tenant",
+            ["AgentHarness:ResponseCache:ScopeBy:1"] = " ",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddAgentHarness(configuration.GetSection("AgentHarness"));
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AgentHarnessOptions>>().Value);
+
+        Assert.Contains("AgentHarness:ResponseCache:ScopeBy has an entry ' ' that names no run metadata key", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ScopeBy:3", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bind_ResponseCacheSection_SetsModelsAndScope()
     {
         var options = Bind(new Dictionary<string, string?>

@@ -412,11 +412,12 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
             }
         }
 
-        for (var i = 0; i < cache.ScopeBy.Count; i++)
+        // No index: binding adds the configured entries after the defaults, so the list's index is not the configuration's.
+        foreach (var key in cache.ScopeBy)
         {
-            if (string.IsNullOrWhiteSpace(cache.ScopeBy[i]))
+            if (string.IsNullOrWhiteSpace(key))
             {
-                failures.Add($"{path}:ScopeBy:{i.ToString(CultureInfo.InvariantCulture)} must name a run metadata key, for example customer; got '{cache.ScopeBy[i]}'.");
+                failures.Add($"{path}:ScopeBy has an entry '{key}' that names no run metadata key; each must name one, for example customer.");
             }
         }
     }
