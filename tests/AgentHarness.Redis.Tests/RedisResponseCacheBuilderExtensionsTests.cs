@@ -93,6 +93,55 @@ public sealed class RedisResponseCacheBuilderExtensionsTests(RedisServer server)
         Assert.Equal(prefixA + ":cache:", a.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisCacheOptions>>().Value.InstanceName);
     }
 
+    [Theory]
+    [InlineData("key")]
+    [InlineData("scope")]
+    [InlineData("all")]
+    public async Task RemoveOnOneReplica_AnotherReplicasMemoryCopy_ServedAtMostLocalTimeToLiveThenGone(string removal)
+    {
+        var prefix = RedisServer.NewPrefix(nameof(RemoveOnOneReplica_AnotherReplicasMemoryCopy_ServedAtMostLocalTimeToLiveThenGone) + removal);
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        Replica App() => Replica.Create(
+            transport,
+            o => { o.ConnectionString = server.ConnectionString; o.KeyPrefix = prefix; },
+            static o => o.ResponseCache.Enabled = true,
+            s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddAgentHarness().AddRedisResponseCache(c => c.InstanceName = prefix + ":");
+            });
+        using var a = App();
+        using var b = App();
+        async Task<UsageRecord> AskAsync(Replica replica)
+        {
+            using var run = replica.Harness.BeginRun("agent", static r => r.Customer = "acme");
+            await replica.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+            return replica.Ledger.GetRecords()[^1];
+        }
+
+        var stored = await AskAsync(a);
+        await WaitForKeysAsync(prefix, 1);
+        Assert.True((await AskAsync(b)).FromCache);
+
+        var cache = a.Services.GetRequiredService<IResponseCache>();
+        await (removal switch
+        {
+            "key" => cache.RemoveAsync(stored.CacheKey!, Ct),
+            "scope" => cache.RemoveScopeAsync(new Dictionary<string, string> { ["customer"] = "acme" }, Ct),
+            _ => cache.RemoveAllAsync(Ct),
+        });
+
+        // The other replica's memory copy stands for its time in memory, and no longer.
+        Assert.True((await AskAsync(b)).FromCache);
+        Assert.Equal(1, transport.Calls);
+        time.Advance(TimeSpan.FromMinutes(1));
+        var after = await AskAsync(b);
+
+        Assert.False(after.FromCache);
+        Assert.Equal(2, transport.Calls);
+    }
+
     [Fact]
     public async Task AddRedisResponseCache_NoConnectionOfItsOwn_UsesTheBudgetStoresConnection()
     {

@@ -2,7 +2,9 @@ namespace AgentHarness;
 
 /// <summary>
 /// Removes answers from the response cache (<c>AddResponseCache</c>): one entry, every entry of a scope, or all of them.
-/// Removal reaches the cache's second level too, so every replica that shares it stops serving the entries.
+/// Removal reaches this process and the cache's second level at once; every other replica that shares the second level
+/// stops serving the entries within <see cref="ResponseCacheOptions.LocalTimeToLive"/>, the longest it keeps an entry in
+/// its memory before reading the second level again.
 /// </summary>
 public interface IResponseCache
 {

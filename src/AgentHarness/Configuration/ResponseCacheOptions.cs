@@ -19,6 +19,15 @@ public sealed class ResponseCacheOptions
     /// <value>The default value is one hour.</value>
     public TimeSpan TimeToLive { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Gets or sets how long a process serves an entry from its own memory before it reads it from the cache's second level
+    /// again (when the <c>HybridCache</c> has one, such as Redis): the longest a replica goes on serving an entry that
+    /// another replica removed (<see cref="IResponseCache"/>). Without a second level, memory is the only copy and this is
+    /// not used.
+    /// </summary>
+    /// <value>The default value is one minute.</value>
+    public TimeSpan LocalTimeToLive { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Gets or sets the largest answer (its bytes as the provider sent them) the cache keeps; a larger one is not stored.</summary>
     /// <value>The default value is 1 MiB, the largest entry <c>HybridCache</c> keeps by default.</value>
     public int MaxEntryBytes { get; set; } = 1024 * 1024;

@@ -57,6 +57,14 @@ public sealed class AgentHarnessOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ResponseCacheLocalTimeToLiveNotPositive_NamesTheSettingAndTheValue()
+    {
+        var ex = Fails(b => b.Configure(static o => o.ResponseCache.LocalTimeToLive = TimeSpan.FromSeconds(-5)));
+
+        Assert.Contains("AgentHarness:ResponseCache:LocalTimeToLive must be greater than zero; got -00:00:05.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bind_ResponseCacheSection_SetsModelsAndScope()
     {
         var options = Bind(new Dictionary<string, string?>

@@ -15,7 +15,7 @@ namespace AgentHarness.Caching.Internal;
 /// clock is not the harness's.
 /// </remarks>
 [ImmutableObject(true)]
-internal sealed class CachedAnswer(byte[] body, string operation, string? model, string? provider, decimal costUsd, DateTimeOffset expires)
+internal sealed class CachedAnswer(byte[] body, string operation, string? model, string? provider, decimal costUsd, DateTimeOffset expires, DateTimeOffset? localUntil = null)
 {
     /// <summary>Gets the whole answer's bytes.</summary>
     public byte[] Body { get; } = body;
@@ -34,6 +34,16 @@ internal sealed class CachedAnswer(byte[] body, string operation, string? model,
 
     /// <summary>Gets when the entry stops being served, on the harness's clock.</summary>
     public DateTimeOffset Expires { get; } = expires;
+
+    /// <summary>
+    /// Gets until when this process serves the entry from its memory without looking at the second level again, on the
+    /// harness's clock; <see langword="null"/> without a second level, where memory is the only copy. Never serialized:
+    /// each replica's copy has its own.
+    /// </summary>
+    public DateTimeOffset? LocalUntil { get; } = localUntil;
+
+    /// <summary>This entry, as a copy this process keeps in memory until <paramref name="localUntil"/>.</summary>
+    public CachedAnswer KeptLocallyUntil(DateTimeOffset localUntil) => new(Body, Operation, Model, Provider, CostUsd, Expires, localUntil);
 
     /// <summary>Lazily, the answer as a stream of events, for streamed requests.</summary>
     public byte[] Stream => field ??= AnswerShapes.ToStream(Body);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using AgentHarness.Pipeline.Internal;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -46,6 +47,23 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         Flags = HybridCacheEntryFlags.DisableDistributedCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite,
     };
 
+    // A copy in memory that has had its time: the flight reads the second level past it, and writes nothing either.
+    private static readonly HybridCacheEntryOptions PastMemoryFlightOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    // A removal's time, read from the second level only, never from memory, and never written by the read.
+    private static readonly HybridCacheEntryOptions SecondLevelOnlyOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    private static readonly HybridCacheEntryOptions ReadOnlyPastMemoryOptions = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
     private static readonly HybridCacheEntryOptions ReadOnlyOptions = new()
     {
         Flags = HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
@@ -57,14 +75,26 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
     private readonly ILogger _logger;
     private readonly string[] _scopeBy;
 
+    // Whether the HybridCache has a second level that other processes share: then a copy in memory is kept only for
+    // LocalTimeToLive before the second level is read again, so that removals by other replicas reach this one.
+    private readonly bool _shared;
+    private readonly TimeSpan _longestTimeToLive;
+
     public ResponseCacheStage(IServiceProvider services, IOptions<AgentHarnessOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
     {
         _cache = services.GetService<HybridCache>()
             ?? throw new InvalidOperationException(
                 "AddResponseCache needs a HybridCache: register one with services.AddHybridCache() (package Microsoft.Extensions.Caching.Hybrid), " +
                 "and an IDistributedCache under it for a second level, or use AddRedisResponseCache from AgentHarness.Redis.");
+
+        // HybridCache takes the registered IDistributedCache as its second level. An in-memory one counts too: looking past
+        // memory then costs one read of it per entry and LocalTimeToLive.
+        _shared = services.GetService<IDistributedCache>() is not null;
         _options = options.Value.ResponseCache;
         _scopeBy = [.. _options.ScopeBy];
+
+        // A removal is remembered as long as any entry stored before it may be served.
+        _longestTimeToLive = _options.Models.Values.Select(static m => m?.TimeToLive ?? TimeSpan.Zero).Append(_options.TimeToLive).Max();
         _time = time;
         _logger = loggerFactory.CreateLogger(AgentHarnessLogCategories.Routing);
     }
@@ -104,19 +134,33 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             if (mode == ResponseCacheMode.ReadOnly)
             {
                 entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyOptions, null, call.CallerToken).ConfigureAwait(false);
+                if (entry?.LocalUntil is { } until && _time.GetUtcNow() >= until)
+                {
+                    // Its time in memory is over: the second level says whether it still stands. Nothing is written.
+                    entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyPastMemoryOptions, null, call.CallerToken).ConfigureAwait(false);
+                    if (entry is not null && await RemovedSinceStoredAsync(call, entry, call.CallerToken).ConfigureAwait(false))
+                    {
+                        return null;
+                    }
+                }
             }
-            else if (await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, MemoryOnlyOptions, null, CancellationToken.None).ConfigureAwait(false) is { } inMemory)
+            else if (await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, MemoryOnlyOptions, null, CancellationToken.None).ConfigureAwait(false) is { } inMemory
+                && !(inMemory.LocalUntil is { } until && _time.GetUtcNow() >= until))
             {
                 // The common hit, from memory, without a flight.
                 entry = inMemory;
             }
             else
             {
+                // Not in memory, or a copy whose time in memory is over: another replica may have removed the entry since,
+                // so the flight looks past memory, in the second level, where a removal has reached.
+                var pastMemory = _shared;
                 var flight = new Flight();
-                var lookup = _cache.GetOrCreateAsync(key, flight, static (f, _) => f.ProduceAsync(), FlightOptions, null, CancellationToken.None);
+                var lookup = _cache.GetOrCreateAsync(key, flight, static (f, _) => f.ProduceAsync(), pastMemory ? PastMemoryFlightOptions : FlightOptions, null, CancellationToken.None);
                 if (lookup.IsCompleted)
                 {
                     entry = lookup.Result;
+                    fromSecondLevel = pastMemory && entry is not null;
                 }
                 else
                 {
@@ -142,11 +186,18 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             var left = entry.Expires - _time.GetUtcNow();
             if (left > TimeSpan.Zero)
             {
+                if (fromSecondLevel && _shared && await RemovedSinceStoredAsync(call, entry, call.CallerToken).ConfigureAwait(false))
+                {
+                    // Another replica removed its scope, or every entry, after it was stored: this call goes upstream, and its
+                    // answer takes the key's place.
+                    return null;
+                }
+
                 if (fromSecondLevel)
                 {
                     // Found in the second level (or handed over by another call's flight): the flight writes nothing,
-                    // so this process keeps it in memory for the rest of its life.
-                    Observe(_cache.SetAsync(key, entry, new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, Tags(call), CancellationToken.None));
+                    // so this process keeps it in memory, for the rest of its life or until its time in memory is over.
+                    Observe(_cache.SetAsync(key, KeptLocally(entry), new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, Tags(call), CancellationToken.None));
                 }
 
                 return Serve(call, state, entry);
@@ -182,8 +233,9 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         {
             if (state.Write && Storable(call, state) is { } body)
             {
-                var ttl = _options.Models.TryGetValue(call.ModelRequested, out var model) && model.TimeToLive is { } own ? own : _options.TimeToLive;
-                entry = new CachedAnswer(body, call.Request.Operation, call.Reading.Model, call.Current?.Provider.Name, call.CostUsd, _time.GetUtcNow() + ttl);
+                var ttl = TimeToLive(call);
+                var now = _time.GetUtcNow();
+                entry = new CachedAnswer(body, call.Request.Operation, call.Reading.Model, call.Current?.Provider.Name, call.CostUsd, now + ttl, _shared ? now + _options.LocalTimeToLive : null);
                 call.CacheKey = state.Key;
                 Observe(_cache.SetAsync(state.Key, entry, new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl }, Tags(call), CancellationToken.None));
             }
@@ -219,10 +271,45 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             keyed[name] = value;
         }
 
-        return _cache.RemoveByTagAsync(CacheKey.ScopeTag(_scopeBy, keyed), cancellationToken);
+        return RemoveTagAsync(CacheKey.ScopeTag(_scopeBy, keyed), cancellationToken);
     }
 
-    public ValueTask RemoveAllAsync(CancellationToken cancellationToken = default) => _cache.RemoveByTagAsync(CacheKey.AllTag, cancellationToken);
+    public ValueTask RemoveAllAsync(CancellationToken cancellationToken = default) => RemoveTagAsync(CacheKey.AllTag, cancellationToken);
+
+    /// <summary>
+    /// Removes the entries of a tag. HybridCache's removal reaches this process and the second level, and another process
+    /// only if it has not read that tag yet: with a shared second level the removal's time is also written there, where
+    /// the other replicas read it whenever they take an entry from it (once an entry's time in their memory is over).
+    /// </summary>
+    private async ValueTask RemoveTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        await _cache.RemoveByTagAsync(tag, cancellationToken).ConfigureAwait(false);
+        if (_shared)
+        {
+            await _cache.SetAsync(RemovalKey(tag), _time.GetUtcNow().UtcTicks, new HybridCacheEntryOptions { Expiration = _longestTimeToLive, Flags = HybridCacheEntryFlags.DisableLocalCache }, tags: null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether a removal another replica wrote down (of every entry, or of the call's scope) came after the entry was stored.</summary>
+    private async ValueTask<bool> RemovedSinceStoredAsync(CallContext call, CachedAnswer entry, CancellationToken cancellationToken)
+    {
+        var stored = (entry.Expires - TimeToLive(call)).UtcTicks;
+        var all = RemovedAtAsync(CacheKey.AllTag, cancellationToken);
+        var scope = RemovedAtAsync(CacheKey.ScopeTag(_scopeBy, call.CallMetadata), cancellationToken);
+        return await all.ConfigureAwait(false) >= stored || await scope.ConfigureAwait(false) >= stored;
+    }
+
+    private ValueTask<long> RemovedAtAsync(string tag, CancellationToken cancellationToken) =>
+        _cache.GetOrCreateAsync<object?, long>(RemovalKey(tag), null, static (_, _) => default, SecondLevelOnlyOptions, null, cancellationToken);
+
+    private static string RemovalKey(string tag) => "agentharness:removed:" + tag;
+
+    /// <summary>How long an entry of this call's model id is served.</summary>
+    private TimeSpan TimeToLive(CallContext call) =>
+        _options.Models.TryGetValue(call.ModelRequested, out var model) && model.TimeToLive is { } own ? own : _options.TimeToLive;
+
+    /// <summary>The copy of an entry this process keeps in memory: with a second level shared by other processes, for <see cref="ResponseCacheOptions.LocalTimeToLive"/>.</summary>
+    private CachedAnswer KeptLocally(CachedAnswer entry) => _shared ? entry.KeptLocallyUntil(_time.GetUtcNow() + _options.LocalTimeToLive) : entry;
 
     /// <summary>What the cache does for a call: its innermost run's mode, else what its model id or the options say; <see langword="null"/> for nothing.</summary>
     private ResponseCacheMode? Mode(CallContext call)

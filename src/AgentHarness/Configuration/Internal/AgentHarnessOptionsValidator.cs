@@ -412,6 +412,11 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
             }
         }
 
+        if (cache.LocalTimeToLive <= TimeSpan.Zero)
+        {
+            failures.Add($"{path}:LocalTimeToLive must be greater than zero; got {cache.LocalTimeToLive.ToString("c", CultureInfo.InvariantCulture)}.");
+        }
+
         // No index: binding adds the configured entries after the defaults, so the list's index is not the configuration's.
         foreach (var key in cache.ScopeBy)
         {
