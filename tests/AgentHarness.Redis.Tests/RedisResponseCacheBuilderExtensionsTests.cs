@@ -142,6 +142,75 @@ public sealed class RedisResponseCacheBuilderExtensionsTests(RedisServer server)
         Assert.Equal(2, transport.Calls);
     }
 
+    [Theory]
+    [InlineData("scope")]
+    [InlineData("all")]
+    public async Task RemoveOnOneReplica_ReadOnlyCallsOfAnother_NotServedTheRemovedEntry(string removal)
+    {
+        var prefix = RedisServer.NewPrefix(nameof(RemoveOnOneReplica_ReadOnlyCallsOfAnother_NotServedTheRemovedEntry) + removal);
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var a = Shared(transport, prefix, time);
+        using var b = Shared(transport, prefix, time);
+
+        await AskAsync(a);
+        await WaitForKeysAsync(prefix, 1);
+        Assert.True((await AskAsync(b, ResponseCacheMode.ReadOnly)).FromCache);
+        var cache = a.Services.GetRequiredService<IResponseCache>();
+        await (removal == "scope" ? cache.RemoveScopeAsync(new Dictionary<string, string> { ["customer"] = "acme" }, Ct) : cache.RemoveAllAsync(Ct));
+
+        // A read-only call keeps nothing in memory: it reads the second level, and the removal written down there, every time.
+        Assert.False((await AskAsync(b, ResponseCacheMode.ReadOnly)).FromCache);
+        Assert.Equal(2, transport.Calls);
+    }
+
+    [Fact]
+    public async Task RemoveOnOneReplica_ReplicasWithDifferentTimesToLive_TheRemovalIsJudgedByWhenTheEntryWasStored()
+    {
+        var prefix = RedisServer.NewPrefix(nameof(RemoveOnOneReplica_ReplicasWithDifferentTimesToLive_TheRemovalIsJudgedByWhenTheEntryWasStored));
+        var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+
+        // A rolling deploy: the old replica stores for a day, the new one for an hour.
+        using var a = Shared(transport, prefix, time, TimeSpan.FromDays(1));
+        using var b = Shared(transport, prefix, time, TimeSpan.FromHours(1));
+
+        await AskAsync(a);
+        await WaitForKeysAsync(prefix, 1);
+        time.Advance(TimeSpan.FromMinutes(10));
+        Assert.True((await AskAsync(b)).FromCache);
+        await a.Services.GetRequiredService<IResponseCache>().RemoveScopeAsync(new Dictionary<string, string> { ["customer"] = "acme" }, Ct);
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.False((await AskAsync(b)).FromCache);
+        Assert.Equal(2, transport.Calls);
+    }
+
+    private Replica Shared(DelegateHandler transport, string prefix, TimeProvider time, TimeSpan? timeToLive = null) => Replica.Create(
+        transport,
+        o => { o.ConnectionString = server.ConnectionString; o.KeyPrefix = prefix; },
+        o =>
+        {
+            o.ResponseCache.Enabled = true;
+            o.ResponseCache.TimeToLive = timeToLive ?? o.ResponseCache.TimeToLive;
+        },
+        s =>
+        {
+            s.AddSingleton(time);
+            s.AddAgentHarness().AddRedisResponseCache(c => c.InstanceName = prefix + ":");
+        });
+
+    private static async Task<UsageRecord> AskAsync(Replica replica, ResponseCacheMode? mode = null)
+    {
+        using var run = replica.Harness.BeginRun("agent", r =>
+        {
+            r.Customer = "acme";
+            r.CacheMode = mode;
+        });
+        await replica.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
+        return replica.Ledger.GetRecords()[^1];
+    }
+
     [Fact]
     public async Task AddRedisResponseCache_NoConnectionOfItsOwn_UsesTheBudgetStoresConnection()
     {

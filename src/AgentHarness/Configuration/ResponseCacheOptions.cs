@@ -25,7 +25,7 @@ public sealed class ResponseCacheOptions
     /// another replica removed (<see cref="IResponseCache"/>). Without a second level, memory is the only copy and this is
     /// not used.
     /// </summary>
-    /// <value>The default value is one minute.</value>
+    /// <value>The default value is one minute; at most one day.</value>
     public TimeSpan LocalTimeToLive { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Gets or sets the largest answer (its bytes as the provider sent them) the cache keeps; a larger one is not stored.</summary>

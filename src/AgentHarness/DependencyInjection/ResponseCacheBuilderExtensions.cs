@@ -28,6 +28,7 @@ public static class ResponseCacheBuilderExtensions
 
         // HybridCache asks the container for a serializer per type first: the entries' second-level form is the harness's own.
         builder.Services.TryAddSingleton<IHybridCacheSerializer<CachedAnswer>, CachedAnswerSerializer>();
+        builder.Services.TryAddSingleton<IHybridCacheSerializer<RemovalStamp>, RemovalStampSerializer>();
         return builder;
     }
 }

@@ -430,6 +430,74 @@ public sealed class ResponseCacheStageTests
     }
 
     [Fact]
+    public async Task LookupAsync_InMemoryDistributedCacheRegistered_EntryServedForItsWholeTimeToLive()
+    {
+        var mock = new RecordingMock();
+        mock.Respond(OpenAiChat, _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
+
+        // HybridCache ignores the in-memory IDistributedCache (an ASP.NET app's sessions register one): memory is the only copy.
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b =>
+            {
+                TestHarness.ThreeProviders(b);
+                b.AddResponseCache().Configure(static o => o.ResponseCache.Enabled = true);
+            },
+            static services => services.AddDistributedMemoryCache().AddHybridCache());
+
+        await AskAsync(host);
+        host.Time.Advance(TimeSpan.FromMinutes(30));
+        await AskAsync(host);
+
+        Assert.Single(mock.Requests);
+        Assert.Equal([false, true], host.Ledger.GetRecords().Select(r => r.FromCache));
+    }
+
+    [Fact]
+    public async Task LookupAsync_SecondLevelUnreachable_MemoryCopyServedPastItsTimeInMemory()
+    {
+        var mock = new RecordingMock();
+        mock.Respond(OpenAiChat, _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
+
+        // A second level that fails every read and write (Redis down): what this process has in memory goes on being served.
+        using var host = TestHarness.Create(
+            mock.Handler,
+            b =>
+            {
+                TestHarness.ThreeProviders(b);
+                b.AddResponseCache().Configure(static o => o.ResponseCache.Enabled = true);
+            },
+            static services => services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache, UnreachableDistributedCache>().AddHybridCache());
+
+        await AskAsync(host);
+        host.Time.Advance(TimeSpan.FromMinutes(5));
+        await AskAsync(host);
+
+        Assert.Single(mock.Requests);
+        Assert.Equal([false, true], host.Ledger.GetRecords().Select(r => r.FromCache));
+    }
+
+    /// <summary>A second level that cannot be reached: every operation fails, as a Redis that is down does.</summary>
+    private sealed class UnreachableDistributedCache : Microsoft.Extensions.Caching.Distributed.IDistributedCache
+    {
+        public byte[]? Get(string key) => throw new InvalidOperationException("unreachable");
+
+        public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+
+        public void Set(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options) => throw new InvalidOperationException("unreachable");
+
+        public Task SetAsync(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+
+        public void Refresh(string key) => throw new InvalidOperationException("unreachable");
+
+        public Task RefreshAsync(string key, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+
+        public void Remove(string key) => throw new InvalidOperationException("unreachable");
+
+        public Task RemoveAsync(string key, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+    }
+
+    [Fact]
     public async Task LookupAsync_SixteenConcurrentIdenticalRequests_MakeOneUpstreamCall()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -61,7 +61,7 @@ public sealed class AgentHarnessOptionsValidatorTests
     {
         var ex = Fails(b => b.Configure(static o => o.ResponseCache.LocalTimeToLive = TimeSpan.FromSeconds(-5)));
 
-        Assert.Contains("AgentHarness:ResponseCache:LocalTimeToLive must be greater than zero; got -00:00:05.", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("AgentHarness:ResponseCache:LocalTimeToLive must be greater than zero and at most 1.00:00:00; got -00:00:05.", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -15,7 +15,7 @@ namespace AgentHarness.Caching.Internal;
 /// clock is not the harness's.
 /// </remarks>
 [ImmutableObject(true)]
-internal sealed class CachedAnswer(byte[] body, string operation, string? model, string? provider, decimal costUsd, DateTimeOffset expires, DateTimeOffset? localUntil = null)
+internal sealed class CachedAnswer(byte[] body, string operation, string? model, string? provider, decimal costUsd, DateTimeOffset expires, DateTimeOffset? localUntil = null, DateTimeOffset? stored = null)
 {
     /// <summary>Gets the whole answer's bytes.</summary>
     public byte[] Body { get; } = body;
@@ -42,23 +42,31 @@ internal sealed class CachedAnswer(byte[] body, string operation, string? model,
     /// </summary>
     public DateTimeOffset? LocalUntil { get; } = localUntil;
 
+    /// <summary>Gets when the entry was stored, on the storing process's clock; <see langword="null"/> for an entry written before it was kept.</summary>
+    public DateTimeOffset? Stored { get; } = stored;
+
     /// <summary>This entry, as a copy this process keeps in memory until <paramref name="localUntil"/>.</summary>
-    public CachedAnswer KeptLocallyUntil(DateTimeOffset localUntil) => new(Body, Operation, Model, Provider, CostUsd, Expires, localUntil);
+    public CachedAnswer KeptLocallyUntil(DateTimeOffset localUntil) => new(Body, Operation, Model, Provider, CostUsd, Expires, localUntil, Stored) { _stream = _stream };
 
     /// <summary>Lazily, the answer as a stream of events, for streamed requests.</summary>
-    public byte[] Stream => field ??= AnswerShapes.ToStream(Body);
+    public byte[] Stream => _stream ??= AnswerShapes.ToStream(Body);
+
+    // Kept by a copy (KeptLocallyUntil): building it again every LocalTimeToLive would be waste.
+    private byte[]? _stream;
 }
 
 /// <summary>The entries' form in the second level: a version byte, then each field, length-prefixed.</summary>
 internal sealed class CachedAnswerSerializer : IHybridCacheSerializer<CachedAnswer>
 {
-    private const byte Version = 1;
+    // 2 added when the entry was stored; a version 1 entry has no such time.
+    private const byte Version = 2;
 
     public CachedAnswer Deserialize(ReadOnlySequence<byte> source)
     {
         var bytes = source.IsSingleSegment ? source.First.Span : source.ToArray();
         using var reader = new BinaryReader(new MemoryStream(bytes.ToArray()), Encoding.UTF8);
-        if (reader.ReadByte() != Version)
+        var version = reader.ReadByte();
+        if (version is not (1 or Version))
         {
             throw new InvalidDataException("The response cache entry has an unknown version.");
         }
@@ -68,8 +76,10 @@ internal sealed class CachedAnswerSerializer : IHybridCacheSerializer<CachedAnsw
         var provider = reader.ReadBoolean() ? reader.ReadString() : null;
         var cost = reader.ReadDecimal();
         var expires = new DateTimeOffset(reader.ReadInt64(), TimeSpan.Zero);
+        var storedTicks = version >= 2 ? reader.ReadInt64() : 0;
+        DateTimeOffset? stored = storedTicks == 0 ? null : new DateTimeOffset(storedTicks, TimeSpan.Zero);
         var body = reader.ReadBytes(reader.ReadInt32());
-        return new CachedAnswer(body, operation, model, provider, cost, expires);
+        return new CachedAnswer(body, operation, model, provider, cost, expires, localUntil: null, stored);
     }
 
     public void Serialize(CachedAnswer value, IBufferWriter<byte> target)
@@ -83,6 +93,7 @@ internal sealed class CachedAnswerSerializer : IHybridCacheSerializer<CachedAnsw
             Optional(writer, value.Provider);
             writer.Write(value.CostUsd);
             writer.Write(value.Expires.UtcTicks);
+            writer.Write(value.Stored?.UtcTicks ?? 0L);
             writer.Write(value.Body.Length);
             writer.Write(value.Body);
         }

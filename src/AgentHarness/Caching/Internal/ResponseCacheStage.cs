@@ -47,21 +47,10 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         Flags = HybridCacheEntryFlags.DisableDistributedCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite,
     };
 
-    // A copy in memory that has had its time: the flight reads the second level past it, and writes nothing either.
-    private static readonly HybridCacheEntryOptions PastMemoryFlightOptions = new()
-    {
-        Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
-    };
-
     // A removal's time, read from the second level only, never from memory, and never written by the read.
     private static readonly HybridCacheEntryOptions SecondLevelOnlyOptions = new()
     {
         Flags = HybridCacheEntryFlags.DisableLocalCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCacheWrite,
-    };
-
-    private static readonly HybridCacheEntryOptions ReadOnlyPastMemoryOptions = new()
-    {
-        Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
     };
 
     private static readonly HybridCacheEntryOptions ReadOnlyOptions = new()
@@ -87,9 +76,10 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
                 "AddResponseCache needs a HybridCache: register one with services.AddHybridCache() (package Microsoft.Extensions.Caching.Hybrid), " +
                 "and an IDistributedCache under it for a second level, or use AddRedisResponseCache from AgentHarness.Redis.");
 
-        // HybridCache takes the registered IDistributedCache as its second level. An in-memory one counts too: looking past
-        // memory then costs one read of it per entry and LocalTimeToLive.
-        _shared = services.GetService<IDistributedCache>() is not null;
+        // HybridCache takes the registered IDistributedCache as its second level, but for the in-memory one, which it
+        // ignores (by its type: naming it here would make the core depend on Microsoft.Extensions.Caching.Memory).
+        _shared = services.GetService<IDistributedCache>() is { } distributed
+            && distributed.GetType().FullName != "Microsoft.Extensions.Caching.Distributed.MemoryDistributedCache";
         _options = options.Value.ResponseCache;
         _scopeBy = [.. _options.ScopeBy];
 
@@ -126,41 +116,46 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             return null;
         }
 
-        // A second pass only after an entry past its own expiry was removed: the memory level's clock is not the harness's.
+        // A second pass only after an entry was removed: past its own expiry (the memory level's clock is not the harness's),
+        // or removed by another replica since it was stored.
         for (var pass = 0; pass < 2; pass++)
         {
             CachedAnswer? entry;
-            var fromSecondLevel = false;
+            var keepInMemory = false;
             if (mode == ResponseCacheMode.ReadOnly)
             {
+                // Nothing is written: an entry from the second level, or a memory copy whose time in memory is over, is
+                // checked against the removals the other replicas wrote down every time.
                 entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyOptions, null, call.CallerToken).ConfigureAwait(false);
-                if (entry?.LocalUntil is { } until && _time.GetUtcNow() >= until)
+                if (entry is not null && !FreshInMemory(entry) && await RemovedSinceStoredAsync(call, key, entry, call.CallerToken).ConfigureAwait(false))
                 {
-                    // Its time in memory is over: the second level says whether it still stands. Nothing is written.
-                    entry = await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, ReadOnlyPastMemoryOptions, null, call.CallerToken).ConfigureAwait(false);
-                    if (entry is not null && await RemovedSinceStoredAsync(call, entry, call.CallerToken).ConfigureAwait(false))
-                    {
-                        return null;
-                    }
+                    return null;
                 }
             }
-            else if (await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, MemoryOnlyOptions, null, CancellationToken.None).ConfigureAwait(false) is { } inMemory
-                && !(inMemory.LocalUntil is { } until && _time.GetUtcNow() >= until))
+            else if (await _cache.GetOrCreateAsync<object?, CachedAnswer?>(key, null, static (_, _) => default, MemoryOnlyOptions, null, CancellationToken.None).ConfigureAwait(false) is { } inMemory)
             {
-                // The common hit, from memory, without a flight.
+                // The common hit, from memory, without a flight. A copy whose time in memory is over stands unless another
+                // replica removed it since: then it goes, and the next pass elects one producer among concurrent calls.
                 entry = inMemory;
+                if (!FreshInMemory(inMemory))
+                {
+                    if (await RemovedSinceStoredAsync(call, key, inMemory, call.CallerToken).ConfigureAwait(false))
+                    {
+                        await _cache.RemoveAsync(key, CancellationToken.None).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    keepInMemory = true;
+                }
             }
             else
             {
-                // Not in memory, or a copy whose time in memory is over: another replica may have removed the entry since,
-                // so the flight looks past memory, in the second level, where a removal has reached.
-                var pastMemory = _shared;
                 var flight = new Flight();
-                var lookup = _cache.GetOrCreateAsync(key, flight, static (f, _) => f.ProduceAsync(), pastMemory ? PastMemoryFlightOptions : FlightOptions, null, CancellationToken.None);
+                var lookup = _cache.GetOrCreateAsync(key, flight, static (f, _) => f.ProduceAsync(), FlightOptions, null, CancellationToken.None);
                 if (lookup.IsCompleted)
                 {
                     entry = lookup.Result;
-                    fromSecondLevel = pastMemory && entry is not null;
+                    keepInMemory = FromSecondLevel(entry);
                 }
                 else
                 {
@@ -172,8 +167,10 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
                         return null;
                     }
 
+                    // From the second level, or handed over by this process's producer: the flight writes nothing, so this
+                    // process keeps it in memory, for the rest of its life or until its time in memory is over.
                     entry = await found.ConfigureAwait(false);
-                    fromSecondLevel = entry is not null;
+                    keepInMemory = entry is not null;
                 }
             }
 
@@ -186,17 +183,16 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             var left = entry.Expires - _time.GetUtcNow();
             if (left > TimeSpan.Zero)
             {
-                if (fromSecondLevel && _shared && await RemovedSinceStoredAsync(call, entry, call.CallerToken).ConfigureAwait(false))
+                if (FromSecondLevel(entry) && await RemovedSinceStoredAsync(call, key, entry, call.CallerToken).ConfigureAwait(false))
                 {
-                    // Another replica removed its scope, or every entry, after it was stored: this call goes upstream, and its
-                    // answer takes the key's place.
-                    return null;
+                    // Another replica removed it (or its scope, or every entry) after it was stored, and this process had
+                    // not heard: it goes, and the next pass elects one producer.
+                    await _cache.RemoveAsync(key, CancellationToken.None).ConfigureAwait(false);
+                    continue;
                 }
 
-                if (fromSecondLevel)
+                if (keepInMemory)
                 {
-                    // Found in the second level (or handed over by another call's flight): the flight writes nothing,
-                    // so this process keeps it in memory, for the rest of its life or until its time in memory is over.
                     Observe(_cache.SetAsync(key, KeptLocally(entry), new HybridCacheEntryOptions { Expiration = left, LocalCacheExpiration = left, Flags = HybridCacheEntryFlags.DisableDistributedCache }, Tags(call), CancellationToken.None));
                 }
 
@@ -235,7 +231,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
             {
                 var ttl = TimeToLive(call);
                 var now = _time.GetUtcNow();
-                entry = new CachedAnswer(body, call.Request.Operation, call.Reading.Model, call.Current?.Provider.Name, call.CostUsd, now + ttl, _shared ? now + _options.LocalTimeToLive : null);
+                entry = new CachedAnswer(body, call.Request.Operation, call.Reading.Model, call.Current?.Provider.Name, call.CostUsd, now + ttl, _shared ? now + _options.LocalTimeToLive : null, stored: now);
                 call.CacheKey = state.Key;
                 Observe(_cache.SetAsync(state.Key, entry, new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl }, Tags(call), CancellationToken.None));
             }
@@ -256,10 +252,11 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
     /// <summary>The tags of a call's entry: every entry's, and its scope's.</summary>
     private string[] Tags(CallContext call) => [CacheKey.AllTag, CacheKey.ScopeTag(_scopeBy, call.CallMetadata)];
 
-    public ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
-        return _cache.RemoveAsync(key, cancellationToken);
+        await _cache.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
+        await WriteRemovalAsync(key, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask RemoveScopeAsync(IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken = default)
@@ -284,29 +281,42 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
     private async ValueTask RemoveTagAsync(string tag, CancellationToken cancellationToken)
     {
         await _cache.RemoveByTagAsync(tag, cancellationToken).ConfigureAwait(false);
-        if (_shared)
-        {
-            await _cache.SetAsync(RemovalKey(tag), _time.GetUtcNow().UtcTicks, new HybridCacheEntryOptions { Expiration = _longestTimeToLive, Flags = HybridCacheEntryFlags.DisableLocalCache }, tags: null, cancellationToken).ConfigureAwait(false);
-        }
+        await WriteRemovalAsync(tag, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Whether a removal another replica wrote down (of every entry, or of the call's scope) came after the entry was stored.</summary>
-    private async ValueTask<bool> RemovedSinceStoredAsync(CallContext call, CachedAnswer entry, CancellationToken cancellationToken)
+    /// <summary>Writes down, in a shared second level, when an entry, a scope or every entry was removed, for as long as an entry stored before may be served.</summary>
+    private ValueTask WriteRemovalAsync(string keyOrTag, CancellationToken cancellationToken) =>
+        _shared
+            ? _cache.SetAsync(RemovalKey(keyOrTag), new RemovalStamp(_time.GetUtcNow().UtcTicks), new HybridCacheEntryOptions { Expiration = _longestTimeToLive, Flags = HybridCacheEntryFlags.DisableLocalCache }, tags: null, cancellationToken)
+            : default;
+
+    /// <summary>
+    /// Whether a removal another replica wrote down (of the entry, its scope, or every entry) came after the entry was
+    /// stored. A second level that cannot be read says nothing was removed: the copy in memory goes on being served.
+    /// </summary>
+    private async ValueTask<bool> RemovedSinceStoredAsync(CallContext call, string key, CachedAnswer entry, CancellationToken cancellationToken)
     {
-        var stored = (entry.Expires - TimeToLive(call)).UtcTicks;
+        var stored = (entry.Stored ?? (entry.Expires - TimeToLive(call))).UtcTicks;
+        var own = RemovedAtAsync(key, cancellationToken);
         var all = RemovedAtAsync(CacheKey.AllTag, cancellationToken);
         var scope = RemovedAtAsync(CacheKey.ScopeTag(_scopeBy, call.CallMetadata), cancellationToken);
-        return await all.ConfigureAwait(false) >= stored || await scope.ConfigureAwait(false) >= stored;
+        return await own.ConfigureAwait(false) >= stored | await all.ConfigureAwait(false) >= stored | await scope.ConfigureAwait(false) >= stored;
     }
 
-    private ValueTask<long> RemovedAtAsync(string tag, CancellationToken cancellationToken) =>
-        _cache.GetOrCreateAsync<object?, long>(RemovalKey(tag), null, static (_, _) => default, SecondLevelOnlyOptions, null, cancellationToken);
+    private async ValueTask<long> RemovedAtAsync(string keyOrTag, CancellationToken cancellationToken) =>
+        (await _cache.GetOrCreateAsync<object?, RemovalStamp?>(RemovalKey(keyOrTag), null, static (_, _) => default, SecondLevelOnlyOptions, null, cancellationToken).ConfigureAwait(false))?.UtcTicks ?? 0;
 
-    private static string RemovalKey(string tag) => "agentharness:removed:" + tag;
+    private static string RemovalKey(string keyOrTag) => "agentharness:removed:" + keyOrTag;
 
     /// <summary>How long an entry of this call's model id is served.</summary>
     private TimeSpan TimeToLive(CallContext call) =>
         _options.Models.TryGetValue(call.ModelRequested, out var model) && model.TimeToLive is { } own ? own : _options.TimeToLive;
+
+    /// <summary>Whether an entry may be served from memory as it is: without a shared second level always, else within its time in memory.</summary>
+    private bool FreshInMemory(CachedAnswer entry) => !_shared || (entry.LocalUntil is { } until && _time.GetUtcNow() < until);
+
+    /// <summary>Whether an entry was read from a shared second level: only this process's own copies carry a time in memory.</summary>
+    private bool FromSecondLevel(CachedAnswer? entry) => _shared && entry is { LocalUntil: null };
 
     /// <summary>The copy of an entry this process keeps in memory: with a second level shared by other processes, for <see cref="ResponseCacheOptions.LocalTimeToLive"/>.</summary>
     private CachedAnswer KeptLocally(CachedAnswer entry) => _shared ? entry.KeptLocallyUntil(_time.GetUtcNow() + _options.LocalTimeToLive) : entry;

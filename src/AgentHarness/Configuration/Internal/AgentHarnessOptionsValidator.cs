@@ -412,9 +412,9 @@ internal sealed class AgentHarnessOptionsValidator(string sectionPath, Func<IRea
             }
         }
 
-        if (cache.LocalTimeToLive <= TimeSpan.Zero)
+        if (cache.LocalTimeToLive <= TimeSpan.Zero || cache.LocalTimeToLive > TimeSpan.FromDays(1))
         {
-            failures.Add($"{path}:LocalTimeToLive must be greater than zero; got {cache.LocalTimeToLive.ToString("c", CultureInfo.InvariantCulture)}.");
+            failures.Add($"{path}:LocalTimeToLive must be greater than zero and at most 1.00:00:00; got {cache.LocalTimeToLive.ToString("c", CultureInfo.InvariantCulture)}.");
         }
 
         // No index: binding adds the configured entries after the defaults, so the list's index is not the configuration's.

@@ -31,12 +31,13 @@ internal sealed class TelemetryStage(HarnessTelemetry telemetry) : IAttemptStage
             call.TelemetryState = state = new CallTelemetry(telemetry);
         }
 
+        // Read before the span starts, which makes it current: what the flow had is what Leave restores.
+        var previous = Activity.Current;
         if (state.Begin(call) is not { } span)
         {
             return default;
         }
 
-        var previous = Activity.Current;
         Activity.Current = span;
         return new CallScopeState(Entered: true, previous);
     }
