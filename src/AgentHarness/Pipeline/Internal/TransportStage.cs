@@ -66,6 +66,19 @@ internal sealed class TransportStage
                     // Each answer is read afresh: a failed one's usage stays on the call for the budget stage to charge.
                     call.Reading = default;
                     call.Reading.Read(buffer.AsSpan(0, length));
+                    if (call.Request.Stream && WholeChatAsEvents(call, buffer, length) is { } events)
+                    {
+                        // A server that ignores "stream" sent the whole chat answer, paid for: the caller gets it as the
+                        // stream it asked for, read and recorded as any stream (the official client would see none in it).
+                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        call.Reading = default;
+                        var stream = new ByteArrayContent(events);
+                        stream.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/event-stream");
+                        response.Content.Dispose();
+                        response.Content = stream;
+                        return await PeekAsync(call, response).ConfigureAwait(false);
+                    }
+
                     if (NotAnAnswer(call, length) is { } problem)
                     {
                         // A success status on something the official client cannot read as its answer (a page, a cut
@@ -136,9 +149,28 @@ internal sealed class TransportStage
             return length == 0 ? "the answer was empty" : "the answer was not a whole JSON object";
         }
 
-        // A server that ignores "stream" answers with the whole object: the official client, reading it as events, would
-        // hand the caller an empty stream. Its usage is still the call's to pay.
+        // A server that ignores "stream" answers with the whole object. A chat answer is handed on as events; any other
+        // (a Responses or completions answer) the official client, reading it as events, would hand the caller as an
+        // empty stream. Its usage is still the call's to pay.
         return call.Request.Stream ? "a whole answer to a request for a stream" : null;
+    }
+
+    /// <summary>A whole chat answer (no error) as the events of a stream, or <see langword="null"/> when the answer is not one.</summary>
+    private static byte[]? WholeChatAsEvents(CallContext call, byte[] buffer, int length)
+    {
+        if (call.Request.Operation != "chat/completions" || !call.Reading.WasJsonObject || call.Reading.HasError)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ChatEvents.FromWhole(buffer.AsSpan(0, length));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Whether the operation answers with one JSON object (or, asked to stream, an event stream of them).</summary>
