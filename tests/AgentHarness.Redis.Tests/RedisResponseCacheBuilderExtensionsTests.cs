@@ -102,23 +102,8 @@ public sealed class RedisResponseCacheBuilderExtensionsTests(RedisServer server)
         var prefix = RedisServer.NewPrefix(nameof(RemoveOnOneReplica_AnotherReplicasMemoryCopy_ServedAtMostLocalTimeToLiveThenGone) + removal);
         var transport = new DelegateHandler(static (_, _) => Task.FromResult(Replica.Answer(10, 20)));
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
-        Replica App() => Replica.Create(
-            transport,
-            o => { o.ConnectionString = server.ConnectionString; o.KeyPrefix = prefix; },
-            static o => o.ResponseCache.Enabled = true,
-            s =>
-            {
-                s.AddSingleton<TimeProvider>(time);
-                s.AddAgentHarness().AddRedisResponseCache(c => c.InstanceName = prefix + ":");
-            });
-        using var a = App();
-        using var b = App();
-        async Task<UsageRecord> AskAsync(Replica replica)
-        {
-            using var run = replica.Harness.BeginRun("agent", static r => r.Customer = "acme");
-            await replica.Client.CompleteChatAsync([new UserChatMessage("hi")], cancellationToken: Ct);
-            return replica.Ledger.GetRecords()[^1];
-        }
+        using var a = Shared(transport, prefix, time);
+        using var b = Shared(transport, prefix, time);
 
         var stored = await AskAsync(a);
         await WaitForKeysAsync(prefix, 1);

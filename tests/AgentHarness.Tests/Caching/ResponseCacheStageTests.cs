@@ -436,14 +436,7 @@ public sealed class ResponseCacheStageTests
         mock.Respond(OpenAiChat, _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
 
         // HybridCache ignores the in-memory IDistributedCache (an ASP.NET app's sessions register one): memory is the only copy.
-        using var host = TestHarness.Create(
-            mock.Handler,
-            b =>
-            {
-                TestHarness.ThreeProviders(b);
-                b.AddResponseCache().Configure(static o => o.ResponseCache.Enabled = true);
-            },
-            static services => services.AddDistributedMemoryCache().AddHybridCache());
+        using var host = CreateOver(mock, static services => services.AddDistributedMemoryCache());
 
         await AskAsync(host);
         host.Time.Advance(TimeSpan.FromMinutes(30));
@@ -459,17 +452,12 @@ public sealed class ResponseCacheStageTests
         var mock = new RecordingMock();
         mock.Respond(OpenAiChat, _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
 
-        // A second level that fails every read and write (Redis down): what this process has in memory goes on being served.
-        using var host = TestHarness.Create(
-            mock.Handler,
-            b =>
-            {
-                TestHarness.ThreeProviders(b);
-                b.AddResponseCache().Configure(static o => o.ResponseCache.Enabled = true);
-            },
-            static services => services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache, UnreachableDistributedCache>().AddHybridCache());
+        // The second level goes away after the answer was stored (Redis down): what this process has in memory goes on being served.
+        var secondLevel = new FailingDistributedCache();
+        using var host = CreateOver(mock, services => services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache>(secondLevel));
 
         await AskAsync(host);
+        secondLevel.Down = true;
         host.Time.Advance(TimeSpan.FromMinutes(5));
         await AskAsync(host);
 
@@ -477,24 +465,58 @@ public sealed class ResponseCacheStageTests
         Assert.Equal([false, true], host.Ledger.GetRecords().Select(r => r.FromCache));
     }
 
-    /// <summary>A second level that cannot be reached: every operation fails, as a Redis that is down does.</summary>
-    private sealed class UnreachableDistributedCache : Microsoft.Extensions.Caching.Distributed.IDistributedCache
+    /// <summary>A harness with the cache on for every call, over a HybridCache whose second level <paramref name="secondLevel"/> registers.</summary>
+    private static TestHarness CreateOver(RecordingMock mock, Action<IServiceCollection> secondLevel) => TestHarness.Create(
+        mock.Handler,
+        static b =>
+        {
+            TestHarness.ThreeProviders(b);
+            b.AddResponseCache().Configure(static o => o.ResponseCache.Enabled = true);
+        },
+        services =>
+        {
+            secondLevel(services);
+            services.AddHybridCache();
+        });
+
+    /// <summary>A second level that works until it is taken down, as a Redis that goes away; down, every operation fails as Redis's do.</summary>
+    private sealed class FailingDistributedCache : Microsoft.Extensions.Caching.Distributed.IDistributedCache
     {
-        public byte[]? Get(string key) => throw new InvalidOperationException("unreachable");
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _entries = new();
 
-        public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+        public volatile bool Down;
 
-        public void Set(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options) => throw new InvalidOperationException("unreachable");
+        public byte[]? Get(string key) => Down ? throw new InvalidOperationException("unreachable") : _entries.GetValueOrDefault(key);
 
-        public Task SetAsync(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+        public Task<byte[]?> GetAsync(string key, CancellationToken token = default) =>
+            Down ? Task.FromException<byte[]?>(new InvalidOperationException("unreachable")) : Task.FromResult(_entries.GetValueOrDefault(key));
 
-        public void Refresh(string key) => throw new InvalidOperationException("unreachable");
+        public void Set(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options) => _ = SetAsync(key, value, options);
 
-        public Task RefreshAsync(string key, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+        public Task SetAsync(string key, byte[] value, Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions options, CancellationToken token = default)
+        {
+            if (Down)
+            {
+                return Task.FromException(new InvalidOperationException("unreachable"));
+            }
 
-        public void Remove(string key) => throw new InvalidOperationException("unreachable");
+            _entries[key] = value;
+            return Task.CompletedTask;
+        }
 
-        public Task RemoveAsync(string key, CancellationToken token = default) => throw new InvalidOperationException("unreachable");
+        public void Refresh(string key)
+        {
+        }
+
+        public Task RefreshAsync(string key, CancellationToken token = default) => Task.CompletedTask;
+
+        public void Remove(string key) => _entries.TryRemove(key, out _);
+
+        public Task RemoveAsync(string key, CancellationToken token = default)
+        {
+            Remove(key);
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]

@@ -303,8 +303,20 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         return await own.ConfigureAwait(false) >= stored | await all.ConfigureAwait(false) >= stored | await scope.ConfigureAwait(false) >= stored;
     }
 
-    private async ValueTask<long> RemovedAtAsync(string keyOrTag, CancellationToken cancellationToken) =>
-        (await _cache.GetOrCreateAsync<object?, RemovalStamp?>(RemovalKey(keyOrTag), null, static (_, _) => default, SecondLevelOnlyOptions, null, cancellationToken).ConfigureAwait(false))?.UtcTicks ?? 0;
+    private async ValueTask<long> RemovedAtAsync(string keyOrTag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _cache.GetOrCreateAsync<object?, RemovalStamp?>(RemovalKey(keyOrTag), null, static (_, _) => default, SecondLevelOnlyOptions, null, cancellationToken).ConfigureAwait(false))?.UtcTicks ?? 0;
+        }
+#pragma warning disable CA1031 // A second level that cannot be read (Redis down) knows of no removal: what memory holds stands.
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            LogRemovalsUnread(_logger, exception);
+            return 0;
+        }
+    }
 
     private static string RemovalKey(string keyOrTag) => "agentharness:removed:" + keyOrTag;
 
@@ -426,6 +438,10 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "The response cache could not store the answer of a call to {Model}; the call itself is unaffected.")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, string model);
+
+    // Debug: the second level's own client logs its outage; this says only what the cache made of it.
+    [LoggerMessage(EventId = 31, Level = LogLevel.Debug, Message = "The response cache could not read the removals other replicas wrote to its second level; the copy in memory is served.")]
+    private static partial void LogRemovalsUnread(ILogger logger, Exception exception);
 
     /// <summary>An entry's bytes, read once from the start like a provider's answer.</summary>
     private sealed class ReplayStream(byte[] bytes) : Stream
