@@ -35,6 +35,7 @@ public sealed class ResponseCacheOptions
     /// <summary>
     /// Gets the run metadata keys whose values are part of every entry's key (its scope): two calls whose runs differ in
     /// any of them never share an answer. A call outside any run, or without the key, is in the scope without that value.
+    /// An extra key (<see cref="AgentRun.SetExtra"/>) may be written as its name or as <c>extra.&lt;name&gt;</c>.
     /// </summary>
     /// <value>The default value is <c>customer</c> and <c>team</c>. Clear it to let every tenant share answers.</value>
     public IList<string> ScopeBy { get; } = ["customer", "team"];

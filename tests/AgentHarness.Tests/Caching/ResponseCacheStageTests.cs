@@ -130,6 +130,33 @@ public sealed class ResponseCacheStageTests
     }
 
     [Fact]
+    public async Task LookupAsync_ScopeByAnExtraKeyWrittenWithItsPrefix_TenantsNeverShareAndRemoveScopeTakesTheSameSpelling()
+    {
+        var mock = new RecordingMock();
+        mock.Respond(OpenAiChat, _ => Responses.Json(Responses.ChatJson("gpt-4.1")));
+        using var host = Create(mock, static o =>
+        {
+            o.ResponseCache.ScopeBy.Clear();
+            o.ResponseCache.ScopeBy.Add("extra.tenant");
+        });
+
+        foreach (var tenant in new[] { "a", "b", "a" })
+        {
+            using var run = host.Harness.BeginRun("agent", r => r.SetExtra("tenant", tenant));
+            await AskAsync(host);
+        }
+
+        await host.Services.GetRequiredService<IResponseCache>().RemoveScopeAsync(new Dictionary<string, string> { ["extra.tenant"] = "a" }, Ct);
+        using (host.Harness.BeginRun("agent", static r => r.SetExtra("tenant", "a")))
+        {
+            await AskAsync(host);
+        }
+
+        Assert.Equal(3, mock.Requests.Count);
+        Assert.Equal([false, false, true, false], host.Ledger.GetRecords().Select(r => r.FromCache));
+    }
+
+    [Fact]
     public async Task OnCallEnded_503Answer_IsNotStored()
     {
         var mock = new RecordingMock();

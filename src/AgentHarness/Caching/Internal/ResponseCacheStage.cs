@@ -81,7 +81,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         _shared = services.GetService<IDistributedCache>() is { } distributed
             && distributed.GetType().FullName != "Microsoft.Extensions.Caching.Distributed.MemoryDistributedCache";
         _options = options.Value.ResponseCache;
-        _scopeBy = [.. _options.ScopeBy];
+        _scopeBy = [.. _options.ScopeBy.Select(MetadataKey)];
 
         // A removal is remembered as long as any entry stored before it may be served.
         _longestTimeToLive = _options.Models.Values.Select(static m => m?.TimeToLive ?? TimeSpan.Zero).Append(_options.TimeToLive).Max();
@@ -265,7 +265,7 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
         var keyed = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in metadata)
         {
-            keyed[name] = value;
+            keyed[MetadataKey(name)] = value;
         }
 
         return RemoveTagAsync(CacheKey.ScopeTag(_scopeBy, keyed), cancellationToken);
@@ -319,6 +319,13 @@ internal sealed partial class ResponseCacheStage : ICallObserver, IResponseCache
     }
 
     private static string RemovalKey(string keyOrTag) => "agentharness:removed:" + keyOrTag;
+
+    /// <summary>
+    /// The run metadata key a scope names: an extra key may be written <c>extra.&lt;name&gt;</c>, as budget dimensions and
+    /// usage groups write it, and is held under its name.
+    /// </summary>
+    private static string MetadataKey(string name) =>
+        name.StartsWith(UsageGroupKeys.ExtraPrefix, StringComparison.OrdinalIgnoreCase) ? name[UsageGroupKeys.ExtraPrefix.Length..] : name;
 
     /// <summary>How long an entry of this call's model id is served.</summary>
     private TimeSpan TimeToLive(CallContext call) =>
