@@ -8,8 +8,9 @@ namespace AgentHarness.Telemetry;
 /// <summary>
 /// The telemetry of one call, which exists only when something listens: the call's span and its current attempt's, and
 /// what the metrics need that the usage record does not keep. The telemetry stage creates it when the call is routed (or
-/// at its end, for a call that ended before) and starts each attempt's span; the routing loop ends each attempt (<see cref="AttemptEnded"/>), once it has judged
-/// it; the stage, as an observer of the call's end, ends the call's span and records the metrics.
+/// at its end, for a call that ended before) and starts each attempt's span; the routing loop ends each attempt
+/// (<see cref="AttemptEnded"/>), once it has judged it; the stage, as an observer of the call's end, ends the call's span
+/// and records the metrics.
 /// </summary>
 /// <remarks>
 /// The call's span starts when the call is routed (<see cref="Begin"/>), or, for a call ended before that (unroutable, or

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using AgentHarness.Http.Internal;
 
 namespace AgentHarness.Caching.Internal;
 
@@ -15,6 +14,8 @@ internal static class AnswerShapes
 {
     public const string ChatOperation = "chat/completions";
     public const string EmbeddingsOperation = "embeddings";
+
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
 
     /// <summary>Whether the cache serves and stores this operation; only chat completions stream.</summary>
     public static bool Cacheable(string operation, bool stream) =>
@@ -46,26 +47,26 @@ internal static class AnswerShapes
             }
 
             // A choice the provider's content filter stopped is a refusal of the moment (filters and their settings change),
-            // not an answer to keep serving.
+            // not an answer to keep serving, whatever the other choices hold.
+            var answered = false;
             foreach (var choice in choices.EnumerateArray())
             {
-                if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String && reason.ValueEquals("content_filter"u8))
+                if (choice.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+
+                if (choice.TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String && reason.ValueEquals("content_filter"u8))
                 {
                     return false;
                 }
-            }
 
-            foreach (var choice in choices.EnumerateArray())
-            {
-                if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
+                answered |= choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
                     && ((message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString()!.Length > 0)
-                        || (message.TryGetProperty("tool_calls", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0)))
-                {
-                    return true;
-                }
+                        || (message.TryGetProperty("tool_calls", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0));
             }
 
-            return false;
+            return answered;
         }
         catch (JsonException)
         {
@@ -105,11 +106,6 @@ internal static class AnswerShapes
 
         return answer.Done ? answer.ToWhole() : null;
     }
-
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
-
-    /// <summary>Replays a whole chat answer as the stream of events a streamed request gets.</summary>
-    public static byte[] ToStream(byte[] whole) => ChatEvents.FromWhole(whole);
 
     /// <summary>A stream's chunks added up: the first chunk's identity, each choice's text and tool calls, the last usage.</summary>
     private sealed class Assembled

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.ComponentModel;
 using System.Text;
+using AgentHarness.Http.Internal;
 using Microsoft.Extensions.Caching.Hybrid;
 
 namespace AgentHarness.Caching.Internal;
@@ -49,7 +50,7 @@ internal sealed class CachedAnswer(byte[] body, string operation, string? model,
     public CachedAnswer KeptLocallyUntil(DateTimeOffset localUntil) => new(Body, Operation, Model, Provider, CostUsd, Expires, localUntil, Stored) { _stream = _stream };
 
     /// <summary>Lazily, the answer as a stream of events, for streamed requests.</summary>
-    public byte[] Stream => _stream ??= AnswerShapes.ToStream(Body);
+    public byte[] Stream => _stream ??= ChatEvents.FromWhole(Body);
 
     // Kept by a copy (KeptLocallyUntil): building it again every LocalTimeToLive would be waste.
     private byte[]? _stream;

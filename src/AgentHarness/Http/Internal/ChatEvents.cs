@@ -15,9 +15,9 @@ internal static class ChatEvents
 
     /// <summary>A whole chat answer as the stream of events a streamed request gets.</summary>
     /// <exception cref="JsonException">The answer is not JSON.</exception>
-    public static byte[] FromWhole(ReadOnlySpan<byte> whole)
+    public static byte[] FromWhole(ReadOnlyMemory<byte> whole)
     {
-        using var document = JsonDocument.Parse(whole.ToArray());
+        using var document = JsonDocument.Parse(whole);
         var root = document.RootElement;
         var output = new ArrayBufferWriter<byte>(whole.Length * 2);
         if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
@@ -134,5 +134,4 @@ internal static class ChatEvents
             value.WriteTo(writer);
         }
     }
-
 }

@@ -165,7 +165,7 @@ internal sealed class TransportStage
 
         try
         {
-            return ChatEvents.FromWhole(buffer.AsSpan(0, length));
+            return ChatEvents.FromWhole(buffer.AsMemory(0, length));
         }
         catch (System.Text.Json.JsonException)
         {
